@@ -1,0 +1,56 @@
+"""The Seedance gateway block: one saved document per gateway, holding its URL and API key."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from seedance.ark.client import ArkClient
+
+OFFICIAL_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
+DEFAULT_MODEL = "doubao-seedance-2-0-260128"
+
+
+class SeedanceGateway(Block):
+    """Credentials and defaults for one Ark-compatible gateway; hands out `ArkClient`s.
+
+    The official endpoint, a reseller and the bundled local gateway differ only in the values
+    saved here, so pointing a pipeline at a real gateway means saving a different block.
+
+    Example:
+        >>> SeedanceGateway(base_url="https://ark.cn-beijing.volces.com/api/v3",
+        ...                 api_key="…").save("volcengine")
+        >>> client = SeedanceGateway.load("volcengine").get_client()
+    """
+
+    _block_type_name = "Seedance Gateway"
+    _block_type_slug = "seedance-gateway"
+    _description = "An Ark-compatible Seedance endpoint (official, reseller or local) and its API key."
+    _documentation_url = "https://www.volcengine.com/docs/82379/1520757"
+
+    base_url: str = Field(
+        default=OFFICIAL_BASE_URL,
+        title="Base URL",
+        description="The API root, ending in /api/v3 (tasks live under /contents/generations/tasks).",
+    )
+    api_key: SecretStr = Field(
+        title="API key",
+        description="Sent as `Authorization: Bearer …`. Stored encrypted; never logged.",
+    )
+    default_model: str = Field(
+        default=DEFAULT_MODEL,
+        title="Default model",
+        description="Model id (or ep- endpoint id) used when a spec names none.",
+    )
+
+    @property
+    def label(self) -> str:
+        """The name errors and logs use for this gateway: the saved block name, else the host."""
+        return self._block_document_name or urlsplit(self.base_url).netloc or self.base_url
+
+    def get_client(self, **options: Any) -> ArkClient:
+        """A new client for this gateway; `options` go to `ArkClient` (timeouts, retries)."""
+        return ArkClient(self.base_url, self.api_key.get_secret_value(), gateway=self.label, **options)

@@ -1,0 +1,126 @@
+"""The `generate-video` flow: a spec becomes a verified MP4, a poster and `result.json`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from blocks.resolve import load_gateway
+from seedance.errors import GenerationFailedError
+from seedance.files import sha256_file
+from seedance.intents import IntentStore, intent_key
+from seedance.results import GenerationResult, OutputFiles, VideoInfo
+from seedance.settings import get_settings
+from seedance.spec import GenerationSpec
+from seedance.storage import presign_lifetime
+from tasks.generation import submit_generation, wait_for_generation
+from tasks.references import upload_references
+from tasks.results import download_last_frame, download_video, make_poster, write_result
+
+DEFAULT_EXPIRES_AFTER = 172800
+"""Ark's default `execution_expires_after` (48 h)."""
+
+
+@flow(name="generate-video", validate_parameters=True)
+def generate_video(
+    spec: GenerationSpec,
+    out_dir: Path,
+    gateway: str | None = None,
+    bucket: str | None = None,
+    name: str = "video",
+    salt: str | None = None,
+) -> GenerationResult:
+    """Generate one video from `spec` and save it, verified, under `out_dir`.
+
+    Args:
+        spec: what to generate; local media paths are uploaded to S3 and presigned.
+        out_dir: where `<name>.mp4`, the poster `<name>.jpg`, the last frame `<name>.last.png`
+            and `result.json` go.
+        gateway: a saved SeedanceGateway block, or None for `ARK_BASE_URL` / `ARK_API_KEY`.
+        bucket: a saved S3Bucket block, or None for `SEEDANCE_BUCKET` and boto3's environment.
+        name: the stem of the output files.
+        salt: any new value asks for a new generation of an identical spec; by default a
+            re-run of the same spec on the same gateway resumes the task it already created.
+
+    Raises:
+        SpecError: the spec is invalid (nothing was uploaded or sent).
+        GenerationFailedError: the task ended failed, expired or cancelled.
+    """
+    logger = get_run_logger()
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    block = load_gateway(gateway)
+    spec.preflight(block.default_model)
+
+    local_files = spec.local_files()
+    digests = {path: sha256_file(path) for path in local_files}
+    keyed = spec.to_request(block.default_model, lambda path: f"sha256:{digests[path]}")
+    key = intent_key(block.base_url, keyed.to_body(), salt)
+    known = IntentStore(get_settings().state_dir / "intents").get(key)
+    resumed = known is not None and known.task_id is not None
+
+    if known is not None and known.task_id is not None:
+        task_id = known.task_id
+        logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
+    else:
+        lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
+        urls = upload_references(local_files, bucket, lifetime) if local_files else {}
+        timings["upload"] = time.monotonic() - started
+        request = spec.to_request(block.default_model, lambda path: urls[str(path)])
+        mark = time.monotonic()
+        task_id = submit_generation(request, key, gateway)
+        timings["submit"] = time.monotonic() - mark
+
+    mark = time.monotonic()
+    deadline = (spec.execution_expires_after or DEFAULT_EXPIRES_AFTER) + get_settings().wait_margin_seconds
+    generation = wait_for_generation(task_id, gateway, deadline)
+    timings["wait"] = time.monotonic() - mark
+    if generation.status != "succeeded":
+        raise GenerationFailedError(generation, gateway=block.label)
+
+    mark = time.monotonic()
+    out_dir = out_dir.resolve()
+    video, info = download_video(generation, gateway, out_dir / f"{name}.mp4")
+    last_frame = (
+        download_last_frame(generation, gateway, out_dir / f"{name}.last.png").path
+        if generation.content and generation.content.last_frame_url
+        else None
+    )
+    timings["download"] = time.monotonic() - mark
+    poster = make_poster(video.path, info.duration or 0.0)
+    timings["total"] = time.monotonic() - started
+
+    result = GenerationResult(
+        task_id=generation.id,
+        gateway=block.label,
+        model=generation.model,
+        status=generation.status.value,
+        intent_key=key,
+        resumed=resumed,
+        completion_tokens=generation.usage.completion_tokens if generation.usage else None,
+        seed=generation.seed,
+        resolution=generation.resolution,
+        ratio=generation.ratio,
+        duration=generation.duration,
+        video=VideoInfo(
+            width=info.width or 0,
+            height=info.height or 0,
+            duration_seconds=info.duration or 0.0,
+            fps=info.fps or 0.0,
+            video_codec=info.video_codec or "",
+            has_audio=info.has_audio,
+            audio_codec=info.audio_codec,
+            audio_channels=info.audio_channels,
+            size_bytes=video.size_bytes,
+            sha256=video.sha256,
+        ),
+        files=OutputFiles(video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json"),
+        timings={step: round(seconds, 3) for step, seconds in timings.items()},
+        created_at=generation.created_at,
+        finished_at=generation.updated_at,
+    )
+    write_result(result)
+    logger.info("video ready: %s", video.path)
+    return result

@@ -1,0 +1,85 @@
+"""The `seedance` command line.
+
+Prefect is imported only by the commands that run flows, so `seedance gateway serve` and
+`seedance models` start fast.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seedance.catalog import MODELS
+from seedance.errors import SeedanceError
+from seedance.gateway.cli import app as gateway_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
+app.add_typer(gateway_app, name="gateway")
+
+_err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(exc: BaseException, code: int = 1) -> NoReturn:
+    """One clear line on stderr, no traceback."""
+    _err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    spec_file: Annotated[Path, typer.Argument(help="A YAML or JSON spec: an Ark request body whose media URLs may be local paths.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the video, poster and result.json.")],
+    gateway: Annotated[str | None, typer.Option(help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY.")] = None,
+    bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
+    name: Annotated[str | None, typer.Option(help="Stem of the output files; default: the spec file's.")] = None,
+    again: Annotated[bool, typer.Option("--again", help="Pay for a new generation even if this spec already ran on this gateway.")] = False,
+) -> None:
+    """Run the generate-video flow for one spec; the MP4's absolute path is the last line printed."""
+    from seedance.spec import load_spec
+
+    try:
+        spec = load_spec(spec_file)
+        if gateway is None:
+            from blocks.resolve import load_gateway
+
+            spec.preflight(load_gateway(None).default_model)
+        elif spec.model:
+            spec.preflight(spec.model)
+    except SeedanceError as exc:
+        _fail(exc, 2)
+
+    from flows.generate import generate_video
+
+    try:
+        result = generate_video(
+            spec=spec,
+            out_dir=out,
+            gateway=gateway,
+            bucket=bucket,
+            name=name or spec.name or spec_file.stem,
+            salt=uuid.uuid4().hex if again else None,
+        )
+    except SeedanceError as exc:
+        _fail(exc)
+    print(result.files.video, flush=True)
+
+
+@app.command()
+def models() -> None:
+    """The known Seedance models and what each accepts."""
+    table = Table("model id", "BytePlus id", "resolutions", "durations", "modes", "audio")
+    for spec in MODELS.values():
+        table.add_row(
+            spec.id,
+            spec.byteplus_id,
+            ", ".join(spec.resolutions),
+            spec.durations(),
+            ", ".join(sorted(mode.value for mode in spec.modes)),
+            "yes" if spec.generate_audio else "no",
+        )
+    Console().print(table)

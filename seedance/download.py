@@ -1,0 +1,117 @@
+"""Result downloads: streamed, resumed with `Range`, size-checked, verified, then renamed into place.
+
+Nothing half-written is ever left under the final name: bytes go to a hidden `.part` file beside
+it, which becomes the real file only after the size check and the caller's verification pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from seedance.ark import _constants as defaults
+from seedance.errors import DownloadError
+from seedance.files import sha256_file
+from seedance.retry import backoff_delay
+
+logger = logging.getLogger("seedance.download")
+
+_CHUNK = 2**20
+
+
+class Downloaded(BaseModel):
+    path: Path
+    size_bytes: int
+    sha256: str
+    resumed: int
+    """How many times the transfer continued with a Range request after an interruption."""
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    verify: Callable[[Path], None] | None = None,
+    attempts: int = 5,
+    retry_base_seconds: float = defaults.RETRY_BASE_SECONDS,
+    transport: httpx.BaseTransport | None = None,
+) -> Downloaded:
+    """Fetch `url` into `dest` atomically.
+
+    Args:
+        verify: called on the complete temporary file; raise to reject it (the file is removed).
+        attempts: transfers tried in all; each after the first resumes where the last stopped.
+
+    Raises:
+        DownloadError: the URL answered an error (403 usually means it expired), the transfer kept
+            failing, or verification rejected the file.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name}.part")
+    part.unlink(missing_ok=True)
+    resumed = 0
+    try:
+        with httpx.Client(timeout=defaults.DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True) as http:
+            for attempt in range(1, attempts + 1):
+                have = part.stat().st_size if part.exists() else 0
+                try:
+                    if _transfer(http, url, part, have):
+                        break
+                except httpx.TransportError as exc:
+                    logger.warning("download of %s interrupted at %d bytes: %s", dest.name, part.stat().st_size if part.exists() else 0, type(exc).__name__)
+                if attempt == attempts:
+                    raise DownloadError(f"{dest.name}: transfer still incomplete after {attempts} attempts")
+                resumed += 1
+                time.sleep(backoff_delay(attempt, base=retry_base_seconds, cap=8.0))
+        if verify is not None:
+            verify(part)
+        digest = sha256_file(part)
+        size = part.stat().st_size
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return Downloaded(path=dest, size_bytes=size, sha256=digest, resumed=resumed)
+
+
+def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
+    """One request; True when the file is complete. Continues from `have` bytes when the server allows."""
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with http.stream("GET", url, headers=headers) as response:
+        if response.status_code == 416 and have:
+            return True  # nothing left to send: the previous transfer ended exactly at the end
+        if response.status_code not in (200, 206):
+            raise DownloadError(f"GET {_without_query(url)}: HTTP {response.status_code}" + (" (the URL has probably expired)" if response.status_code == 403 else ""))
+        if response.status_code == 200:
+            have = 0  # the server ignored Range: start over
+        expected = _expected_total(response, have)
+        with part.open("r+b" if have else "wb") as handle:
+            handle.seek(have)
+            handle.truncate()
+            for chunk in response.iter_bytes(_CHUNK):
+                handle.write(chunk)
+        size = part.stat().st_size
+        if expected is not None and size != expected:
+            if size > expected:
+                raise DownloadError(f"GET {_without_query(url)}: got {size} bytes, more than the announced {expected}")
+            return False
+        return True
+
+
+def _expected_total(response: httpx.Response, have: int) -> int | None:
+    content_range = response.headers.get("Content-Range", "")
+    if response.status_code == 206 and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("Content-Length")
+    return int(length) + (have if response.status_code == 206 else 0) if length and length.isdigit() else None
+
+
+def _without_query(url: str) -> str:
+    """URLs of results are presigned: their query strings carry signatures, never logged."""
+    return url.split("?", 1)[0]

@@ -1,0 +1,225 @@
+"""Every exception seedance raises, in one tree.
+
+    SeedanceError
+    ├── SpecError ........................ the user's input is wrong; nothing was sent      (permanent)
+    ├── ConfigurationError ............... no gateway or bucket is configured               (permanent)
+    ├── ArkError ......................... talking to a gateway went wrong
+    │   ├── ArkAPIError .................. the gateway answered with an error status
+    │   │   ├── BadRequestError .......... 400: invalid or missing parameter               (permanent)
+    │   │   │   └── ContentModerationError   400 Input*SensitiveContentDetected            (permanent)
+    │   │   ├── AuthenticationError ...... 401: key missing or wrong                       (permanent)
+    │   │   ├── PermissionDeniedError .... 403: arrears, no access                         (permanent)
+    │   │   ├── NotFoundError ............ 404: unknown model, model not open, no such task (permanent)
+    │   │   ├── RateLimitError ........... 429: requests per minute, overload              (transient)
+    │   │   │   ├── QuotaExceededError ...   429 QuotaExceeded: too many queued tasks       (retry later)
+    │   │   │   └── SpendLimitError ......   429 free quota used up / spend cap reached     (permanent)
+    │   │   ├── ServerError .............. 5xx                                             (transient)
+    │   │   └── UnexpectedStatusError .... any other status                                (permanent)
+    │   ├── ArkConnectionError ........... no response: refused, reset, DNS                (transient for reads)
+    │   │   └── ArkTimeoutError .......... a phase timed out                               (transient for reads)
+    │   ├── CreateOutcomeUnknownError .... a create may or may not have reached the server (never retried blindly)
+    │   └── ProtocolError ................ the response could not be understood            (permanent)
+    ├── GenerationFailedError ............ the task ran and ended failed/expired/cancelled  (permanent)
+    ├── WaitTimeoutError ................. we gave up waiting; the task may still finish    (permanent)
+    └── DownloadError .................... a result could not be fetched or verified       (transient)
+
+Each class carries `retryable`; `is_retryable()` reads it, and every retry decision (the client's
+read retries and the Prefect tasks' `retry_condition_fn`) goes through it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from seedance.ark.types import ContentGenerationTask
+    from seedance.validation import Problem
+
+
+class SeedanceError(Exception):
+    """Base class of every error seedance raises."""
+
+    retryable: ClassVar[bool] = False
+
+
+class SpecError(SeedanceError):
+    """The spec or request is invalid; raised before anything is uploaded or sent."""
+
+    def __init__(self, problems: list[Problem], source: str = "spec") -> None:
+        self.problems = problems
+        self.source = source
+        lines = "; ".join(str(problem) for problem in problems)
+        super().__init__(f"{source}: {lines}")
+
+
+class ConfigurationError(SeedanceError):
+    """A gateway or bucket is neither saved as a block nor given in the environment."""
+
+
+class ArkError(SeedanceError):
+    """Talking to a gateway went wrong. `gateway` names it (never the key)."""
+
+    def __init__(self, message: str, *, gateway: str) -> None:
+        self.gateway = gateway
+        super().__init__(f"[{gateway}] {message}")
+
+
+class ArkAPIError(ArkError):
+    """The gateway answered with an error status and (usually) the Ark error envelope."""
+
+    def __init__(
+        self,
+        *,
+        gateway: str,
+        status_code: int,
+        code: str,
+        message: str,
+        param: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.api_message = message
+        self.param = param
+        self.request_id = request_id
+        self.retry_after = retry_after
+        where = f" (param: {param})" if param else ""
+        super().__init__(f"HTTP {status_code} {code}: {message}{where}", gateway=gateway)
+
+
+class BadRequestError(ArkAPIError):
+    pass
+
+
+class ContentModerationError(BadRequestError):
+    pass
+
+
+class AuthenticationError(ArkAPIError):
+    pass
+
+
+class PermissionDeniedError(ArkAPIError):
+    pass
+
+
+class NotFoundError(ArkAPIError):
+    pass
+
+
+class RateLimitError(ArkAPIError):
+    retryable = True
+
+
+class QuotaExceededError(RateLimitError):
+    """Too many queued tasks on the account: retry, but later than for a rate limit."""
+
+
+class SpendLimitError(RateLimitError):
+    """The free quota or the account's spend cap is used up; retrying cannot help."""
+
+    retryable = False
+
+
+class ServerError(ArkAPIError):
+    retryable = True
+
+
+class UnexpectedStatusError(ArkAPIError):
+    pass
+
+
+class ArkConnectionError(ArkError):
+    """No response arrived. Safe to retry for reads; for a create see CreateOutcomeUnknownError."""
+
+    retryable = True
+
+
+class ArkTimeoutError(ArkConnectionError):
+    pass
+
+
+class CreateOutcomeUnknownError(ArkError):
+    """The create request may have reached the server; creating again could pay twice.
+
+    The pipeline reconciles through the list endpoint before it would ever create again.
+    """
+
+
+class ProtocolError(ArkError):
+    """The gateway's response could not be understood (not JSON, or missing required fields)."""
+
+
+class GenerationFailedError(SeedanceError):
+    """The task ran and ended without a video: `failed`, `expired` or `cancelled`."""
+
+    def __init__(self, task: ContentGenerationTask, *, gateway: str) -> None:
+        self.task = task
+        self.gateway = gateway
+        error = f": {task.error.code}: {task.error.message}" if task.error else ""
+        super().__init__(f"[{gateway}] task {task.id} ended {task.status.value}{error}")
+
+
+class WaitTimeoutError(SeedanceError):
+    """The deadline passed while the task was still queued or running. Nothing is cancelled."""
+
+    def __init__(self, task_id: str, status: str, waited_seconds: float, *, gateway: str) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(
+            f"[{gateway}] gave up waiting for task {task_id} after {waited_seconds:.0f} s (still {status}); "
+            "its result can still be collected later with the same task id"
+        )
+
+
+class DownloadError(SeedanceError):
+    """A result file could not be fetched, or it failed verification."""
+
+    retryable = True
+
+
+_MODERATION_PREFIXES = (
+    "InputTextSensitiveContentDetected",
+    "InputImageSensitiveContentDetected",
+    "InputVideoSensitiveContentDetected",
+    "InputAudioSensitiveContentDetected",
+)
+
+
+def api_error_class(status_code: int, code: str, message: str = "") -> type[ArkAPIError]:
+    """The exception class for an HTTP status and Ark error code (ark-api.md §5.3)."""
+    if status_code == 400:
+        return ContentModerationError if code.startswith(_MODERATION_PREFIXES) else BadRequestError
+    if status_code == 401:
+        return AuthenticationError
+    if status_code in (402, 403):
+        return PermissionDeniedError
+    if status_code == 404:
+        return NotFoundError
+    if status_code == 429:
+        if code == "SetLimitExceeded" or (code == "QuotaExceeded" and "free" in message.lower()):
+            return SpendLimitError
+        if code == "QuotaExceeded":
+            return QuotaExceededError
+        return RateLimitError
+    if status_code == 408:
+        return ServerError
+    if 500 <= status_code <= 599:
+        return ServerError
+    return UnexpectedStatusError
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether retrying the same call may succeed. Anything not raised by seedance is not retried."""
+    return isinstance(exc, SeedanceError) and exc.retryable
+
+
+def describe(exc: BaseException) -> dict[str, Any]:
+    """A small JSON-safe summary of an error for result files and artifacts."""
+    summary: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, ArkAPIError):
+        summary |= {"status_code": exc.status_code, "code": exc.code, "param": exc.param}
+    if isinstance(exc, GenerationFailedError) and exc.task.error:
+        summary |= {"code": exc.task.error.code}
+    return summary

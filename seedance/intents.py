@@ -1,0 +1,94 @@
+"""Submit-once: a durable record of every generation we intend to create.
+
+Before the create POST a record in state `submitting` is written; after the response it holds the
+task id. A task retry, a flow re-run or a run after a crash finds the record and resumes with that
+task id instead of paying again. A record left in `submitting` or `unknown` means a create may have
+reached the gateway without us seeing the answer: nothing creates again until that is resolved.
+
+Records are JSON files in a state folder, written to a temporary file and renamed (never half
+written), and an exclusive `flock` per intent key serialises workers on this machine, so two
+processes starting the same generation cannot both reach the create call.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from seedance.files import atomic_write_text
+
+
+class IntentState(StrEnum):
+    SUBMITTING = "submitting"
+    """The create call is about to be or is being made."""
+    SUBMITTED = "submitted"
+    """The gateway answered with a task id."""
+    UNKNOWN = "unknown"
+    """The create call's outcome is unknown: the task may or may not exist."""
+
+
+class Intent(BaseModel):
+    key: str
+    gateway: str
+    model: str
+    state: IntentState
+    task_id: str | None = None
+    created_at: float
+    updated_at: float
+    note: str | None = None
+
+
+def intent_key(gateway_url: str, body: dict[str, Any], salt: str | None = None) -> str:
+    """Deterministic key of a generation: the normalised request body plus the gateway.
+
+    Local files must already be replaced by their content digest in `body`, so presigned URLs
+    (which change every run) never change the key. `salt` deliberately asks for a new generation.
+    """
+    canonical = json.dumps({"gateway": gateway_url.rstrip("/"), "body": body, "salt": salt}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class IntentStore:
+    """Intent records under `root`, one JSON file per key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    @contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold the exclusive lock of one intent key (blocks until other holders release it)."""
+        with (self.root / f"{key}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def get(self, key: str) -> Intent | None:
+        try:
+            return Intent.model_validate_json(self._path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def put(self, intent: Intent) -> Intent:
+        """Write a record atomically (temporary file, fsync, rename)."""
+        intent = intent.model_copy(update={"updated_at": time.time()})
+        atomic_write_text(self._path(intent.key), intent.model_dump_json(indent=2))
+        return intent
+
+    def discard(self, key: str) -> None:
+        """Forget an intent whose create was provably refused, so a later run may try again."""
+        self._path(key).unlink(missing_ok=True)

@@ -1,0 +1,35 @@
+"""Non-secret settings, all read from `SEEDANCE_*` environment variables. Secrets live in blocks or env."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    home = os.environ.get("PREFECT_HOME")
+    return (Path(home) if home else Path.home() / ".prefect") / "seedance"
+
+
+class Settings(BaseSettings):
+    """Tuning knobs for the pipeline. Example: `SEEDANCE_POLL_MAX_SECONDS=30`."""
+
+    model_config = SettingsConfigDict(env_prefix="SEEDANCE_", extra="ignore")
+
+    state_dir: Path = Field(default_factory=_default_state_dir, description="Where intent records live.")
+    poll_initial_seconds: float = Field(default=2.0, gt=0, description="First pause between status checks.")
+    poll_max_seconds: float = Field(default=15.0, gt=0, description="Longest pause between status checks.")
+    poll_growth: float = Field(default=1.5, ge=1, description="Each pause is this much longer than the last.")
+    task_retry_base_seconds: float = Field(
+        default=5.0, ge=0, description="First delay before a Prefect task retry; later ones double (with jitter)."
+    )
+    wait_margin_seconds: float = Field(
+        default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
+    )
+
+
+def get_settings() -> Settings:
+    return Settings()

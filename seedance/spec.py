@@ -1,0 +1,183 @@
+"""Generation specs: an Ark request body in which any media `url` may be a local file.
+
+A spec file (YAML or JSON) is read like the body of `POST /contents/generations/tasks`, so an
+example from the API docs runs once its URLs are swapped for files. Two shorthands are added:
+`prompt` (a text item) and `references` (`{url, role}` pairs, the media type following the role);
+`name` names the output files.
+
+    model: doubao-seedance-2-0-260128
+    prompt: A paper boat drifts down a rain-soaked street
+    references:
+      - {url: boat.png, role: first_frame}
+    resolution: 720p
+    ratio: "16:9"
+    duration: 5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from seedance.ark.types import (
+    AudioContent,
+    ContentItem,
+    CreateTaskRequest,
+    ImageContent,
+    MediaURL,
+    TextContent,
+    VideoContent,
+)
+from seedance.errors import SpecError
+from seedance.validation import Problem, check_request, media_url, problems_from_validation_error
+
+REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://")
+
+ReferenceRole = Literal["first_frame", "last_frame", "reference_image", "reference_video", "reference_audio"]
+
+
+class Reference(BaseModel):
+    """A reference medium: a local path or URL and the role it plays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="A local path (relative to the spec file) or an http(s)/data:/asset:// URL.")
+    role: ReferenceRole
+
+    def content_item(self) -> ImageContent | VideoContent | AudioContent:
+        media = MediaURL(url=self.url)
+        if self.role == "reference_video":
+            return VideoContent(video_url=media, role="reference_video")
+        if self.role == "reference_audio":
+            return AudioContent(audio_url=media, role="reference_audio")
+        return ImageContent(image_url=media, role=self.role)
+
+
+class GenerationSpec(CreateTaskRequest):
+    """What to generate. Every Ark body field is accepted under its own name."""
+
+    model: str | None = None  # type: ignore[assignment]  # the gateway block's default when absent
+    content: list[ContentItem] = Field(default_factory=list)
+    prompt: str | None = Field(default=None, description="The text prompt; shorthand for a text content item.")
+    references: list[Reference] = Field(default_factory=list, description="Media with roles; shorthand for content items.")
+    name: str | None = Field(default=None, description="Stem of the output files; defaults to the spec file's.")
+
+    def items(self) -> list[tuple[str, ContentItem]]:
+        """Content items in request order, each with the spec field it came from."""
+        items: list[tuple[str, ContentItem]] = []
+        if self.prompt is not None:
+            items.append(("prompt", TextContent(text=self.prompt)))
+        items.extend((f"content[{i}]", item) for i, item in enumerate(self.content))
+        items.extend((f"references[{i}]", ref.content_item()) for i, ref in enumerate(self.references))
+        return items
+
+    def local_files(self) -> list[Path]:
+        """Local media files the spec refers to, in request order, without repeats."""
+        seen: dict[Path, None] = {}
+        for _, item in self.items():
+            if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_local(media_url(item)):
+                seen.setdefault(Path(media_url(item)), None)
+        return list(seen)
+
+    def to_request(self, default_model: str, url_for: Callable[[Path], str]) -> CreateTaskRequest:
+        """The Ark request, with each local file's URL given by `url_for`."""
+        content: list[ContentItem] = []
+        for _, item in self.items():
+            if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_local(media_url(item)):
+                item = _with_url(item, url_for(Path(media_url(item))))
+            content.append(item)
+        fields = self.model_dump(exclude={"model", "content", "prompt", "references", "name"}, exclude_none=True)
+        return CreateTaskRequest(model=self.model or default_model, content=content, **fields)
+
+    def relative_to(self, base: Path) -> GenerationSpec:
+        """The same spec with relative local paths taken from `base`."""
+        content: list[ContentItem] = [
+            _with_url(item, _relative_url(media_url(item), base))
+            if isinstance(item, (ImageContent, VideoContent, AudioContent))
+            else item
+            for item in self.content
+        ]
+        references = [ref.model_copy(update={"url": _relative_url(ref.url, base)}) for ref in self.references]
+        return self.model_copy(update={"content": content, "references": references})
+
+    def preflight(self, default_model: str) -> CreateTaskRequest:
+        """Check everything that can be checked without the network; raise SpecError listing every problem.
+
+        Returns the request with local files standing in as `file://` URLs.
+        """
+        origins = [origin for origin, _ in self.items()]
+        problems = [
+            Problem(field=_origin_of(origins, i), message=f"file not found: {media_url(item)}")
+            for i, (_, item) in enumerate(self.items())
+            if isinstance(item, (ImageContent, VideoContent, AudioContent))
+            and is_local(media_url(item))
+            and not Path(media_url(item)).is_file()
+        ]
+        placeholder = self.to_request(default_model, lambda path: f"https://local.invalid/{path.name}")
+        problems += [_rename(problem, origins) for problem in check_request(placeholder)]
+        if problems:
+            raise SpecError(problems)
+        return self.to_request(default_model, lambda path: path.resolve().as_uri())
+
+
+def is_local(url: str) -> bool:
+    return not url.startswith(REMOTE_PREFIXES)
+
+
+def load_spec(path: Path) -> GenerationSpec:
+    """Read a YAML or JSON spec file; relative local paths are taken from the file's folder.
+
+    Raises:
+        SpecError: the file is missing, is not YAML/JSON, or has fields Ark does not know.
+    """
+    source = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], source) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {exc}".splitlines()[0])], source) from None
+    if not isinstance(data, dict):
+        raise SpecError([Problem(field="file", message="must hold a mapping (an Ark request body)")], source)
+    try:
+        spec = GenerationSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(problems_from_validation_error(exc), source) from None
+    return spec.relative_to(path.parent)
+
+
+def _relative_url(url: str, base: Path) -> str:
+    if not is_local(url):
+        return url
+    local = Path(url).expanduser()
+    return str(local if local.is_absolute() else (base / local))
+
+
+def _with_url(
+    item: ImageContent | VideoContent | AudioContent, url: str
+) -> ImageContent | VideoContent | AudioContent:
+    media = MediaURL(url=url)
+    if isinstance(item, ImageContent):
+        return item.model_copy(update={"image_url": media})
+    if isinstance(item, VideoContent):
+        return item.model_copy(update={"video_url": media})
+    return item.model_copy(update={"audio_url": media})
+
+
+def _origin_of(origins: list[str], index: int) -> str:
+    return origins[index] if index < len(origins) else f"content[{index}]"
+
+
+def _rename(problem: Problem, origins: list[str]) -> Problem:
+    """Name a request field (`content[2].role`) by where it is in the spec (`references[0].role`)."""
+    if not problem.field.startswith("content["):
+        return problem
+    index_text, _, rest = problem.field[len("content[") :].partition("]")
+    origin = _origin_of(origins, int(index_text))
+    if origin.startswith("references[") and rest.startswith((".image_url", ".video_url", ".audio_url")):
+        rest = ".url"
+    return problem.model_copy(update={"field": origin + rest})

@@ -1,0 +1,287 @@
+"""Checks a create request against the model catalog before anything is sent or spent.
+
+`check_request` returns every problem at once, each naming the field, the value and what is allowed.
+The pipeline runs it before uploading a single byte; the local gateway runs the same function, so
+the double is exactly as strict as our own pre-flight.
+
+Where the official API is silent about an unsupported field (ark-api.md §2.4: "ignored or error"),
+a neutral value (`false`, `0`, `"default"`) is accepted and a value that asks for the feature is
+refused: refusing before a paid task starts is the safe side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from seedance.ark.types import (
+    AudioContent,
+    CreateTaskRequest,
+    DraftTaskContent,
+    ImageContent,
+    TextContent,
+    VideoContent,
+)
+from seedance.catalog import ImageMode, ModelSpec, find_model
+
+SEED_MAX: Final = 2**32 - 1
+EXPIRES_RANGE: Final = (3600, 259200)
+PRIORITY_RANGE: Final = (0, 9)
+MAX_MEDIA_REFERENCES: Final = 3
+MEDIA_SCHEMES: Final = ("http://", "https://", "asset://")
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+    code: str = "InvalidParameter"
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def strip_nulls(body: Any) -> Any:
+    """Drop keys whose value is JSON null, recursively: Ark treats null as absent and the SDK sends them."""
+    if isinstance(body, dict):
+        return {key: strip_nulls(value) for key, value in body.items() if value is not None}
+    if isinstance(body, list):
+        return [strip_nulls(item) for item in body]
+    return body
+
+
+def parse_request(body: Any) -> CreateTaskRequest | list[Problem]:
+    """Parse a JSON body into a request, or list what stops it parsing."""
+    if not isinstance(body, dict):
+        return [Problem(field="body", message="the request body must be a JSON object")]
+    body = strip_nulls(body)
+    missing = [name for name in ("model", "content") if name not in body]
+    if missing:
+        return [Problem(field=name, message="is required", code="MissingParameter") for name in missing]
+    try:
+        return CreateTaskRequest.model_validate(body)
+    except ValidationError as exc:
+        return problems_from_validation_error(exc)
+
+
+def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
+    """One problem per pydantic error, named by the wire field path (`content[1].image_url`)."""
+    return [_problem_from_pydantic(error) for error in exc.errors()]
+
+
+def _problem_from_pydantic(error: Any) -> Problem:
+    field = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            field += f"[{part}]"
+        elif part in ("text", "image_url", "video_url", "audio_url", "draft_task") and field.endswith("]"):
+            # pydantic names the union member it tried; the wire field is the same name
+            field += f".{part}"
+        else:
+            field += f".{part}" if field else str(part)
+    if error["type"] == "extra_forbidden":
+        return Problem(field=field, message="is not a parameter of this API")
+    if error["type"] == "missing":
+        return Problem(field=field, message="is required", code="MissingParameter")
+    if error["type"] == "union_tag_invalid":
+        return Problem(
+            field=f"{field}.type",
+            message=f"{error['input'].get('type')!r} is not a content type; "
+            "allowed: text, image_url, video_url, audio_url, draft_task",
+        )
+    return Problem(field=field, message=f"{error['input']!r} is not valid: {error['msg']}")
+
+
+def check_request(request: CreateTaskRequest) -> list[Problem]:
+    """Every problem with a request for the model it names; an empty list means it may be sent.
+
+    Unknown model ids are reported with Ark's `InvalidEndpointOrModel.NotFound` code. Endpoint ids
+    (`ep-…`) pass: their model is only known to the server.
+    """
+    if request.model.startswith("ep-"):
+        return []
+    spec = find_model(request.model)
+    if spec is None:
+        return [
+            Problem(
+                field="model",
+                message=f"{request.model!r} is not a Seedance model or endpoint; "
+                "see `seedance models` for the known ids",
+                code="InvalidEndpointOrModel.NotFound",
+            )
+        ]
+    problems: list[Problem] = []
+    mode = _check_content(request, spec, problems)
+    _check_output(request, spec, mode, problems)
+    _check_features(request, spec, mode, problems)
+    return problems
+
+
+def image_mode(request: CreateTaskRequest) -> ImageMode | None:
+    """The mode the content implies, or None when its image roles mix modes."""
+    images = [item for item in request.content if isinstance(item, ImageContent)]
+    has_media_refs = any(isinstance(item, (VideoContent, AudioContent)) for item in request.content)
+    roles = [item.role for item in images]
+    if has_media_refs or "reference_image" in roles:
+        return ImageMode.REFERENCE if all(role == "reference_image" for role in roles) else None
+    if not images:
+        return ImageMode.TEXT
+    if len(images) == 1 and roles[0] in (None, "first_frame"):
+        return ImageMode.FIRST_FRAME
+    if sorted(role or "" for role in roles) == ["first_frame", "last_frame"]:
+        return ImageMode.FIRST_LAST
+    return None
+
+
+def _check_content(request: CreateTaskRequest, spec: ModelSpec, problems: list[Problem]) -> ImageMode:
+    items = request.content
+    if not items:
+        problems.append(Problem(field="content", message="must hold at least one item"))
+        return ImageMode.TEXT
+    texts = [i for i, item in enumerate(items) if isinstance(item, TextContent)]
+    for i in texts[1:]:
+        problems.append(Problem(field=f"content[{i}]", message="only one text item is allowed"))
+    for i in texts:
+        if not items[i].text.strip():  # type: ignore[union-attr]
+            problems.append(Problem(field=f"content[{i}].text", message="must not be empty"))
+    if any(isinstance(item, DraftTaskContent) for item in items):
+        if not spec.draft:
+            problems.append(Problem(field="content", message=f"draft_task items are not supported by {spec.id}"))
+        return ImageMode.TEXT
+
+    for i, item in enumerate(items):
+        if isinstance(item, (ImageContent, VideoContent, AudioContent)):
+            url = media_url(item)
+            if isinstance(item, VideoContent) and url.startswith("data:"):
+                problems.append(
+                    Problem(field=f"content[{i}].video_url.url", message="videos must be a URL or asset://; base64 is not accepted")
+                )
+            elif not url.startswith(MEDIA_SCHEMES + ("data:",)):
+                problems.append(
+                    Problem(field=f"content[{i}].{item.type}.url",
+                            message=f"{_short(url)!r} is not a URL; allowed: http(s)://, asset://, data: (images and audio)")
+                )
+
+    mode = image_mode(request)
+    images = [item for item in items if isinstance(item, ImageContent)]
+    videos = [item for item in items if isinstance(item, VideoContent)]
+    audios = [item for item in items if isinstance(item, AudioContent)]
+    if mode is None:
+        roles = [item.role or "(none)" for item in images]
+        problems.append(
+            Problem(
+                field="content.role",
+                message=f"image roles {roles} mix modes; allowed: one image (first_frame or no role), "
+                "first_frame + last_frame, or reference_image on every image"
+                + (" (required with reference video or audio)" if videos or audios else ""),
+            )
+        )
+        return ImageMode.REFERENCE if videos or audios else ImageMode.FIRST_FRAME
+    if mode is ImageMode.TEXT and not texts:
+        problems.append(Problem(field="content", message="a text prompt is required when no image is given", code="MissingParameter"))
+    if mode not in spec.modes:
+        allowed = ", ".join(sorted(m.value for m in spec.modes))
+        problems.append(Problem(field="content", message=f"{mode.value} is not supported by {spec.id}; allowed: {allowed}"))
+    if mode is ImageMode.REFERENCE:
+        if len(images) > spec.max_reference_images:
+            problems.append(
+                Problem(field="content", message=f"{len(images)} reference images; {spec.id} accepts at most {spec.max_reference_images}")
+            )
+        if (videos or audios) and not spec.media_references:
+            problems.append(Problem(field="content", message=f"reference video and audio are not supported by {spec.id}; only the 2.0 family accepts them"))
+        if audios and not images and not videos:
+            problems.append(Problem(field="content", message="audio cannot be the only reference media; add an image or a video"))
+        for kind, found in (("reference videos", videos), ("reference audio clips", audios)):
+            if len(found) > MAX_MEDIA_REFERENCES:
+                problems.append(Problem(field="content", message=f"{len(found)} {kind}; at most {MAX_MEDIA_REFERENCES} are allowed"))
+    return mode
+
+
+def _check_output(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode, problems: list[Problem]) -> None:
+    if request.resolution is not None:
+        allowed = spec.resolutions_for(mode)
+        if request.resolution not in allowed:
+            problems.append(_not_allowed("resolution", request.resolution, spec, allowed))
+    if request.ratio is not None:
+        allowed = spec.ratios(mode)
+        if request.ratio not in allowed:
+            problems.append(_not_allowed("ratio", request.ratio, spec, allowed))
+    if request.duration is not None:
+        d = request.duration
+        if not (spec.min_duration <= d <= spec.max_duration or (d == -1 and spec.auto_duration)):
+            problems.append(Problem(field="duration", message=f"{d} is not allowed for {spec.id}; allowed: {spec.durations()}"))
+    if request.frames is not None:
+        f = request.frames
+        if not spec.frames:
+            problems.append(Problem(field="frames", message=f"is not supported by {spec.id}; use duration (only the 1.0 series takes frames)"))
+        elif not (29 <= f <= 289 and (f - 25) % 4 == 0):
+            problems.append(Problem(field="frames", message=f"{f} is not allowed; allowed: 25 + 4n within 29-289 (29, 33, …, 289)"))
+    if request.seed is not None and not -1 <= request.seed <= SEED_MAX:
+        problems.append(Problem(field="seed", message=f"{request.seed} is out of range; allowed: -1 (random) to {SEED_MAX}"))
+    if request.execution_expires_after is not None:
+        low, high = EXPIRES_RANGE
+        if not low <= request.execution_expires_after <= high:
+            problems.append(
+                Problem(field="execution_expires_after", message=f"{request.execution_expires_after} is out of range; allowed: {low}-{high} seconds")
+            )
+
+
+def _check_features(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode, problems: list[Problem]) -> None:
+    def unsupported(field: str, note: str = "") -> None:
+        problems.append(Problem(field=field, message=f"is not supported by {spec.id}{note}"))
+
+    if request.generate_audio and not spec.generate_audio:
+        unsupported("generate_audio", "; only 1.5-pro and the 2.0 family generate audio")
+    if request.draft:
+        if not spec.draft:
+            unsupported("draft", "; only 1.5-pro has draft mode")
+        elif request.resolution not in (None, "480p"):
+            problems.append(Problem(field="resolution", message=f"{request.resolution!r} is not allowed in draft mode; allowed: 480p"))
+        if request.return_last_frame:
+            problems.append(Problem(field="return_last_frame", message="is not available in draft mode"))
+    if request.camera_fixed:
+        if not spec.camera_fixed:
+            unsupported("camera_fixed")
+        elif mode is ImageMode.REFERENCE:
+            problems.append(Problem(field="camera_fixed", message="is not available with reference images"))
+    if request.service_tier == "flex":
+        if not spec.flex:
+            unsupported("service_tier", ": 'flex' is not offered for this model; allowed: default")
+        elif request.draft:
+            problems.append(Problem(field="service_tier", message="'flex' is not available in draft mode; allowed: default"))
+    if request.tools and not spec.tools:
+        unsupported("tools", "; only the 2.0 family takes tools")
+    if request.priority is not None:
+        low, high = PRIORITY_RANGE
+        if request.priority and not spec.priority:
+            unsupported("priority", "; only the 2.0 family takes a priority")
+        elif not low <= request.priority <= high:
+            problems.append(Problem(field="priority", message=f"{request.priority} is out of range; allowed: {low}-{high}"))
+        elif request.priority and request.service_tier == "flex":
+            problems.append(Problem(field="priority", message="cannot be combined with service_tier 'flex'"))
+    if request.safety_identifier is not None and len(request.safety_identifier) > 64:
+        problems.append(Problem(field="safety_identifier", message=f"is {len(request.safety_identifier)} characters; allowed: at most 64"))
+    if request.callback_url is not None and not request.callback_url.startswith(("http://", "https://")):
+        problems.append(Problem(field="callback_url", message=f"{request.callback_url!r} is not an http(s) URL"))
+
+
+def _not_allowed(field: str, value: str, spec: ModelSpec, allowed: tuple[str, ...]) -> Problem:
+    return Problem(field=field, message=f"{value!r} is not allowed for {spec.id}; allowed: {', '.join(allowed)}")
+
+
+def media_url(item: ImageContent | VideoContent | AudioContent) -> str:
+    """The URL of a media content item, whatever its type."""
+    if isinstance(item, ImageContent):
+        return item.image_url.url
+    if isinstance(item, VideoContent):
+        return item.video_url.url
+    return item.audio_url.url
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 60 else url[:57] + "..."
+

@@ -1,0 +1,45 @@
+"""Reference assets: local files to S3, handed to the API as presigned GET URLs."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from blocks.resolve import load_bucket, s3_client
+from seedance.files import sha256_file
+from seedance.storage import content_key, presign_get, upload_if_absent
+from tasks.policy import jittered_delays, retry_if_retryable
+
+
+@task(
+    name="upload-references",
+    retries=3,
+    retry_delay_seconds=jittered_delays,
+    retry_condition_fn=retry_if_retryable,
+    cache_policy=NO_CACHE,
+)
+def upload_references(files: list[Path], bucket: str | None, lifetime_seconds: int) -> dict[str, str]:
+    """Upload local reference files under content-addressed keys and presign them.
+
+    Args:
+        files: local files; each is uploaded once per content (a re-run sends no bytes).
+        bucket: a saved S3Bucket block name, or None for `SEEDANCE_BUCKET` and boto3's environment.
+        lifetime_seconds: how long the presigned GET URLs stay valid.
+
+    Returns:
+        The presigned URL of each file, keyed by its path as given.
+    """
+    logger = get_run_logger()
+    block = load_bucket(bucket)
+    s3 = s3_client(block)
+    urls: dict[str, str] = {}
+    for path in files:
+        key = content_key(block.bucket_folder, sha256_file(path), path.suffix)
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        sent = upload_if_absent(s3, block.bucket_name, key, path, content_type)
+        logger.info("%s %s → s3://%s/%s", "uploaded" if sent else "already stored", path.name, block.bucket_name, key)
+        urls[str(path)] = presign_get(s3, block.bucket_name, key, lifetime_seconds)
+    return urls

@@ -1,0 +1,118 @@
+"""Collecting results: verified downloads, a poster frame and `result.json`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
+
+from blocks.resolve import load_gateway
+from seedance.ark.types import ContentGenerationTask
+from seedance.catalog import FPS, find_model
+from seedance.download import Downloaded, download
+from seedance.errors import DownloadError
+from seedance.ffmpeg import extract_frame
+from seedance.files import atomic_write_text
+from seedance.media import MediaInfo, probe
+from seedance.results import GenerationResult
+from tasks.policy import jittered_delays, retry_if_retryable
+
+DURATION_TOLERANCE_SECONDS = 0.25
+
+
+@task(
+    name="download-video",
+    retries=3,
+    retry_delay_seconds=jittered_delays,
+    retry_condition_fn=retry_if_retryable,
+    cache_policy=NO_CACHE,
+)
+def download_video(generation: ContentGenerationTask, gateway: str | None, dest: Path) -> tuple[Downloaded, MediaInfo]:
+    """Download the task's video to `dest`, verified with PyAV against what the task reported.
+
+    Returns the download (path, size, sha256) and the video's probed properties.
+
+    A retry asks the gateway for the task again first: result URLs expire (24 h), a fresh GET
+    hands out a fresh one.
+    """
+    if task_run.run_count > 1:
+        with load_gateway(gateway).get_client() as client:
+            generation = client.get_task(generation.id)
+    url = generation.content.video_url if generation.content else None
+    if not url:
+        raise DownloadError(f"task {generation.id} succeeded without a video_url")
+    probed: list[MediaInfo] = []
+    result = download(url, dest, verify=lambda path: probed.append(verify_video(path, generation)))
+    get_run_logger().info("downloaded %s (%d bytes, sha256 %s…)", dest.name, result.size_bytes, result.sha256[:12])
+    return result, probed[-1]
+
+
+@task(
+    name="download-last-frame",
+    retries=3,
+    retry_delay_seconds=jittered_delays,
+    retry_condition_fn=retry_if_retryable,
+    cache_policy=NO_CACHE,
+)
+def download_last_frame(generation: ContentGenerationTask, gateway: str | None, dest: Path) -> Downloaded:
+    """Download the task's last-frame PNG (present when the request set `return_last_frame`)."""
+    if task_run.run_count > 1:
+        with load_gateway(gateway).get_client() as client:
+            generation = client.get_task(generation.id)
+    url = generation.content.last_frame_url if generation.content else None
+    if not url:
+        raise DownloadError(f"task {generation.id} has no last_frame_url")
+    return download(url, dest, verify=lambda path: _expect_image(probe(path), path))
+
+
+def verify_video(path: Path, generation: ContentGenerationTask) -> MediaInfo:
+    """Check a downloaded video decodes and matches the task: size, duration, 24 fps, H.264/H.265.
+
+    Raises:
+        DownloadError: the file is not what the task reported (it is not kept).
+    """
+    try:
+        info = probe(path)
+    except Exception as exc:
+        raise DownloadError(f"{generation.id}: the downloaded file is not a readable video ({exc})") from exc
+    problems: list[str] = []
+    if info.kind != "video":
+        problems.append(f"is {info.kind}, not video")
+    expected = _expected_size(generation)
+    if expected and (info.width, info.height) != expected:
+        problems.append(f"is {info.width}x{info.height}, the task reported {expected[0]}x{expected[1]}")
+    seconds = generation.duration if generation.duration is not None else (generation.frames or 0) / FPS
+    if seconds and info.duration is not None and abs(info.duration - seconds) > DURATION_TOLERANCE_SECONDS:
+        problems.append(f"lasts {info.duration:.2f} s, the task reported {seconds} s")
+    if info.fps is not None and abs(info.fps - (generation.framespersecond or FPS)) > 0.01:
+        problems.append(f"runs at {info.fps:.2f} fps, expected {generation.framespersecond or FPS}")
+    if problems:
+        raise DownloadError(f"{generation.id}: the downloaded video " + "; ".join(problems))
+    return info
+
+
+def _expected_size(generation: ContentGenerationTask) -> tuple[int, int] | None:
+    spec = find_model(generation.model)
+    if spec is None or generation.resolution not in spec.resolutions or generation.ratio is None or ":" not in generation.ratio:
+        return None
+    return spec.output_size(generation.resolution, generation.ratio)
+
+
+def _expect_image(info: MediaInfo, path: Path) -> None:
+    if info.kind != "image":
+        raise DownloadError(f"{path.name}: expected an image, got {info.kind}")
+
+
+@task(name="make-poster", cache_policy=NO_CACHE)
+def make_poster(video: Path, duration_seconds: float) -> Path:
+    """A JPEG poster from one second in (or the middle of a shorter video)."""
+    return extract_frame(video, video.with_suffix(".jpg"), min(1.0, duration_seconds / 2))
+
+
+@task(name="write-result", cache_policy=NO_CACHE)
+def write_result(result: GenerationResult) -> Path:
+    """Write `result.json` beside the video, atomically."""
+    atomic_write_text(result.files.result, result.model_dump_json(indent=2))
+    return result.files.result
