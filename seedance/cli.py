@@ -70,6 +70,20 @@ def generate(
 
 
 @app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo video and its logs.")] = Path("out/demo"),
+) -> None:
+    """Run the pipeline end to end on this machine (local S3 + local gateway); prints the MP4 path last."""
+    from seedance.demo import run_demo
+
+    try:
+        result = run_demo(out.resolve())
+    except SeedanceError as exc:
+        _fail(exc)
+    print(result.files.video, flush=True)
+
+
+@app.command()
 def models() -> None:
     """The known Seedance models and what each accepts."""
     table = Table("model id", "BytePlus id", "resolutions", "durations", "modes", "audio")

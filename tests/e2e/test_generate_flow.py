@@ -1,0 +1,124 @@
+"""The generate-video flow against the local gateway and the S3 server, both real processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from flows.generate import generate_video
+from seedance.devstack import DevStack
+from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
+from seedance.errors import AuthenticationError, SpecError
+from seedance.media import probe
+from seedance.spec import GenerationSpec, load_spec
+from tests.e2e.support import gateway_stats, s3_object_count
+
+pytestmark = pytest.mark.e2e
+
+SAMPLES = Path(__file__).resolve().parents[2] / "seedance" / "samples"
+
+
+def write_spec(folder: Path, body: str) -> Path:
+    for sample in ("lantern.jpg", "harbour.jpg"):
+        shutil.copy(SAMPLES / sample, folder / sample)
+    path = folder / "spec.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_reference_images_with_audio_become_a_verified_video(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = load_spec(
+        write_spec(
+            tmp_path,
+            """
+model: doubao-seedance-2-0-260128
+prompt: a lantern over the harbour
+references:
+  - {url: lantern.jpg, role: reference_image}
+  - {url: harbour.jpg, role: reference_image}
+resolution: 480p
+ratio: "16:9"
+duration: 4
+generate_audio: true
+""",
+        )
+    )
+    result = generate_video(spec=spec, out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+
+    video = result.files.video
+    assert video.is_absolute() and video.exists()
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (864, 496)
+        assert float(stream.average_rate) == 24.0
+        assert stream.codec_context.name == "h264"
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac" and audio.codec_context.channels == 1
+        assert abs(container.duration / av.time_base - 4.0) <= 0.1
+    assert result.completion_tokens == 864 * 496 * 24 * 4 // 1024
+    saved = json.loads(result.files.result.read_text())
+    assert saved["task_id"] == result.task_id and saved["video"]["sha256"] == result.video.sha256
+    assert result.files.poster is not None and Image.open(result.files.poster).size == (864, 496)
+    assert not list((tmp_path / "out").glob(".*")), "a temporary file was left behind"
+
+
+def test_first_frame_with_last_frame_output(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(
+        model="doubao-seedance-1-0-pro-fast-251015",
+        prompt="the lantern rises",
+        references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}],
+        resolution="480p",
+        ratio="16:9",
+        duration=2,
+        return_last_frame=True,
+    )
+    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="shot")
+    info = probe(result.files.video)
+    assert (info.width, info.height, info.has_audio) == (864, 480, False)
+    assert result.files.last_frame is not None and Image.open(result.files.last_frame).size == (864, 480)
+
+
+def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="rain on a window, take 1", resolution="480p", duration=2)
+    before = gateway_stats(local_blocks)
+    first = generate_video(spec=spec, out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    second = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    after = gateway_stats(local_blocks)
+    assert second.task_id == first.task_id and second.resumed and not first.resumed
+    assert after["endpoints"]["create"] - before["endpoints"]["create"] == 1
+    assert after["duplicate_creates"] == 0
+
+
+def test_same_references_are_uploaded_once(local_blocks: DevStack, tmp_path: Path) -> None:
+    base = dict(model="doubao-seedance-2-0-fast-260128", resolution="480p", duration=4, generate_audio=False,
+                references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}])  # fmt: skip
+    generate_video(spec=GenerationSpec(prompt="harbour at dawn", **base), out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    objects = s3_object_count(local_blocks)
+    generate_video(spec=GenerationSpec(prompt="harbour at dusk", **base), out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    assert s3_object_count(local_blocks) == objects
+
+
+def test_bad_spec_fails_before_anything_is_sent(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-2-0-260128", prompt="x", ratio="5:4", references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])
+    before = gateway_stats(local_blocks)["endpoints"]["create"]
+    objects = s3_object_count(local_blocks)
+    with pytest.raises(SpecError, match=r"ratio: '5:4' is not allowed .*allowed: 16:9"):
+        generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    assert gateway_stats(local_blocks)["endpoints"]["create"] == before
+    assert s3_object_count(local_blocks) == objects
+
+
+def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_path: Path) -> None:
+    from blocks.gateway import SeedanceGateway
+
+    SeedanceGateway(base_url=local_blocks.gateway_url, api_key="not-the-key").save("wrong-key", overwrite=True)
+    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="a key that does not open", resolution="480p", duration=2)
+    before = gateway_stats(local_blocks)["endpoints"]["create"]
+    with pytest.raises(AuthenticationError, match=r"\[wrong-key\] HTTP 401 AuthenticationError"):
+        generate_video(spec=spec, out_dir=tmp_path, gateway="wrong-key", bucket=BUCKET_BLOCK)
+    assert gateway_stats(local_blocks)["endpoints"]["create"] - before == 1
