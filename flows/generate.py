@@ -59,10 +59,9 @@ def generate_video(
     keyed = spec.to_request(block.default_model, lambda path: f"sha256:{digests[path]}")
     key = intent_key(block.base_url, keyed.to_body(), salt)
     known = IntentStore(get_settings().state_dir / "intents").get(key)
-    resumed = known is not None and known.task_id is not None
 
     if known is not None and known.task_id is not None:
-        task_id = known.task_id
+        task_id, resumed = known.task_id, True
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
     else:
         lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
@@ -70,7 +69,8 @@ def generate_video(
         timings["upload"] = time.monotonic() - started
         request = spec.to_request(block.default_model, lambda path: urls[str(path)])
         mark = time.monotonic()
-        task_id = submit_generation(request, key, gateway)
+        submitted = submit_generation(request, key, gateway)
+        task_id, resumed = submitted.task_id, submitted.resumed
         timings["submit"] = time.monotonic() - mark
 
     mark = time.monotonic()

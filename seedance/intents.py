@@ -89,6 +89,15 @@ class IntentStore:
         atomic_write_text(self._path(intent.key), intent.model_dump_json(indent=2))
         return intent
 
+    def claimed_task_ids(self) -> set[str]:
+        """Task ids recorded by any intent here: never adopted by another one."""
+        ids = set()
+        for path in self.root.glob("*.json"):
+            intent = Intent.model_validate_json(path.read_bytes())
+            if intent.task_id:
+                ids.add(intent.task_id)
+        return ids
+
     def discard(self, key: str) -> None:
         """Forget an intent whose create was provably refused, so a later run may try again."""
         self._path(key).unlink(missing_ok=True)

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     task_retry_base_seconds: float = Field(
         default=5.0, ge=0, description="First delay before a Prefect task retry; later ones double (with jitter)."
     )
+    reconcile_settle_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="After a create with an unknown outcome, wait this long before searching the task list "
+        "(a slow server may still be making the task).",
+    )
     wait_margin_seconds: float = Field(
         default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
     )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.resolve import load_gateway
 from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
-from seedance.errors import ArkAPIError, ArkConnectionError, CreateOutcomeUnknownError
-from seedance.intents import Intent, IntentState, IntentStore
+from seedance.intents import IntentStore
 from seedance.settings import get_settings
+from seedance.submit import Submitted, submit_once
 from seedance.waiting import wait_for_task
 from tasks.policy import jittered_delays, retry_if_retryable
 
@@ -23,49 +21,30 @@ from tasks.policy import jittered_delays, retry_if_retryable
     retry_condition_fn=retry_if_retryable,
     cache_policy=NO_CACHE,
 )
-def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str | None) -> str:
+def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str | None) -> Submitted:
     """Create the task for `intent_key`, or return the task id an earlier attempt already got.
 
-    The intent is recorded as `submitting` before the POST and holds the task id the moment the
-    response arrives, so no retry or re-run can pay for the same generation twice.
+    The intent is recorded before the POST and holds the task id the moment the response arrives;
+    an unknown outcome is reconciled through the task list before anything is created again.
 
     Raises:
-        CreateOutcomeUnknownError: this or an earlier attempt may have created a task without us
-            seeing its id; nothing is created again until the intent is resolved.
-        ArkAPIError: the gateway refused the request (the intent is dropped: nothing was created).
+        CreateOutcomeUnknownError: a task may exist that cannot be identified; the message names
+            the intent key. Nothing is created again until a person resolves it.
+        ArkAPIError: the gateway refused the request (nothing was created).
     """
-    logger = get_run_logger()
+    settings = get_settings()
     block = load_gateway(gateway)
-    store = IntentStore(get_settings().state_dir / "intents")
-    with store.locked(intent_key):
-        intent = store.get(intent_key)
-        if intent is not None and intent.task_id:
-            logger.info("intent %s already has task %s; not creating again", intent_key, intent.task_id)
-            return intent.task_id
-        if intent is not None:
-            raise CreateOutcomeUnknownError(
-                f"intent {intent_key} is '{intent.state}' since an earlier attempt: a task may exist that "
-                f"we never saw. Not creating again. Look for it in the gateway's task list "
-                f"(model {intent.model}, around {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(intent.created_at))} UTC) "
-                f"and remove {store.root / (intent_key + '.json')} only once you know no task was created.",
-                gateway=block.label,
-            )
-        now = time.time()
-        intent = store.put(
-            Intent(key=intent_key, gateway=block.label, model=request.model, state=IntentState.SUBMITTING, created_at=now, updated_at=now)
+    with block.get_client() as client:
+        submitted = submit_once(
+            client,
+            IntentStore(settings.state_dir / "intents"),
+            intent_key,
+            request,
+            settle_seconds=settings.reconcile_settle_seconds,
         )
-        with block.get_client() as client:
-            try:
-                response = client.create_task(request)
-            except CreateOutcomeUnknownError as exc:
-                store.put(intent.model_copy(update={"state": IntentState.UNKNOWN, "note": str(exc)}))
-                raise
-            except (ArkAPIError, ArkConnectionError):
-                store.discard(intent_key)  # provably refused or never sent: a later attempt may create
-                raise
-        store.put(intent.model_copy(update={"state": IntentState.SUBMITTED, "task_id": response.id}))
-    logger.info("created task %s on %s (intent %s)", response.id, block.label, intent_key)
-    return response.id
+    verb = "resuming" if submitted.resumed else "created"
+    get_run_logger().info("%s task %s on %s (intent %s)", verb, submitted.task_id, block.label, intent_key)
+    return submitted
 
 
 @task(
