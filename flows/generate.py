@@ -15,6 +15,7 @@ from seedance.results import GenerationResult, OutputFiles, VideoInfo
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
 from seedance.storage import presign_lifetime
+from seedance.waiting import expected_seconds
 from tasks.generation import submit_generation, wait_for_generation
 from tasks.references import upload_references
 from tasks.results import download_last_frame, download_video, make_poster, write_result
@@ -75,7 +76,8 @@ def generate_video(
 
     mark = time.monotonic()
     deadline = (spec.execution_expires_after or DEFAULT_EXPIRES_AFTER) + get_settings().wait_margin_seconds
-    generation = wait_for_generation(task_id, gateway, deadline)
+    expected = expected_seconds(keyed.model, keyed.resolution, keyed.ratio, keyed.duration)
+    generation = wait_for_generation(task_id, gateway, deadline, expected)
     timings["wait"] = time.monotonic() - mark
     if generation.status != "succeeded":
         raise GenerationFailedError(generation, gateway=block.label)

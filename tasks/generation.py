@@ -54,8 +54,13 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str 
     retry_condition_fn=retry_if_retryable,
     cache_policy=NO_CACHE,
 )
-def wait_for_generation(task_id: str, gateway: str | None, deadline_seconds: float) -> ContentGenerationTask:
+def wait_for_generation(
+    task_id: str, gateway: str | None, deadline_seconds: float, expected_seconds: float | None = None
+) -> ContentGenerationTask:
     """Poll the task until it is terminal (logging each status change) and return it.
+
+    Args:
+        expected_seconds: how long the model should need; pauses shorten as that time nears.
 
     Raises:
         WaitTimeoutError: still not finished at the deadline; the task id stays valid for 7 days.
@@ -68,8 +73,6 @@ def wait_for_generation(task_id: str, gateway: str | None, deadline_seconds: flo
             client,
             task_id,
             deadline_seconds=deadline_seconds,
-            initial_interval=settings.poll_initial_seconds,
-            max_interval=settings.poll_max_seconds,
-            growth=settings.poll_growth,
+            schedule=settings.poll_schedule(expected_seconds),
             on_change=lambda task: logger.info("task %s: %s", task.id, task.status.value),
         )

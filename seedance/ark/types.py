@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Request(BaseModel):
@@ -114,6 +114,15 @@ class TaskStatus(StrEnum):
         return self not in (TaskStatus.QUEUED, TaskStatus.RUNNING)
 
 
+STATUS_ALIASES: dict[str, TaskStatus] = {
+    "submitted": TaskStatus.QUEUED,  # quickrouter's create answer (seed 004)
+    "pending": TaskStatus.QUEUED,
+    "processing": TaskStatus.RUNNING,
+    "in_progress": TaskStatus.RUNNING,
+}
+"""Status words some gateways use, mapped to Ark's own."""
+
+
 class TaskError(_Response):
     code: str
     message: str = ""
@@ -160,6 +169,11 @@ class ContentGenerationTask(_Response):
     safety_identifier: str | None = None
     revised_prompt: str | None = None
     tools: list[dict[str, Any]] | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _known_status(cls, value: Any) -> Any:
+        return STATUS_ALIASES.get(value, value) if isinstance(value, str) else value
 
 
 class CreateTaskResponse(_Response):

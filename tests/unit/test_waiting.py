@@ -1,0 +1,83 @@
+"""The polling engine against a scripted gateway: one list per round, no lost results, a real deadline."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from seedance.ark.client import ArkClient
+from seedance.errors import WaitTimeoutError
+from seedance.waiting import PollSchedule, expected_seconds, wait_for_task, watch
+
+SCHEDULE = PollSchedule(initial=1.0, maximum=4.0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def task(task_id: str, status: str) -> dict:
+    return {"id": task_id, "model": "m", "status": status, "created_at": 1, "updated_at": 2}
+
+
+def client_for(handler, clock: FakeClock) -> ArkClient:  # type: ignore[no-untyped-def]
+    return ArkClient("http://gw/api/v3", "k", gateway="fake", transport=httpx.MockTransport(handler), sleep=clock.sleep)
+
+
+def test_many_tasks_cost_one_list_request_per_round() -> None:
+    clock, requests = FakeClock(), []
+    done_at = {f"t{i}": 2.0 + i for i in range(50)}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        ids = request.url.params.get_list("filter.task_ids")
+        items = [task(i, "succeeded" if clock.now >= done_at[i] else "running") for i in ids]
+        return httpx.Response(200, json={"items": items, "total": len(items)})
+
+    finished = list(watch(client_for(handler, clock), done_at, schedule=SCHEDULE, deadline_seconds=600, clock=clock, sleep=clock.sleep))
+    assert sorted(t.id for t in finished) == sorted(done_at)
+    assert all(r.url.path.endswith("/tasks") for r in requests)
+    assert len(requests) / len(done_at) <= 0.5
+
+
+def test_a_failing_status_call_at_completion_loses_nothing() -> None:
+    clock = FakeClock()
+    answers = iter([(200, task("t", "running")), (500, {"error": {"code": "InternalServiceError"}}), (502, {}), (200, task("t", "succeeded"))])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, body = next(answers)
+        return httpx.Response(status, json=body)
+
+    result = wait_for_task(client_for(handler, clock), "t", schedule=SCHEDULE, deadline_seconds=60, clock=clock, sleep=clock.sleep)
+    assert result.status == "succeeded"
+
+
+def test_status_changes_are_reported_once_and_aliases_understood() -> None:
+    clock, seen = FakeClock(), []
+    answers = iter(["submitted", "submitted", "processing", "processing", "succeeded"])
+    handler = lambda request: httpx.Response(200, json=task("t", next(answers)))  # noqa: E731
+    wait_for_task(client_for(handler, clock), "t", schedule=SCHEDULE, deadline_seconds=60, on_change=lambda t: seen.append(t.status.value), clock=clock, sleep=clock.sleep)
+    assert seen == ["queued", "running", "succeeded"]
+
+
+def test_deadline_is_kept() -> None:
+    clock = FakeClock()
+    handler = lambda request: httpx.Response(200, json=task("t", "queued"))  # noqa: E731
+    with pytest.raises(WaitTimeoutError, match="gave up waiting for task t after 10 s"):
+        wait_for_task(client_for(handler, clock), "t", schedule=SCHEDULE, deadline_seconds=10, clock=clock, sleep=clock.sleep)
+    assert clock.now == 10
+
+
+def test_pauses_grow_then_tighten_near_the_expected_time() -> None:
+    schedule = PollSchedule(initial=1.0, maximum=15.0, growth=2.0, expected=100.0)
+    assert [schedule.pause(n, 0) for n in range(5)] == [1.0, 2.0, 4.0, 8.0, 15.0]
+    assert schedule.pause(6, 75.0) == 5.0
+    assert schedule.pause(7, 90.0) == 1.0
+    assert 250 < (expected_seconds("doubao-seedance-2-0-260128", "720p", "16:9", 5) or 0) < 320
