@@ -18,6 +18,7 @@ from seedance.storage import presign_lifetime
 from seedance.waiting import expected_seconds
 from tasks.generation import submit_generation, wait_for_generation
 from tasks.references import upload_references
+from tasks.report import publish_report
 from tasks.results import download_last_frame, download_video, make_poster, write_result
 
 DEFAULT_EXPIRES_AFTER = 172800
@@ -77,7 +78,8 @@ def generate_video(
     mark = time.monotonic()
     deadline = (spec.execution_expires_after or DEFAULT_EXPIRES_AFTER) + get_settings().wait_margin_seconds
     expected = expected_seconds(keyed.model, keyed.resolution, keyed.ratio, keyed.duration)
-    generation = wait_for_generation(task_id, gateway, deadline, expected)
+    waited = wait_for_generation(task_id, gateway, deadline, expected)
+    generation = waited.task
     timings["wait"] = time.monotonic() - mark
     if generation.status != "succeeded":
         raise GenerationFailedError(generation, gateway=block.label)
@@ -124,5 +126,6 @@ def generate_video(
         finished_at=generation.updated_at,
     )
     write_result(result)
+    publish_report(result, waited.timeline, name)
     logger.info("video ready: %s", video.path)
     return result

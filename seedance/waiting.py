@@ -71,6 +71,13 @@ class StatusChange(BaseModel):
     """Unix time the change was seen."""
 
 
+class Waited(BaseModel):
+    """A terminal task and the status changes seen on the way."""
+
+    task: ContentGenerationTask
+    timeline: list[StatusChange]
+
+
 def watch(
     client: ArkClient,
     task_ids: Iterable[str],

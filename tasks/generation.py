@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -10,7 +12,7 @@ from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
 from seedance.intents import IntentStore
 from seedance.settings import get_settings
 from seedance.submit import Submitted, submit_once
-from seedance.waiting import wait_for_task
+from seedance.waiting import StatusChange, Waited, wait_for_task
 from tasks.policy import jittered_delays, retry_if_retryable
 
 
@@ -56,8 +58,8 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str 
 )
 def wait_for_generation(
     task_id: str, gateway: str | None, deadline_seconds: float, expected_seconds: float | None = None
-) -> ContentGenerationTask:
-    """Poll the task until it is terminal (logging each status change) and return it.
+) -> Waited:
+    """Poll the task until it is terminal, logging each status change; return it and its timeline.
 
     Args:
         expected_seconds: how long the model should need; pauses shorten as that time nears.
@@ -66,13 +68,15 @@ def wait_for_generation(
         WaitTimeoutError: still not finished at the deadline; the task id stays valid for 7 days.
     """
     logger = get_run_logger()
+    timeline: list[StatusChange] = []
+
+    def changed(task: ContentGenerationTask) -> None:
+        timeline.append(StatusChange(task_id=task.id, status=task.status, at=time.time()))
+        logger.info("task %s: %s", task.id, task.status.value)
+
     settings = get_settings()
-    block = load_gateway(gateway)
-    with block.get_client() as client:
-        return wait_for_task(
-            client,
-            task_id,
-            deadline_seconds=deadline_seconds,
-            schedule=settings.poll_schedule(expected_seconds),
-            on_change=lambda task: logger.info("task %s: %s", task.id, task.status.value),
+    with load_gateway(gateway).get_client() as client:
+        task = wait_for_task(
+            client, task_id, deadline_seconds=deadline_seconds, schedule=settings.poll_schedule(expected_seconds), on_change=changed
         )
+    return Waited(task=task, timeline=timeline)

@@ -1,0 +1,70 @@
+"""What people see in the Prefect UI: a report per generation and the poster as an image."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image
+from prefect import task
+from prefect.artifacts import create_image_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from seedance.results import GenerationResult
+from seedance.waiting import StatusChange
+
+THUMBNAIL_WIDTH = 480
+
+
+def artifact_key(name: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "generation"
+
+
+def _when(unix: float) -> str:
+    return datetime.fromtimestamp(unix, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str:
+    """The markdown report of one finished generation."""
+    rows = [
+        ("task id", f"`{result.task_id}`"),
+        ("gateway", result.gateway),
+        ("model", result.model),
+        ("status", result.status + (" (resumed from an earlier run)" if result.resumed else "")),
+        ("output", f"{result.video.width}×{result.video.height}, {result.video.duration_seconds:.2f} s, "
+                   f"{result.video.fps:g} fps, {result.video.video_codec}" + (f" + {result.video.audio_codec}" if result.video.has_audio else "")),
+        ("tokens billed", f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"),
+        ("seed", str(result.seed) if result.seed is not None else "—"),
+        ("intent", f"`{result.intent_key}`"),
+    ]  # fmt: skip
+    lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+    lines += ["", "**Status timeline**", "", "| when | status |", "|---|---|"]
+    lines += [f"| {_when(change.at)} | {change.status.value} |" for change in timeline]
+    lines += ["", "**Files**", "", "| file | path |", "|---|---|"]
+    files = result.files.model_dump()
+    lines += [f"| {name} | `{path}` |" for name, path in files.items() if path is not None]
+    lines += ["", "**Timings (s)**: " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in result.timings.items())]
+    return "\n".join(lines)
+
+
+def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:
+    """A small JPEG of `image` as a data: URL, so the UI shows it without any file server."""
+    with Image.open(image) as original:
+        picture = original.convert("RGB")
+        picture.thumbnail((width, width * 4))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(result: GenerationResult, timeline: list[StatusChange], name: str) -> None:
+    """A markdown artifact with the generation's facts and an image artifact of its poster."""
+    key = artifact_key(name)
+    create_markdown_artifact(markdown=render_report(result, timeline), key=key, description=f"Seedance generation {result.task_id}")
+    if result.files.poster is not None:
+        create_image_artifact(image_url=thumbnail_data_url(result.files.poster), key=f"{key}-poster", description=f"Poster of {result.task_id}")
