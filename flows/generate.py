@@ -5,9 +5,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from typing import Any
+
+from prefect import Flow, flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.logging.loggers import flow_run_logger
+from prefect.runtime import flow_run
+from prefect.states import State
 
 from blocks.resolve import load_gateway
+from seedance.cancel import cancel_tasks
 from seedance.errors import GenerationFailedError
 from seedance.files import sha256_file
 from seedance.intents import IntentStore, intent_key
@@ -25,7 +32,29 @@ DEFAULT_EXPIRES_AFTER = 172800
 """Ark's default `execution_expires_after` (48 h)."""
 
 
-@flow(name="generate-video", validate_parameters=True)
+def cancel_upstream(flow: Flow[..., Any], run: FlowRun, state: State) -> None:
+    """`on_cancellation` hook: cancel the run's queued tasks upstream and report the running ones.
+
+    Ark cannot cancel a running task: it finishes and is billed; its result stays collectable
+    with the same spec (the intent record keeps its task id) for 7 days.
+    """
+    logger = flow_run_logger(run, flow)  # hooks may run in the runner, outside any run context
+    intents = IntentStore(get_settings().state_dir / "intents").owned_by(str(run.id))
+    if not intents:
+        return
+    with load_gateway(run.parameters.get("gateway")).get_client() as client:
+        report = cancel_tasks(client, [intent.task_id for intent in intents if intent.task_id])
+    if report.cancelled:
+        logger.info("cancelled queued task(s) upstream: %s", ", ".join(report.cancelled))
+    if report.running:
+        logger.warning(
+            "task(s) %s were already running and cannot be cancelled; they will finish and be billed. "
+            "Run the same spec again to collect the result.",
+            ", ".join(report.running),
+        )
+
+
+@flow(name="generate-video", validate_parameters=True, on_cancellation=[cancel_upstream])
 def generate_video(
     spec: GenerationSpec,
     out_dir: Path,
@@ -60,10 +89,12 @@ def generate_video(
     digests = {path: sha256_file(path) for path in local_files}
     keyed = spec.to_request(block.default_model, lambda path: f"sha256:{digests[path]}")
     key = intent_key(block.base_url, keyed.to_body(), salt)
-    known = IntentStore(get_settings().state_dir / "intents").get(key)
+    store = IntentStore(get_settings().state_dir / "intents")
+    known = store.get(key)
 
     if known is not None and known.task_id is not None:
         task_id, resumed = known.task_id, True
+        store.put(known.model_copy(update={"owner": flow_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
     else:
         lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)

@@ -45,6 +45,8 @@ class Intent(BaseModel):
     created_at: float
     updated_at: float
     note: str | None = None
+    owner: str | None = None
+    """The flow run that created the task, so cancelling that run can cancel the task."""
 
 
 def intent_key(gateway_url: str, body: dict[str, Any], salt: str | None = None) -> str:
@@ -89,14 +91,16 @@ class IntentStore:
         atomic_write_text(self._path(intent.key), intent.model_dump_json(indent=2))
         return intent
 
+    def all(self) -> list[Intent]:
+        return [Intent.model_validate_json(path.read_bytes()) for path in self.root.glob("*.json")]
+
     def claimed_task_ids(self) -> set[str]:
         """Task ids recorded by any intent here: never adopted by another one."""
-        ids = set()
-        for path in self.root.glob("*.json"):
-            intent = Intent.model_validate_json(path.read_bytes())
-            if intent.task_id:
-                ids.add(intent.task_id)
-        return ids
+        return {intent.task_id for intent in self.all() if intent.task_id}
+
+    def owned_by(self, owner: str) -> list[Intent]:
+        """Intents whose task was created by the flow run `owner`."""
+        return [intent for intent in self.all() if intent.owner == owner and intent.task_id]
 
     def discard(self, key: str) -> None:
         """Forget an intent whose create was provably refused, so a later run may try again."""

@@ -43,10 +43,13 @@ def submit_once(
     request: CreateTaskRequest,
     *,
     settle_seconds: float,
+    owner: str | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Submitted:
     """The task id of intent `key`: recorded, recovered from the gateway, or newly created.
+
+    `owner` (a flow run id) is recorded with the intent so that cancelling the run can find its tasks.
 
     Raises:
         CreateOutcomeUnknownError: a create may have made a task that cannot be identified; the
@@ -66,7 +69,10 @@ def submit_once(
         for _ in range(MAX_CREATES):
             now = clock()
             intent = store.put(
-                Intent(key=key, gateway=client.gateway, model=request.model, state=IntentState.SUBMITTING, created_at=now, updated_at=now)
+                Intent(
+                    key=key, gateway=client.gateway, model=request.model, state=IntentState.SUBMITTING,
+                    owner=owner, created_at=now, updated_at=now,
+                )  # fmt: skip
             )
             try:
                 response = client.create_task(request)

@@ -6,6 +6,7 @@ import time
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from blocks.resolve import load_gateway
 from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
@@ -43,6 +44,7 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str 
             intent_key,
             request,
             settle_seconds=settings.reconcile_settle_seconds,
+            owner=flow_run.get_id(),
         )
     verb = "resuming" if submitted.resumed else "created"
     get_run_logger().info("%s task %s on %s (intent %s)", verb, submitted.task_id, block.label, intent_key)

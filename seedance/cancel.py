@@ -1,0 +1,42 @@
+"""Cancelling tasks upstream. Ark cancels queued tasks only; running ones finish (and are billed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from seedance.ark.client import ArkClient
+from seedance.ark.types import TaskStatus
+from seedance.errors import BadRequestError, NotFoundError
+
+
+class CancelReport(BaseModel):
+    cancelled: list[str] = Field(default_factory=list, description="Were queued; now cancelled, never billed.")
+    running: list[str] = Field(default_factory=list, description="Could not be cancelled; their results can still be collected.")
+    finished: list[str] = Field(default_factory=list, description="Already terminal; left as they are.")
+    missing: list[str] = Field(default_factory=list, description="Unknown to the gateway.")
+
+
+def cancel_tasks(client: ArkClient, task_ids: Iterable[str]) -> CancelReport:
+    """DELETE every queued task of `task_ids`; report what could not be cancelled and why."""
+    report = CancelReport()
+    for task_id in task_ids:
+        try:
+            task = client.get_task(task_id)
+            if task.status is TaskStatus.QUEUED:
+                try:
+                    client.delete_task(task_id)
+                except BadRequestError:
+                    pass  # it started running between the GET and the DELETE: the GET below tells
+                task = client.get_task(task_id)
+        except NotFoundError:
+            report.missing.append(task_id)
+            continue
+        if task.status is TaskStatus.CANCELLED:
+            report.cancelled.append(task_id)
+        elif task.status is TaskStatus.RUNNING or task.status is TaskStatus.QUEUED:
+            report.running.append(task_id)
+        else:
+            report.finished.append(task_id)
+    return report
