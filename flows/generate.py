@@ -26,7 +26,7 @@ from seedance.waiting import expected_seconds
 from tasks.generation import submit_generation, wait_for_generation
 from tasks.references import upload_references
 from tasks.report import publish_report
-from tasks.results import download_last_frame, download_video, make_poster, write_result
+from tasks.results import download_last_frame, download_video, make_poster, run_postprocess_step, write_result
 
 DEFAULT_EXPIRES_AFTER = 172800
 """Ark's default `execution_expires_after` (48 h)."""
@@ -67,8 +67,8 @@ def generate_video(
 
     Args:
         spec: what to generate; local media paths are uploaded to S3 and presigned.
-        out_dir: where `<name>.mp4`, the poster `<name>.jpg`, the last frame `<name>.last.png`
-            and `result.json` go.
+        out_dir: where `<name>.mp4`, the poster `<name>.poster.jpg`, the last frame
+            `<name>.last.png`, post-processing outputs and `result.json` go.
         gateway: a saved SeedanceGateway block, or None for `ARK_BASE_URL` / `ARK_API_KEY`.
         bucket: a saved S3Bucket block, or None for `SEEDANCE_BUCKET` and boto3's environment.
         name: the stem of the output files.
@@ -124,7 +124,16 @@ def generate_video(
         else None
     )
     timings["download"] = time.monotonic() - mark
-    poster = make_poster(video.path, info.duration or 0.0)
+    mark = time.monotonic()
+    poster = make_poster(video.path)
+    postprocessed: dict[str, Path] = {}
+    current = video.path
+    for step in spec.postprocess:
+        output = run_postprocess_step(step, current)
+        postprocessed[step.name] = output
+        if step.makes_video:
+            current = output  # later steps work on the transcoded / normalised video
+    timings["postprocess"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - started
 
     result = GenerationResult(
@@ -151,7 +160,9 @@ def generate_video(
             size_bytes=video.size_bytes,
             sha256=video.sha256,
         ),
-        files=OutputFiles(video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json"),
+        files=OutputFiles(
+            video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json", postprocessed=postprocessed
+        ),
         timings={step: round(seconds, 3) for step, seconds in timings.items()},
         created_at=generation.created_at,
         finished_at=generation.updated_at,

@@ -25,6 +25,7 @@ class OutputFiles(BaseModel):
     poster: Path | None = None
     last_frame: Path | None = None
     result: Path
+    postprocessed: dict[str, Path] = Field(default_factory=dict, description="Output of each post-processing step, by step name.")
 
 
 class GenerationResult(BaseModel):

@@ -3,7 +3,7 @@
 A spec file (YAML or JSON) is read like the body of `POST /contents/generations/tasks`, so an
 example from the API docs runs once its URLs are swapped for files. Two shorthands are added:
 `prompt` (a text item) and `references` (`{url, role}` pairs, the media type following the role);
-`name` names the output files.
+`name` names the output files; `postprocess` lists steps run on the video.
 
     model: doubao-seedance-2-0-260128
     prompt: A paper boat drifts down a rain-soaked street
@@ -33,6 +33,7 @@ from seedance.ark.types import (
     VideoContent,
 )
 from seedance.errors import SpecError
+from seedance.postprocess import PostprocessStep
 from seedance.validation import Problem, check_request, media_url, problems_from_validation_error
 
 REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://")
@@ -65,6 +66,9 @@ class GenerationSpec(CreateTaskRequest):
     prompt: str | None = Field(default=None, description="The text prompt; shorthand for a text content item.")
     references: list[Reference] = Field(default_factory=list, description="Media with roles; shorthand for content items.")
     name: str | None = Field(default=None, description="Stem of the output files; defaults to the spec file's.")
+    postprocess: list[PostprocessStep] = Field(
+        default_factory=list, description="Steps run on the video in order, e.g. [poster, preview, web, loudnorm, contact-sheet]."
+    )
 
     def items(self) -> list[tuple[str, ContentItem]]:
         """Content items in request order, each with the spec field it came from."""
@@ -90,7 +94,7 @@ class GenerationSpec(CreateTaskRequest):
             if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_local(media_url(item)):
                 item = _with_url(item, url_for(Path(media_url(item))))
             content.append(item)
-        fields = self.model_dump(exclude={"model", "content", "prompt", "references", "name"}, exclude_none=True)
+        fields = self.model_dump(exclude={"model", "content", "prompt", "references", "name", "postprocess"}, exclude_none=True)
         return CreateTaskRequest(model=self.model or default_model, content=content, **fields)
 
     def relative_to(self, base: Path) -> GenerationSpec:

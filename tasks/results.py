@@ -13,9 +13,9 @@ from seedance.ark.types import ContentGenerationTask
 from seedance.catalog import FPS, find_model
 from seedance.download import Downloaded, download
 from seedance.errors import DownloadError
-from seedance.ffmpeg import extract_frame
 from seedance.files import atomic_write_text
 from seedance.media import MediaInfo, probe
+from seedance.postprocess import PostprocessStep, poster
 from seedance.results import GenerationResult
 from tasks.policy import jittered_delays, retry_if_retryable
 
@@ -106,9 +106,17 @@ def _expect_image(info: MediaInfo, path: Path) -> None:
 
 
 @task(name="make-poster", cache_policy=NO_CACHE)
-def make_poster(video: Path, duration_seconds: float) -> Path:
-    """A JPEG poster from one second in (or the middle of a shorter video)."""
-    return extract_frame(video, video.with_suffix(".jpg"), min(1.0, duration_seconds / 2))
+def make_poster(video: Path) -> Path:
+    """A JPEG poster from one second in (or the middle of a shorter video), beside the video."""
+    return poster(video)
+
+
+@task(name="postprocess", task_run_name="postprocess-{step.name}", cache_policy=NO_CACHE)
+def run_postprocess_step(step: PostprocessStep, video: Path) -> Path:
+    """Run one post-processing step on `video` and return the file it wrote."""
+    output = step.run(video)
+    get_run_logger().info("%s → %s", step.name, output.name)
+    return output
 
 
 @task(name="write-result", cache_policy=NO_CACHE)
