@@ -3,6 +3,7 @@
     SeedanceError
     ├── SpecError ........................ the user's input is wrong; nothing was sent      (permanent)
     ├── ConfigurationError ............... no gateway or bucket is configured               (permanent)
+    ├── BudgetExceededError .............. an estimate would pass the budget; not sent      (permanent)
     ├── ArkError ......................... talking to a gateway went wrong
     │   ├── ArkAPIError .................. the gateway answered with an error status
     │   │   ├── BadRequestError .......... 400: invalid or missing parameter               (permanent)
@@ -54,6 +55,10 @@ class SpecError(SeedanceError):
 
 class ConfigurationError(SeedanceError):
     """A gateway or bucket is neither saved as a block nor given in the environment."""
+
+
+class BudgetExceededError(SeedanceError):
+    """Reserving this item's estimated cost would take the committed spend past the budget; nothing was sent."""
 
 
 class ArkError(SeedanceError):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from seedance.devstack import DevStack
 
@@ -32,3 +33,8 @@ def prefect_env(tmp_path: Path) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     }
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size

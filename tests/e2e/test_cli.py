@@ -60,7 +60,7 @@ duration: 4
 
 
 def test_bad_value_exits_with_one_line_naming_the_field_before_anything_is_sent(stack: DevStack, tmp_path: Path) -> None:
-    creates = gateway_stats(stack)["endpoints"]["create"]
+    creates = gateway_stats(stack)["requests"]["create"]
     objects = s3_object_count(stack)
     done = run_cli(
         stack,
@@ -77,5 +77,5 @@ ratio: "5:4"
     assert len(lines) == 1, done.stderr
     assert "ratio: '5:4' is not allowed" in lines[0] and "allowed: 16:9, 4:3, 1:1, 3:4, 9:16, 21:9, adaptive" in lines[0]
     assert "Traceback" not in done.stderr and done.stdout == ""
-    assert gateway_stats(stack)["endpoints"]["create"] == creates
+    assert gateway_stats(stack)["requests"]["create"] == creates
     assert s3_object_count(stack) == objects

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import av
 import pytest
-from PIL import Image
 
 from flows.generate import generate_video
 from seedance.devstack import DevStack
@@ -16,7 +15,7 @@ from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from seedance.errors import AuthenticationError, SpecError
 from seedance.media import probe
 from seedance.spec import GenerationSpec, load_spec
-from tests.e2e.support import gateway_stats, s3_object_count
+from tests.e2e.support import gateway_stats, image_size, s3_object_count
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +62,7 @@ generate_audio: true
     assert result.completion_tokens == 864 * 496 * 24 * 4 // 1024
     saved = json.loads(result.files.result.read_text())
     assert saved["task_id"] == result.task_id and saved["video"]["sha256"] == result.video.sha256
-    assert result.files.poster is not None and Image.open(result.files.poster).size == (864, 496)
+    assert result.files.poster is not None and image_size(result.files.poster) == (864, 496)
     assert not list((tmp_path / "out").glob(".*")), "a temporary file was left behind"
 
 
@@ -80,7 +79,7 @@ def test_first_frame_with_last_frame_output(local_blocks: DevStack, tmp_path: Pa
     result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="shot")
     info = probe(result.files.video)
     assert (info.width, info.height, info.has_audio) == (864, 480, False)
-    assert result.files.last_frame is not None and Image.open(result.files.last_frame).size == (864, 480)
+    assert result.files.last_frame is not None and image_size(result.files.last_frame) == (864, 480)
 
 
 def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack, tmp_path: Path) -> None:
@@ -90,7 +89,7 @@ def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack
     second = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     after = gateway_stats(local_blocks)
     assert second.task_id == first.task_id and second.resumed and not first.resumed
-    assert after["endpoints"]["create"] - before["endpoints"]["create"] == 1
+    assert after["requests"]["create"] - before["requests"]["create"] == 1
     assert after["duplicate_creates"] == 0
 
 
@@ -105,11 +104,11 @@ def test_same_references_are_uploaded_once(local_blocks: DevStack, tmp_path: Pat
 
 def test_bad_spec_fails_before_anything_is_sent(local_blocks: DevStack, tmp_path: Path) -> None:
     spec = GenerationSpec(model="doubao-seedance-2-0-260128", prompt="x", ratio="5:4", references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])
-    before = gateway_stats(local_blocks)["endpoints"]["create"]
+    before = gateway_stats(local_blocks)["requests"]["create"]
     objects = s3_object_count(local_blocks)
     with pytest.raises(SpecError, match=r"ratio: '5:4' is not allowed .*allowed: 16:9"):
         generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
-    assert gateway_stats(local_blocks)["endpoints"]["create"] == before
+    assert gateway_stats(local_blocks)["requests"]["create"] == before
     assert s3_object_count(local_blocks) == objects
 
 
@@ -118,7 +117,7 @@ def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_pat
 
     SeedanceGateway(base_url=local_blocks.gateway_url, api_key="not-the-key").save("wrong-key", overwrite=True)
     spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="a key that does not open", resolution="480p", duration=2)
-    before = gateway_stats(local_blocks)["endpoints"]["create"]
+    before = gateway_stats(local_blocks)["requests"]["create"]
     with pytest.raises(AuthenticationError, match=r"\[wrong-key\] HTTP 401 AuthenticationError"):
         generate_video(spec=spec, out_dir=tmp_path, gateway="wrong-key", bucket=BUCKET_BLOCK)
-    assert gateway_stats(local_blocks)["endpoints"]["create"] - before == 1
+    assert gateway_stats(local_blocks)["requests"]["create"] - before == 1

@@ -1,0 +1,423 @@
+"""A spending ledger across runs, and the budget check made before every create.
+
+    reserve ──► reserved ──settle──► succeeded (billed tokens and cost beside the estimate)
+                   │           └───► failed / cancelled / expired (cost 0: only videos are billed, §6.3)
+                   └──release──► released (the create was refused; nothing was made)
+
+What a budget counts as committed: the billed cost of succeeded items (their estimate while the
+bill is unknown) plus the estimates of items not yet settled. `reserve` refuses an item, before it
+is submitted, when committed + its estimate would pass the budget.
+
+The ledger is one append-only JSON-lines file (`ledger.jsonl`) in a state folder; each line is the
+whole entry after a change, so the last line of an intent key is its state. Every change holds an
+exclusive `flock` on `ledger.lock` from reading the file to the fsync of the appended line, so
+processes on one machine sharing the folder can never reserve past a budget together. A line torn
+by a crash is skipped: it always stands for a change whose caller never saw it succeed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from seedance.cost import Estimate, Tier
+from seedance.errors import BudgetExceededError, SpecError
+from seedance.validation import Problem
+
+LEDGER_FILE: Final = "ledger.jsonl"
+LOCK_FILE: Final = "ledger.lock"
+
+_MILLION: Final = Decimal(1_000_000)
+
+
+class EntryStatus(StrEnum):
+    RESERVED = "reserved"
+    """Estimated and about to be (or being) generated; its estimate counts against budgets."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    RELEASED = "released"
+    """The create was refused or never made: nothing to pay."""
+
+    @property
+    def settled(self) -> bool:
+        return self is not EntryStatus.RESERVED
+
+
+SETTLE_STATUSES: Final = (EntryStatus.SUCCEEDED, EntryStatus.FAILED, EntryStatus.CANCELLED, EntryStatus.EXPIRED)
+
+
+class Budget(BaseModel):
+    """A spending cap in one currency, over the whole ledger or a part of it.
+
+    Example:
+        >>> Budget.parse("20 CNY", run_id="nightly-0412")
+        Budget(amount=Decimal('20'), currency='CNY', run_id='nightly-0412', since=None)
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY or USD.")
+    run_id: str | None = Field(default=None, description="Count only entries reserved by this run; None: every run.")
+    since: float | None = Field(default=None, description="Count only entries reserved at or after this Unix time.")
+
+    @classmethod
+    def parse(cls, text: str, *, run_id: str | None = None, since: float | None = None) -> Budget:
+        """`"20 CNY"`, `"CNY 20"` or `"2.5USD"`.
+
+        Raises:
+            SpecError: the text is not an amount and a three-letter currency code.
+        """
+        match = re.fullmatch(r"\s*(?:([A-Za-z]{3})\s*([0-9.]+)|([0-9.]+)\s*([A-Za-z]{3}))\s*", text)
+        try:
+            if match is None:
+                raise InvalidOperation
+            amount = Decimal(match.group(2) or match.group(3))
+        except InvalidOperation:
+            raise SpecError(
+                [Problem(field="budget", message=f"{text!r} is not a budget; write an amount and a currency, e.g. '20 CNY' or '5 USD'")],
+                "budget",
+            ) from None
+        currency = (match.group(1) or match.group(4)).upper()
+        return cls(amount=amount, currency=currency, run_id=run_id, since=since)
+
+    def __str__(self) -> str:
+        scope = f" for run {self.run_id}" if self.run_id else ""
+        scope += f" since {time.strftime('%Y-%m-%d %H:%M', time.localtime(self.since))}" if self.since else ""
+        return f"{self.amount} {self.currency}{scope}"
+
+    def covers(self, entry: LedgerEntry) -> bool:
+        return (
+            entry.currency == self.currency
+            and (self.run_id is None or entry.run_id == self.run_id)
+            and (self.since is None or entry.reserved_at >= self.since)
+        )
+
+
+class LedgerEntry(BaseModel):
+    """One intended generation: its estimate and, once known, what was billed."""
+
+    intent_key: str
+    run_id: str | None = None
+    task_id: str | None = None
+    model: str
+    tier: Tier = "default"
+    estimated_tokens: int
+    estimated_cost: Decimal
+    price_per_million: Decimal
+    currency: str
+    billed_tokens: int | None = None
+    """`usage.completion_tokens` of the finished task; null until known."""
+    billed_cost: Decimal | None = None
+    status: EntryStatus
+    reserved_at: float
+    settled_at: float | None = None
+    updated_at: float
+    note: str | None = None
+
+    @property
+    def committed(self) -> Decimal:
+        """What this entry counts against a budget."""
+        if self.status is EntryStatus.RESERVED:
+            return self.estimated_cost
+        if self.status is EntryStatus.SUCCEEDED:
+            return self.billed_cost if self.billed_cost is not None else self.estimated_cost
+        return Decimal(0)
+
+
+class CurrencySummary(BaseModel):
+    currency: str
+    spent: Decimal
+    """Succeeded items: billed cost, or the estimate where the bill is unknown."""
+    reserved: Decimal
+    """Estimates of items not settled yet."""
+    succeeded: int
+    unpaid: int
+    """Items that ended failed, cancelled, expired or released: not billed."""
+    pending: int
+    estimated_tokens: int
+    """Estimated tokens of the succeeded items whose bill is known..."""
+    billed_tokens: int
+    """...and their billed tokens, to see how far estimates are off."""
+
+
+class LedgerSummary(BaseModel):
+    path: Path
+    entries: int
+    currencies: list[CurrencySummary]
+    unreadable_lines: int = 0
+
+
+class Ledger:
+    """The spending ledger in `state_dir` (created if missing).
+
+    Example:
+        >>> ledger = Ledger(settings.state_dir)
+        >>> ledger.reserve(key, estimate, Budget.parse("20 CNY"), run_id=flow_run_id)   # before the create
+        >>> ledger.settle(key, task.usage.completion_tokens, task.status, task_id=task.id)
+    """
+
+    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.root = state_dir
+        self.path = state_dir / LEDGER_FILE
+        self._lock_path = state_dir / LOCK_FILE
+        self._clock = clock
+        state_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def entries(self) -> dict[str, LedgerEntry]:
+        """The current entry of every intent key, in the order they were first reserved."""
+        with self._locked(fcntl.LOCK_SH):
+            return self._read()[0]
+
+    def get(self, intent_key: str) -> LedgerEntry | None:
+        return self.entries().get(intent_key)
+
+    def committed(self, budget: Budget) -> Decimal:
+        """What already counts against `budget`: billed successes plus unsettled estimates in its scope."""
+        return sum((entry.committed for entry in self.entries().values() if budget.covers(entry)), Decimal(0))
+
+    def spent(self, since: float | None = None) -> dict[str, Decimal]:
+        """Money spent per currency on succeeded items settled at or after `since` (all time when None)."""
+        totals: dict[str, Decimal] = {}
+        for entry in self.entries().values():
+            if entry.status is EntryStatus.SUCCEEDED and (since is None or (entry.settled_at or 0) >= since):
+                totals[entry.currency] = totals.get(entry.currency, Decimal(0)) + entry.committed
+        return totals
+
+    def summary(self) -> LedgerSummary:
+        """Per currency: spent, reserved, counts by outcome, and estimated vs billed tokens."""
+        with self._locked(fcntl.LOCK_SH):
+            entries, unreadable = self._read()
+        by_currency: dict[str, CurrencySummary] = {}
+        for entry in entries.values():
+            row = by_currency.setdefault(
+                entry.currency,
+                CurrencySummary(currency=entry.currency, spent=Decimal(0), reserved=Decimal(0), succeeded=0, unpaid=0,
+                                pending=0, estimated_tokens=0, billed_tokens=0),
+            )
+            if entry.status is EntryStatus.RESERVED:
+                row.reserved += entry.estimated_cost
+                row.pending += 1
+            elif entry.status is EntryStatus.SUCCEEDED:
+                row.spent += entry.committed
+                row.succeeded += 1
+                if entry.billed_tokens is not None:
+                    row.estimated_tokens += entry.estimated_tokens
+                    row.billed_tokens += entry.billed_tokens
+            else:
+                row.unpaid += 1
+        return LedgerSummary(path=self.path, entries=len(entries), currencies=list(by_currency.values()), unreadable_lines=unreadable)
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        intent_key: str,
+        estimate: Estimate,
+        budget: Budget | None = None,
+        *,
+        run_id: str | None = None,
+        task_id: str | None = None,
+    ) -> LedgerEntry:
+        """Commit an item's estimate before it is submitted, or refuse it.
+
+        Reserving a key that is already reserved or succeeded returns that entry and counts
+        nothing again (a retried task, a re-run flow). A key whose last attempt ended unpaid
+        (failed, cancelled, expired, released) is a new attempt and is checked like a new item.
+
+        Raises:
+            BudgetExceededError: committed + this estimate > `budget`; names all three numbers.
+            SpecError: the budget and the estimate are in different currencies.
+        """
+        if budget is not None and budget.currency != estimate.currency:
+            raise SpecError(
+                [Problem(field="budget", message=f"is in {budget.currency} but {estimate.model} is priced in {estimate.currency}; "
+                         f"a budget caps one currency: give a {estimate.currency} budget for this model")],
+                "budget",
+            )
+        with self._locked(fcntl.LOCK_EX):
+            entries = self._read()[0]
+            existing = entries.get(intent_key)
+            if existing is not None and existing.status in (EntryStatus.RESERVED, EntryStatus.SUCCEEDED):
+                return existing
+            if budget is not None:
+                self._check(budget, entries, intent_key, estimate)
+            now = self._clock()
+            entry = LedgerEntry(
+                intent_key=intent_key,
+                run_id=run_id,
+                task_id=task_id,
+                model=estimate.model,
+                tier=estimate.tier,
+                estimated_tokens=estimate.tokens,
+                estimated_cost=estimate.cost,
+                price_per_million=estimate.price_per_million,
+                currency=estimate.currency,
+                status=EntryStatus.RESERVED,
+                reserved_at=now,
+                updated_at=now,
+            )
+            self._append(entry)
+            return entry
+
+    def settle(
+        self,
+        intent_key: str,
+        billed_tokens: int | None,
+        status: str,
+        *,
+        task_id: str | None = None,
+    ) -> LedgerEntry:
+        """Record how a reserved item ended, with `usage.completion_tokens` beside the estimate.
+
+        Only succeeded videos are billed (ark-api.md §6.3): failed, cancelled and expired cost 0
+        whatever tokens are given. A success without a token count keeps its estimate as the cost.
+
+        Raises:
+            LookupError: nothing was reserved under `intent_key`.
+            ValueError: `status` is not a terminal task status.
+        """
+        try:
+            final = EntryStatus(str(status))
+        except ValueError:
+            final = None
+        if final not in SETTLE_STATUSES:
+            raise ValueError(f"cannot settle with status {status!r}; allowed: {', '.join(SETTLE_STATUSES)}")
+        with self._locked(fcntl.LOCK_EX):
+            entry = self._require(intent_key)
+            billed_cost = Decimal(0)
+            if final is EntryStatus.SUCCEEDED:
+                billed_cost = None if billed_tokens is None else Decimal(billed_tokens) * entry.price_per_million / _MILLION
+            now = self._clock()
+            entry = entry.model_copy(
+                update={
+                    "status": final,
+                    "billed_tokens": billed_tokens,
+                    "billed_cost": billed_cost,
+                    "task_id": task_id or entry.task_id,
+                    "settled_at": now,
+                    "updated_at": now,
+                }
+            )
+            self._append(entry)
+            return entry
+
+    def attach_task(self, intent_key: str, task_id: str) -> LedgerEntry:
+        """Record the task id of a reserved item once the create has answered.
+
+        Raises:
+            LookupError: nothing was reserved under `intent_key`.
+        """
+        with self._locked(fcntl.LOCK_EX):
+            entry = self._require(intent_key)
+            entry = entry.model_copy(update={"task_id": task_id, "updated_at": self._clock()})
+            self._append(entry)
+            return entry
+
+    def release(self, intent_key: str, note: str | None = None) -> LedgerEntry | None:
+        """Free a reservation whose create was refused or never made; None when nothing is reserved."""
+        with self._locked(fcntl.LOCK_EX):
+            entry = self._read()[0].get(intent_key)
+            if entry is None or entry.status is not EntryStatus.RESERVED:
+                return entry
+            now = self._clock()
+            entry = entry.model_copy(update={"status": EntryStatus.RELEASED, "settled_at": now, "updated_at": now, "note": note})
+            self._append(entry)
+            return entry
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _check(self, budget: Budget, entries: dict[str, LedgerEntry], intent_key: str, estimate: Estimate) -> None:
+        covered = [entry for entry in entries.values() if budget.covers(entry)]
+        billed = sum((e.committed for e in covered if e.status is EntryStatus.SUCCEEDED), Decimal(0))
+        reserved = sum((e.committed for e in covered if e.status is EntryStatus.RESERVED), Decimal(0))
+        committed = billed + reserved
+        if committed + estimate.cost <= budget.amount:
+            return
+        succeeded = sum(1 for e in covered if e.status is EntryStatus.SUCCEEDED)
+        pending = sum(1 for e in covered if e.status is EntryStatus.RESERVED)
+        cur = budget.currency
+        raise BudgetExceededError(
+            f"budget {budget} would be exceeded: {_money(committed)} {cur} already committed "
+            f"({_money(billed)} {cur} for {succeeded} succeeded, {_money(reserved)} {cur} reserved for {pending} unsettled) "
+            f"+ {_money(estimate.cost)} {cur} estimated for this item ({estimate.model} {estimate.width}×{estimate.height} "
+            f"{estimate.seconds:g} s, {estimate.tokens:,} tokens; intent {intent_key}) = {_money(committed + estimate.cost)} {cur}; "
+            f"{_money(max(budget.amount - committed, Decimal(0)))} {cur} left. Not submitted."
+        )
+
+    def _require(self, intent_key: str) -> LedgerEntry:
+        entry = self._read()[0].get(intent_key)
+        if entry is None:
+            raise LookupError(f"the ledger {self.path} has no reservation for intent {intent_key}")
+        return entry
+
+    @contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        with self._lock_path.open("a") as handle:
+            fcntl.flock(handle, mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _read(self) -> tuple[dict[str, LedgerEntry], int]:
+        """The last entry of each key, and how many lines could not be read (torn by a crash)."""
+        entries: dict[str, LedgerEntry] = {}
+        unreadable = 0
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return entries, 0
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                entry = LedgerEntry.model_validate_json(line)
+            except ValidationError:
+                unreadable += 1
+                continue
+            entries[entry.intent_key] = entry
+        return entries, unreadable
+
+    def _append(self, entry: LedgerEntry) -> None:
+        """Append one line and fsync it; a line torn by an earlier crash is closed off first."""
+        line = json.dumps(entry.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        created = not self.path.exists()
+        with self.path.open("a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    line = b"\n" + line
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if created:
+            _fsync_dir(self.root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:,.4f}"
