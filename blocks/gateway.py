@@ -9,9 +9,9 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from seedance.ark.client import ArkClient
+from seedance.catalog import DEFAULT_MODEL
 
 OFFICIAL_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
-DEFAULT_MODEL = "doubao-seedance-2-0-260128"
 
 
 class SeedanceGateway(Block):

@@ -15,7 +15,7 @@ from prefect.states import State
 
 from blocks.resolve import load_gateway
 from seedance.cancel import cancel_tasks
-from seedance.errors import GenerationFailedError
+from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
 from seedance.files import sha256_file
 from seedance.intents import IntentStore, intent_key
 from seedance.results import GenerationResult, OutputFiles, VideoInfo
@@ -23,6 +23,7 @@ from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
 from seedance.storage import presign_lifetime
 from seedance.waiting import expected_seconds
+from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.generation import submit_generation, wait_for_generation
 from tasks.references import upload_references
 from tasks.report import publish_report
@@ -62,6 +63,7 @@ def generate_video(
     bucket: str | None = None,
     name: str = "video",
     salt: str | None = None,
+    budget: str | None = None,
 ) -> GenerationResult:
     """Generate one video from `spec` and save it, verified, under `out_dir`.
 
@@ -74,9 +76,11 @@ def generate_video(
         name: the stem of the output files.
         salt: any new value asks for a new generation of an identical spec; by default a
             re-run of the same spec on the same gateway resumes the task it already created.
+        budget: a cap for this run, e.g. "20 CNY"; the estimate must fit before anything is spent.
 
     Raises:
         SpecError: the spec is invalid (nothing was uploaded or sent).
+        BudgetExceededError: the estimate does not fit the run's or the ledger's budget.
         GenerationFailedError: the task ended failed, expired or cancelled.
     """
     logger = get_run_logger()
@@ -97,12 +101,20 @@ def generate_video(
         store.put(known.model_copy(update={"owner": flow_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
     else:
-        lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
-        urls = upload_references(local_files, bucket, lifetime) if local_files else {}
-        timings["upload"] = time.monotonic() - started
-        request = spec.to_request(block.default_model, lambda path: urls[str(path)])
-        mark = time.monotonic()
-        submitted = submit_generation(request, key, gateway)
+        estimate = reserve_budget(spec, block.default_model, key, budget)
+        try:
+            lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
+            urls = upload_references(local_files, bucket, lifetime) if local_files else {}
+            timings["upload"] = time.monotonic() - started
+            request = spec.to_request(block.default_model, lambda path: urls[str(path)])
+            mark = time.monotonic()
+            submitted = submit_generation(request, key, gateway)
+        except CreateOutcomeUnknownError:
+            raise  # a task may exist and be billed: its reservation stays
+        except Exception as exc:
+            if estimate is not None:
+                release_budget(key, f"not submitted: {type(exc).__name__}")
+            raise
         task_id, resumed = submitted.task_id, submitted.resumed
         timings["submit"] = time.monotonic() - mark
 
@@ -112,6 +124,7 @@ def generate_video(
     waited = wait_for_generation(task_id, gateway, deadline, expected)
     generation = waited.task
     timings["wait"] = time.monotonic() - mark
+    cost = settle_cost(key, generation)
     if generation.status != "succeeded":
         raise GenerationFailedError(generation, gateway=block.label)
 
@@ -144,6 +157,10 @@ def generate_video(
         intent_key=key,
         resumed=resumed,
         completion_tokens=generation.usage.completion_tokens if generation.usage else None,
+        estimated_tokens=cost.estimated_tokens if cost else None,
+        estimated_cost=cost.estimated_cost if cost else None,
+        billed_cost=cost.billed_cost if cost else None,
+        currency=cost.currency if cost else None,
         seed=generation.seed,
         resolution=generation.resolution,
         ratio=generation.ratio,

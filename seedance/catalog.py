@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict
 FPS: Final = 24
 """Every Seedance model renders at 24 frames per second (ark-api.md §3.2)."""
 
+DEFAULT_MODEL: Final = "doubao-seedance-2-0-260128"
+"""The model used when neither the spec nor the gateway block names one."""
+
 RATIOS: Final = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 ADAPTIVE: Final = "adaptive"
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seedance.catalog import MODELS
+from seedance.catalog import DEFAULT_MODEL, MODELS
 from seedance.errors import SeedanceError
 from seedance.gateway.cli import app as gateway_app
 
@@ -38,6 +38,7 @@ def generate(
     bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
     name: Annotated[str | None, typer.Option(help="Stem of the output files; default: the spec file's.")] = None,
     again: Annotated[bool, typer.Option("--again", help="Pay for a new generation even if this spec already ran on this gateway.")] = False,
+    budget: Annotated[str | None, typer.Option(help='Refuse to submit if the estimate exceeds this, e.g. "20 CNY".')] = None,
 ) -> None:
     """Run the generate-video flow for one spec; the MP4's absolute path is the last line printed."""
     from seedance.spec import load_spec
@@ -63,6 +64,7 @@ def generate(
             bucket=bucket,
             name=name or spec.name or spec_file.stem,
             salt=uuid.uuid4().hex if again else None,
+            budget=budget,
         )
     except SeedanceError as exc:
         _fail(exc)
@@ -81,6 +83,21 @@ def demo(
     except SeedanceError as exc:
         _fail(exc)
     print(result.files.video, flush=True)
+
+
+@app.command()
+def estimate(
+    spec_or_manifest: Annotated[Path, typer.Argument(help="A spec file, or a manifest with `defaults:` and `items:`.")],
+    model: Annotated[str, typer.Option(help="Model for specs that name none.")] = DEFAULT_MODEL,
+) -> None:
+    """Tokens and cost per item and in total, from the price file; no network."""
+    from seedance.cost import estimate_file, render_report
+
+    try:
+        report = estimate_file(spec_or_manifest, model)
+    except SeedanceError as exc:
+        _fail(exc, 2)
+    Console().print(render_report(report))
 
 
 @app.command()

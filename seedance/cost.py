@@ -16,7 +16,6 @@ No network and no Prefect here: `seedance estimate` runs offline.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
@@ -30,10 +29,10 @@ from rich.table import Table
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent, VideoContent
 from seedance.catalog import ADAPTIVE, FPS, RATIOS, Family, ImageMode, ModelSpec, find_model
 from seedance.errors import SpecError
+from seedance.settings import get_settings
 from seedance.spec import GenerationSpec, is_local, load_spec
 from seedance.validation import Problem, image_mode, media_url, problems_from_validation_error
 
-PRICES_ENV: Final = "SEEDANCE_PRICES_FILE"
 """Environment variable naming a user price file that replaces the bundled one."""
 
 DEFAULT_DURATION: Final = 5
@@ -175,8 +174,7 @@ class PriceTable(BaseModel):
             SpecError: the file cannot be read or parsed, or an entry is malformed; the problem
                 names the table and entry (e.g. `volcengine / "1.0-pro" (tables[0].entries[1]).per_million`).
         """
-        if path is None and os.environ.get(PRICES_ENV):
-            path = Path(os.environ[PRICES_ENV]).expanduser()
+        path = path or get_settings().prices_file
         if path is None:
             bundled = resources.files("seedance").joinpath("prices.yaml")
             return cls.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin="seedance/prices.yaml (bundled)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -38,6 +39,10 @@ class GenerationResult(BaseModel):
     intent_key: str
     resumed: bool = Field(description="True when an earlier run had already created this task.")
     completion_tokens: int | None = None
+    estimated_tokens: int | None = None
+    estimated_cost: Decimal | None = None
+    billed_cost: Decimal | None = None
+    currency: str | None = None
     seed: int | None = None
     resolution: str | None = None
     ratio: str | None = None

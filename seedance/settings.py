@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         description="After a create with an unknown outcome, wait this long before searching the task list "
         "(a slow server may still be making the task).",
     )
+    budget: str | None = Field(
+        default=None, description='A cap over every run recorded in the ledger, e.g. "500 CNY"; none by default.'
+    )
+    prices_file: Path | None = Field(default=None, description="Your own price table; default: the bundled prices.yaml.")
     wait_margin_seconds: float = Field(
         default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
     )

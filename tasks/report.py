@@ -38,6 +38,9 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
         ("output", f"{result.video.width}×{result.video.height}, {result.video.duration_seconds:.2f} s, "
                    f"{result.video.fps:g} fps, {result.video.video_codec}" + (f" + {result.video.audio_codec}" if result.video.has_audio else "")),
         ("tokens billed", f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"),
+        ("tokens estimated", f"{result.estimated_tokens:,}" if result.estimated_tokens is not None else "—"),
+        ("cost", f"{result.billed_cost:.4f} {result.currency} (estimated {result.estimated_cost:.4f})"
+                 if result.billed_cost is not None and result.estimated_cost is not None else "—"),
         ("seed", str(result.seed) if result.seed is not None else "—"),
         ("intent", f"`{result.intent_key}`"),
     ]  # fmt: skip

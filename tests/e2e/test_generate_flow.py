@@ -12,7 +12,7 @@ import pytest
 from flows.generate import generate_video
 from seedance.devstack import DevStack
 from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
-from seedance.errors import AuthenticationError, SpecError
+from seedance.errors import AuthenticationError, BudgetExceededError, SpecError
 from seedance.media import probe
 from seedance.spec import GenerationSpec, load_spec
 from tests.e2e.support import gateway_stats, image_size, s3_object_count
@@ -121,3 +121,21 @@ def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_pat
     with pytest.raises(AuthenticationError, match=r"\[wrong-key\] HTTP 401 AuthenticationError"):
         generate_video(spec=spec, out_dir=tmp_path, gateway="wrong-key", bucket=BUCKET_BLOCK)
     assert gateway_stats(local_blocks)["requests"]["create"] - before == 1
+
+
+def test_a_run_past_its_budget_is_refused_before_anything_is_spent(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-2-0-260128", prompt="an expensive idea", resolution="1080p", duration=15,
+                          references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])  # fmt: skip
+    creates = gateway_stats(local_blocks)["requests"]["create"]
+    objects = s3_object_count(local_blocks)
+    with pytest.raises(BudgetExceededError, match="CNY"):
+        generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, budget="1 CNY")
+    assert gateway_stats(local_blocks)["requests"]["create"] == creates
+    assert s3_object_count(local_blocks) == objects
+
+
+def test_billed_tokens_are_recorded_beside_the_estimate(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-1-0-pro-250528", prompt="a costed shot", resolution="480p", duration=2)
+    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, budget="5 CNY")
+    assert result.estimated_tokens == result.completion_tokens == 864 * 480 * 24 * 2 // 1024
+    assert result.currency == "CNY" and result.billed_cost == result.estimated_cost

@@ -13,7 +13,7 @@ from rich.console import Console
 
 import seedance.cost
 from seedance.ark.types import CreateTaskRequest, TextContent, VideoContent, MediaURL
-from seedance.cost import PRICES_ENV, PriceTable, estimate_file, estimate_request, render_report, video_tokens
+from seedance.cost import PriceTable, estimate_file, estimate_request, render_report, video_tokens
 from seedance.errors import SpecError
 
 V1_PRO = "doubao-seedance-1-0-pro-250528"
@@ -24,7 +24,7 @@ V2_BYTEPLUS = "dreamina-seedance-2-0-260128"
 
 @pytest.fixture(autouse=True)
 def bundled_prices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(PRICES_ENV, raising=False)
+    monkeypatch.delenv("SEEDANCE_PRICES_FILE", raising=False)
     yield
 
 
@@ -197,7 +197,7 @@ def test_a_malformed_price_file_names_the_entry(tmp_path: Path, monkeypatch: pyt
     data["tables"][0]["entries"][1]["per_million"]["default"] = "fifteen"
     del data["tables"][1]["entries"][2]["confidence"]
     path = write(tmp_path / "my-prices.yaml", data)
-    monkeypatch.setenv(PRICES_ENV, str(path))
+    monkeypatch.setenv("SEEDANCE_PRICES_FILE", str(path))
     with pytest.raises(SpecError) as caught:
         PriceTable.load()
     message = str(caught.value)
@@ -222,7 +222,7 @@ def test_a_user_price_file_replaces_the_bundled_one(tmp_path: Path, monkeypatch:
         {"name": "pro", "models": [V1_PRO], "per_million": {"default": 2}, "confidence": "inferred", "source": "my contract"}]}]}
     path = tmp_path / "p.json"
     path.write_text(__import__("json").dumps(data))
-    monkeypatch.setenv(PRICES_ENV, str(path))
+    monkeypatch.setenv("SEEDANCE_PRICES_FILE", str(path))
     table = PriceTable.load()
     assert table.origin == str(path)
     estimate = estimate_request(request(V1_PRO, resolution="480p", ratio="16:9", duration=5), prices=table)

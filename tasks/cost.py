@@ -1,0 +1,61 @@
+"""Estimating what a generation costs, and keeping runs inside their budget."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from seedance.ark.types import ContentGenerationTask
+from seedance.cost import Estimate, PriceTable, estimate_spec
+from seedance.errors import SpecError
+from seedance.ledger import Budget, Ledger, LedgerEntry
+from seedance.settings import get_settings
+from seedance.spec import GenerationSpec
+
+
+@task(name="reserve-budget", cache_policy=NO_CACHE)
+def reserve_budget(spec: GenerationSpec, default_model: str, intent_key: str, run_budget: str | None) -> Estimate | None:
+    """Estimate the generation and commit the estimate to the ledger, or refuse before anything is spent.
+
+    Budgets: `run_budget` (e.g. "20 CNY") caps this flow run; `SEEDANCE_BUDGET` caps the whole ledger.
+    Without any budget, a spec that cannot be priced (an `ep-` endpoint id) runs with a warning.
+
+    Raises:
+        BudgetExceededError: the estimate does not fit; the message gives budget, committed and estimate.
+    """
+    logger = get_run_logger()
+    settings = get_settings()
+    budgets = [Budget.parse(run_budget, run_id=flow_run.get_id())] if run_budget else []
+    budgets += [Budget.parse(settings.budget)] if settings.budget else []
+    try:
+        estimate = estimate_spec(spec, default_model, PriceTable.load())
+    except SpecError as exc:
+        if budgets:
+            raise
+        logger.warning("no cost estimate (%s); running without one", exc)
+        return None
+    logger.info(
+        "estimate: %s×%s, %g s → %s tokens ≈ %s %s (%s price)",
+        estimate.width, estimate.height, estimate.seconds, f"{estimate.tokens:,}", estimate.cost, estimate.currency, estimate.confidence,
+    )  # fmt: skip
+    ledger = Ledger(settings.state_dir)
+    for budget in budgets or [None]:
+        ledger.reserve(intent_key, estimate, budget, run_id=flow_run.get_id())
+    return estimate
+
+
+@task(name="release-budget", cache_policy=NO_CACHE)
+def release_budget(intent_key: str, reason: str) -> None:
+    """Free the reservation of a generation that provably was not created."""
+    Ledger(get_settings().state_dir).release(intent_key, note=reason)
+
+
+@task(name="settle-cost", cache_policy=NO_CACHE)
+def settle_cost(intent_key: str, generation: ContentGenerationTask) -> LedgerEntry | None:
+    """Record the billed `usage.completion_tokens` beside the estimate; None when there was no estimate."""
+    ledger = Ledger(get_settings().state_dir)
+    if ledger.get(intent_key) is None:
+        return None
+    billed = generation.usage.completion_tokens if generation.usage else None
+    return ledger.settle(intent_key, billed, generation.status.value, task_id=generation.id)
