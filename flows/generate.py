@@ -1,7 +1,7 @@
 """The `generate-video` flow: a spec becomes a verified MP4, a poster and `result.json`."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Prefect builds the flow's parameter schema from
+# the real annotations, and a deployment run cannot resolve string annotations such as "GenerationSpec".
 import time
 from pathlib import Path
 
@@ -10,7 +10,7 @@ from typing import Any
 from prefect import Flow, flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
 from prefect.logging.loggers import flow_run_logger
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run as current_run
 from prefect.states import State
 
 from blocks.resolve import load_gateway
@@ -33,17 +33,17 @@ DEFAULT_EXPIRES_AFTER = 172800
 """Ark's default `execution_expires_after` (48 h)."""
 
 
-def cancel_upstream(flow: Flow[..., Any], run: FlowRun, state: State) -> None:
+def cancel_upstream(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
     """`on_cancellation` hook: cancel the run's queued tasks upstream and report the running ones.
 
     Ark cannot cancel a running task: it finishes and is billed; its result stays collectable
     with the same spec (the intent record keeps its task id) for 7 days.
     """
-    logger = flow_run_logger(run, flow)  # hooks may run in the runner, outside any run context
-    intents = IntentStore(get_settings().state_dir / "intents").owned_by(str(run.id))
+    logger = flow_run_logger(flow_run, flow)  # hooks may run in the runner, outside any run context
+    intents = IntentStore(get_settings().state_dir / "intents").owned_by(str(flow_run.id))
     if not intents:
         return
-    with load_gateway(run.parameters.get("gateway")).get_client() as client:
+    with load_gateway(flow_run.parameters.get("gateway")).get_client() as client:
         report = cancel_tasks(client, [intent.task_id for intent in intents if intent.task_id])
     if report.cancelled:
         logger.info("cancelled queued task(s) upstream: %s", ", ".join(report.cancelled))
@@ -98,7 +98,7 @@ def generate_video(
 
     if known is not None and known.task_id is not None:
         task_id, resumed = known.task_id, True
-        store.put(known.model_copy(update={"owner": flow_run.get_id()}))  # cancelling this run now cancels it
+        store.put(known.model_copy(update={"owner": current_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
     else:
         estimate = reserve_budget(spec, block.default_model, key, budget)

@@ -22,7 +22,9 @@
     │   └── ProtocolError ................ the response could not be understood            (permanent)
     ├── GenerationFailedError ............ the task ran and ended failed/expired/cancelled  (permanent)
     ├── WaitTimeoutError ................. we gave up waiting; the task may still finish    (permanent)
-    └── DownloadError .................... a result could not be fetched or verified       (transient)
+    ├── DownloadError .................... a result could not be fetched or verified       (transient)
+    └── PostprocessError ................. an ffmpeg step on a finished video failed       (permanent)
+                                           (defined in seedance.postprocess)
 
 Each class carries `retryable`; `is_retryable()` reads it, and every retry decision (the client's
 read retries and the Prefect tasks' `retry_condition_fn`) goes through it.

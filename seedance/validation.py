@@ -75,12 +75,14 @@ def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
 
 def _problem_from_pydantic(error: Any) -> Problem:
     field = ""
-    for part in error["loc"]:
+    loc = error["loc"]
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             field += f"[{part}]"
-        elif part in ("text", "image_url", "video_url", "audio_url", "draft_task") and field.endswith("]"):
-            # pydantic names the union member it tried; the wire field is the same name
-            field += f".{part}"
+        elif part in ("text", "image_url", "video_url", "audio_url", "draft_task") and i and isinstance(loc[i - 1], int):
+            # pydantic names the union member it tried (the discriminator tag) right after the index:
+            # not a wire field
+            continue
         else:
             field += f".{part}" if field else str(part)
     if error["type"] == "extra_forbidden":

@@ -1,0 +1,21 @@
+"""A local, Ark-compatible Seedance gateway: real HTTP, real MP4s, Ark's rules and Ark's errors.
+
+Start it as a process (`seedance gateway serve --port 0 --api-key K --latency 2`, which prints
+`Seedance local gateway listening on http://H:P/api/v3`) or in-process:
+
+    >>> from seedance.gateway import GatewayConfig, LocalGateway
+    >>> with LocalGateway(GatewayConfig(api_key="k", latency=0.5)) as gateway:
+    ...     gateway.base_url
+    'http://127.0.0.1:40123/api/v3'
+
+Modules: `config` (settings), `app` (LocalGateway), `server` (the HTTP wire), `routes` (endpoints),
+`errors` (Ark's envelope), `ids`, `store` (tasks and their state machine), `scheduler` and
+`lifecycle` (timing and the render pool), `plan` (defaults and `adaptive` resolved), `fetch`
+(reference media), `render` (ffmpeg), `files` (signed result URLs, ranges), `wire` (the task
+object), `stats` (request counters), `cli`.
+"""
+
+from seedance.gateway.app import LocalGateway
+from seedance.gateway.config import GatewayConfig
+
+__all__ = ["GatewayConfig", "LocalGateway"]

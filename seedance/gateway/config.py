@@ -1,0 +1,29 @@
+"""Settings of one local gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GatewayConfig(BaseModel):
+    """How a `LocalGateway` listens, authenticates and paces its tasks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: str = Field(min_length=1, description="The Bearer token every /api/v3 request must carry.")
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(0, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
+    latency: float = Field(5.0, ge=0, description="Seconds from create to succeeded, at least.")
+    queue_seconds: float | None = Field(
+        None, ge=0, description="Seconds a task stays queued before running; default latency / 2."
+    )
+    result_ttl: float = Field(86400.0, gt=0, description="Seconds a result URL stays valid (Ark: 24 h).")
+    data_dir: Path | None = Field(None, description="Where references and renders go; default a temporary directory.")
+    render_workers: int = Field(2, ge=1, description="Renders running at once.")
+    fetch_timeout: float = Field(30.0, gt=0, description="Seconds allowed to fetch each reference URL.")
+
+    @property
+    def effective_queue_seconds(self) -> float:
+        return self.latency / 2 if self.queue_seconds is None else self.queue_seconds

@@ -1,0 +1,344 @@
+"""The gateway's endpoints as one function from `Request` to `Response`, free of sockets.
+
+`GatewayApp.handle` is the single entry point, so anything that must act on whole exchanges
+(counting, injected refusals) wraps it; `server.py` owns the wire (bytes, connections).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from xml.sax.saxutils import escape
+
+from seedance.ark.types import CreateTaskRequest, DraftTaskContent, TaskStatus
+from seedance.catalog import find_model
+from seedance.gateway import ids
+from seedance.gateway.errors import ArkError, from_problems, invalid_parameter, not_found
+from seedance.gateway.fetch import ReferenceFetcher
+from seedance.gateway.files import FILES_PREFIX, UrlSigner, byte_range
+from seedance.gateway.lifecycle import Lifecycle
+from seedance.gateway.plan import OutputPlan, plan_output
+from seedance.gateway.stats import Stats
+from seedance.gateway.store import DeleteOutcome, TaskFilter, TaskRecord, TaskStore
+from seedance.gateway.wire import task_object
+from seedance.validation import check_request, image_mode, parse_request, strip_nulls
+
+log = logging.getLogger(__name__)
+
+API_PREFIX: Final = "/api/v3"
+TASKS_PATH: Final = f"{API_PREFIX}/contents/generations/tasks"
+STATS_PATH: Final = "/_local/stats"
+RESET_PATH: Final = "/_local/reset"
+
+PAGE_RANGE: Final = (1, 500)
+# Defaults for page_num/page_size are not documented (ark-api.md §4.3): 1 and 10 are our choice.
+DEFAULT_PAGE_NUM: Final = 1
+DEFAULT_PAGE_SIZE: Final = 10
+FILE_TYPES: Final = {".mp4": "video/mp4", ".png": "image/png"}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request, already read off the wire."""
+
+    method: str
+    path: str
+    """Percent-decoded path, without the query."""
+    query: Mapping[str, list[str]]
+    headers: Mapping[str, str]
+    """Lower-cased names; `host` is always present (result URLs are built from it)."""
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class FileBody:
+    """A byte range of a file, streamed by the server instead of held in memory."""
+
+    path: Path
+    start: int
+    length: int
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    file: FileBody | None = None
+
+    @property
+    def content_length(self) -> int:
+        return self.file.length if self.file is not None else len(self.body)
+
+    @classmethod
+    def json(cls, status: int, payload: Any) -> Response:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        return cls(status, {"Content-Type": "application/json; charset=utf-8"}, body)
+
+    @classmethod
+    def xml_error(cls, status: int, code: str, message: str, request_id: str) -> Response:
+        """An object-storage style error, like the TOS host behind Ark's result URLs sends."""
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
+        )
+        return cls(status, {"Content-Type": "application/xml"}, body.encode())
+
+
+class GatewayApp:
+    """Routes requests to the Ark endpoints and the gateway's own `/_local/*` helpers."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        store: TaskStore,
+        lifecycle: Lifecycle,
+        fetcher: ReferenceFetcher,
+        signer: UrlSigner,
+        stats: Stats,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api_key = api_key
+        self._store = store
+        self._lifecycle = lifecycle
+        self._fetcher = fetcher
+        self._signer = signer
+        self._stats = stats
+        self._clock = clock
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request; never raises."""
+        request_id = ids.request_id(self._clock())
+        try:
+            response = self._route(request, request_id)
+        except ArkError as exc:
+            response = _error_response(exc, request_id)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            failure = ArkError(500, "InternalServiceError", "The service encountered an unexpected internal error")
+            response = _error_response(failure, request_id)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    def refuse(self, error: ArkError) -> Response:
+        """The response for a request refused before it could be read (bad framing, oversized body)."""
+        request_id = ids.request_id(self._clock())
+        response = _error_response(error, request_id)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    def _route(self, request: Request, request_id: str) -> Response:
+        path = request.path.rstrip("/") or "/"
+        method = request.method
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            return self._api(request, path)
+        if path.startswith(FILES_PREFIX) and method in ("GET", "HEAD"):
+            self._stats.request("files")
+            return self._file(request, path, request_id)
+        if path == STATS_PATH and method == "GET":
+            return Response.json(200, self._stats.snapshot())
+        if path == RESET_PATH and method == "POST":
+            self._stats.reset()
+            return Response.json(200, {})
+        if path in (STATS_PATH, RESET_PATH) or path.startswith(FILES_PREFIX):
+            raise ArkError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+        raise not_found("NotFound", f"The requested path {path} does not exist")
+
+    def _api(self, request: Request, path: str) -> Response:
+        method = request.method
+        endpoint: Callable[[], Response] | None = None
+        allowed: dict[str, tuple[str, Callable[[], Response]]]
+        if path == TASKS_PATH:
+            allowed = {"POST": ("create", lambda: self._create(request)), "GET": ("list", lambda: self._list(request))}
+        elif path.startswith(TASKS_PATH + "/") and "/" not in path[len(TASKS_PATH) + 1 :]:
+            task_id = path[len(TASKS_PATH) + 1 :]
+            allowed = {"GET": ("get", lambda: self._get(request, task_id)), "DELETE": ("delete", lambda: self._delete(task_id))}
+        else:
+            allowed = {}
+        if method in allowed:
+            name, endpoint = allowed[method]
+            self._stats.request(name)
+        self._authenticate(request)
+        if endpoint is not None:
+            return endpoint()
+        if allowed:
+            raise ArkError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+        raise not_found("NotFound", f"The requested path {path} does not exist")
+
+    def _authenticate(self, request: Request) -> None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(key.strip().encode(), self._api_key.encode()):
+            raise ArkError(401, "AuthenticationError", "The API key or AK/SK in the request is missing or invalid")
+
+    # -- tasks ---------------------------------------------------------------------------------
+
+    def _create(self, request: Request) -> Response:
+        body = _json_body(request.body)
+        parsed = parse_request(body)
+        if isinstance(parsed, list):
+            raise from_problems(parsed)
+        problems = check_request(parsed)
+        if problems:
+            raise from_problems(problems)
+        spec = find_model(parsed.model)
+        if spec is None:
+            # check_request lets endpoint ids through: only the real server knows their model.
+            raise not_found(
+                "InvalidEndpointOrModel.NotFound",
+                f"The endpoint {parsed.model} does not exist: the local gateway knows no endpoint ids (ep-...); use a model id",
+                "model",
+            )
+        mode = image_mode(parsed)
+        assert mode is not None, "check_request refuses mixed image modes"
+        draft = self._draft_plan(parsed)
+        created_at, created_mono = self._clock(), time.monotonic()
+        task_id = self._store.reserve_id(created_at)
+        task_dir = self._lifecycle.task_dir(task_id)
+        try:
+            references = self._fetcher.fetch(parsed, spec, task_dir / "refs")
+            plan = plan_output(parsed, spec, mode, references, draft)
+        except BaseException:
+            self._store.release_id(task_id)
+            shutil.rmtree(task_dir, ignore_errors=True)
+            raise
+        record = self._store.create(task_id, parsed, plan, created_at, created_mono)
+        self._stats.created(strip_nulls(body))
+        self._lifecycle.submit(record)
+        log.info("task %s created (%s, %sx%s, %d frames)", task_id, parsed.model, plan.width, plan.height, plan.frames)
+        return Response.json(200, {"id": task_id})
+
+    def _draft_plan(self, request: CreateTaskRequest) -> OutputPlan | None:
+        for index, item in enumerate(request.content):
+            if not isinstance(item, DraftTaskContent):
+                continue
+            param = f"content[{index}].draft_task.id"
+            draft = self._store.get(item.draft_task.id)
+            # How Ark refuses a bad draft reference is not documented; 400 InvalidParameter is our choice.
+            if draft is None:
+                raise invalid_parameter(param, f"the draft task {item.draft_task.id} does not exist")
+            if not draft.plan.draft or draft.status is not TaskStatus.SUCCEEDED:
+                raise invalid_parameter(param, f"the task {draft.id} is not a succeeded draft task (status {draft.status.value})")
+            if draft.request.model != request.model:
+                raise invalid_parameter(param, f"the draft task was made with {draft.request.model}, not {request.model}")
+            return draft.plan
+        return None
+
+    def _get(self, request: Request, task_id: str) -> Response:
+        record = self._store.get(task_id)
+        if record is None:
+            raise _task_not_found(task_id)
+        return Response.json(200, self._task_object(request, record))
+
+    def _list(self, request: Request) -> Response:
+        query = request.query
+        page_num = _int_param(query, "page_num", DEFAULT_PAGE_NUM, PAGE_RANGE)
+        page_size = _int_param(query, "page_size", DEFAULT_PAGE_SIZE, PAGE_RANGE)
+        status = _last(query, "filter.status")
+        # `expired` is not among the documented filter values; accepting it costs nothing.
+        if status is not None and status not in {s.value for s in TaskStatus}:
+            allowed = ", ".join(s.value for s in TaskStatus)
+            raise invalid_parameter("filter.status", f"{status!r} is not a task status; allowed: {allowed}")
+        tier = _last(query, "filter.service_tier") or "default"
+        if tier not in ("default", "flex"):
+            raise invalid_parameter("filter.service_tier", f"{tier!r} is not a service tier; allowed: default, flex")
+        task_filter = TaskFilter(
+            status=TaskStatus(status) if status else None,
+            task_ids=frozenset(query.get("filter.task_ids", [])),
+            model=_last(query, "filter.model"),
+            # The docs give filter.service_tier the default `default`: flex tasks need an explicit filter.
+            service_tier=tier,
+        )
+        records, total = self._store.list(task_filter, page_num, page_size)
+        return Response.json(200, {"items": [self._task_object(request, r) for r in records], "total": total})
+
+    def _delete(self, task_id: str) -> Response:
+        outcome, record = self._lifecycle.delete(task_id)
+        if outcome is DeleteOutcome.NOT_FOUND:
+            raise _task_not_found(task_id)
+        if outcome is DeleteOutcome.REFUSED:
+            assert record is not None
+            # Ark documents that running and cancelled tasks cannot be deleted, but not the error it
+            # returns (ark-api.md §1.3): 400 InvalidParameter is our choice.
+            raise invalid_parameter(
+                "task_id",
+                f"The task {task_id} is {record.status.value} and cannot be deleted: only queued tasks can be "
+                "cancelled, and only succeeded, failed or expired tasks deleted",
+            )
+        log.info("task %s %s", task_id, outcome.value)
+        return Response.json(200, {})
+
+    def _task_object(self, request: Request, record: TaskRecord) -> dict[str, Any]:
+        origin = f"http://{request.headers['host']}"
+        return task_object(record, lambda name: self._signer.url(origin, record.id, name, record.updated_at))
+
+    # -- result files ---------------------------------------------------------------------------
+
+    def _file(self, request: Request, path: str, request_id: str) -> Response:
+        task_id, _, name = path[len(FILES_PREFIX) :].partition("/")
+        reason = self._signer.check(task_id, name, _last(request.query, "expires") or "", _last(request.query, "signature") or "", self._clock())
+        if reason is not None:
+            return Response.xml_error(403, "AccessDenied", reason, request_id)
+        record = self._store.get(task_id)
+        result = record.result if record is not None else None
+        files = [f for f in (result.video, result.last_frame) if f is not None] if result else []
+        found = next((f for f in files if f.name == name), None)
+        if found is None or not found.exists():
+            return Response.xml_error(404, "NoSuchKey", "The specified key does not exist.", request_id)
+        size = found.stat().st_size
+        headers = {"Content-Type": FILE_TYPES.get(found.suffix, "application/octet-stream"), "Accept-Ranges": "bytes"}
+        try:
+            wanted = byte_range(request.headers.get("range"), size)
+        except ValueError:
+            headers["Content-Range"] = f"bytes */{size}"
+            return Response(416, headers)
+        if wanted is None:
+            return Response(200, headers, file=FileBody(found, 0, size))
+        first, last = wanted
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        return Response(206, headers, file=FileBody(found, first, last - first + 1))
+
+
+def _error_response(error: ArkError, request_id: str) -> Response:
+    return Response.json(error.status, error.envelope(request_id))
+
+
+def _task_not_found(task_id: str) -> ArkError:
+    # The code Ark sends for an unknown or expired task id is not documented (ark-api.md §5.3).
+    return not_found("ResourceNotFound", f"The specified task {task_id} is not found", "task_id")
+
+
+def _json_body(raw: bytes) -> Any:
+    def refuse_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON value")
+
+    try:
+        return json.loads(raw, parse_constant=refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise invalid_parameter("body", f"The request body is not valid JSON: {exc}") from None
+
+
+def _last(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def _int_param(query: Mapping[str, list[str]], name: str, default: int, bounds: tuple[int, int]) -> int:
+    raw = _last(query, name)
+    if raw is None:
+        return default
+    low, high = bounds
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid_parameter(name, f"{raw!r} is not an integer; allowed: {low}-{high}") from None
+    if not low <= value <= high:
+        raise invalid_parameter(name, f"{value} is out of range; allowed: {low}-{high}")
+    return value

@@ -1,0 +1,199 @@
+"""The gateway's tasks and their state machine (ark-api.md §1.3, §4.4), safe to share between threads.
+
+    queued ──start──▶ running ──succeed──▶ succeeded
+      │                  ├──────fail─────▶ failed
+      │                  └─────expire────▶ expired
+      ├──expire──▶ expired
+      └──DELETE──▶ cancelled
+
+DELETE of a succeeded, failed or expired task removes the record; running and cancelled tasks
+refuse it. Records are handed out as copies, so a reader never sees a half-made transition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from seedance.ark.types import CreateTaskRequest, TaskError, TaskStatus
+from seedance.gateway import ids
+from seedance.gateway.plan import OutputPlan
+from seedance.gateway.render import RenderResult
+
+RETENTION_SECONDS: Final = 7 * 24 * 3600
+"""Task ids are kept 7 days from creation; GET and list see nothing older."""
+CANCELLED_RETENTION_SECONDS: Final = 24 * 3600
+"""Cancelled records are deleted after 24 hours."""
+DEFAULT_EXPIRES_AFTER: Final = 172_800
+
+
+@dataclass
+class TaskRecord:
+    """One task as the gateway keeps it."""
+
+    id: str
+    seq: int
+    """Creation order, to sort tasks created within the same second."""
+    request: CreateTaskRequest
+    plan: OutputPlan
+    created_at: float
+    """Wall-clock seconds (reported as an int)."""
+    created_mono: float
+    """`time.monotonic()` at creation, for the lifecycle's timers."""
+    updated_at: float
+    status: TaskStatus = TaskStatus.QUEUED
+    error: TaskError | None = None
+    result: RenderResult | None = None
+
+    @property
+    def service_tier(self) -> str:
+        return self.request.service_tier or "default"
+
+    @property
+    def execution_expires_after(self) -> int:
+        return self.request.execution_expires_after or DEFAULT_EXPIRES_AFTER
+
+
+class DeleteOutcome(StrEnum):
+    CANCELLED = "cancelled"
+    """The task was queued and is now cancelled."""
+    DELETED = "deleted"
+    """The task was finished; its record is gone."""
+    REFUSED = "refused"
+    """The task is running or cancelled: neither can be deleted."""
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """The `filter.*` parameters of the list endpoint."""
+
+    status: TaskStatus | None = None
+    task_ids: Collection[str] = ()
+    model: str | None = None
+    service_tier: str = "default"
+
+
+class TaskStore:
+    """Thread-safe task records with guarded state transitions.
+
+    `clock` returns wall-clock seconds; tests may pass their own.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tasks: dict[str, TaskRecord] = {}
+        self._reserved: set[str] = set()
+        self._seq = itertools.count()
+
+    def create(self, task_id: str, request: CreateTaskRequest, plan: OutputPlan, created_at: float, created_mono: float) -> TaskRecord:
+        """Store a new queued task under an id from `reserve_id`."""
+        with self._lock:
+            record = TaskRecord(
+                id=task_id, seq=next(self._seq), request=request, plan=plan,
+                created_at=created_at, created_mono=created_mono, updated_at=created_at,
+            )
+            self._reserved.discard(task_id)
+            self._tasks[task_id] = record
+            return dataclasses.replace(record)
+
+    def reserve_id(self, created_at: float) -> str:
+        """A fresh task id for a task about to be created at `created_at`; `create` or `release_id` it."""
+        with self._lock:
+            while True:
+                task_id = ids.task_id(created_at)
+                if task_id not in self._tasks and task_id not in self._reserved:
+                    self._reserved.add(task_id)
+                    return task_id
+
+    def release_id(self, task_id: str) -> None:
+        """Give back a reserved id whose task was refused."""
+        with self._lock:
+            self._reserved.discard(task_id)
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        """A copy of the task, or None when it does not exist or is past retention."""
+        with self._lock:
+            record = self._tasks.get(task_id)
+            if record is None or not self._visible(record):
+                return None
+            return dataclasses.replace(record)
+
+    def list(self, task_filter: TaskFilter, page_num: int, page_size: int) -> tuple[list[TaskRecord], int]:
+        """One page of matching tasks, newest first, and the number of matches."""
+        with self._lock:
+            matches = [r for r in self._tasks.values() if self._visible(r) and _matches(r, task_filter)]
+            matches.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
+            start = (page_num - 1) * page_size
+            return [dataclasses.replace(r) for r in matches[start : start + page_size]], len(matches)
+
+    def start(self, task_id: str) -> TaskRecord | None:
+        """queued → running; None when the task is no longer queued (cancelled, expired, deleted)."""
+        with self._lock:
+            record = self._move(task_id, (TaskStatus.QUEUED,), TaskStatus.RUNNING)
+            return dataclasses.replace(record) if record else None
+
+    def succeed(self, task_id: str, result: RenderResult) -> bool:
+        """running → succeeded with its files; False when the task moved on meanwhile (expired, …)."""
+        with self._lock:
+            record = self._move(task_id, (TaskStatus.RUNNING,), TaskStatus.SUCCEEDED)
+            if record:
+                record.result = result
+            return record is not None
+
+    def fail(self, task_id: str, error: TaskError) -> bool:
+        """running → failed with an error."""
+        with self._lock:
+            record = self._move(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED)
+            if record:
+                record.error = error
+            return record is not None
+
+    def expire(self, task_id: str) -> bool:
+        """queued or running → expired (the task outlived `execution_expires_after`)."""
+        with self._lock:
+            return self._move(task_id, (TaskStatus.QUEUED, TaskStatus.RUNNING), TaskStatus.EXPIRED) is not None
+
+    def delete(self, task_id: str) -> tuple[DeleteOutcome, TaskRecord | None]:
+        """DELETE semantics by status (ark-api.md §1.3), with a copy of the task as it was."""
+        with self._lock:
+            record = self._tasks.get(task_id)
+            if record is None or not self._visible(record):
+                return DeleteOutcome.NOT_FOUND, None
+            before = dataclasses.replace(record)
+            if record.status is TaskStatus.QUEUED:
+                self._move(task_id, (TaskStatus.QUEUED,), TaskStatus.CANCELLED)
+                return DeleteOutcome.CANCELLED, before
+            if record.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.EXPIRED):
+                del self._tasks[task_id]
+                return DeleteOutcome.DELETED, before
+            return DeleteOutcome.REFUSED, before
+
+    def _move(self, task_id: str, sources: tuple[TaskStatus, ...], target: TaskStatus) -> TaskRecord | None:
+        record = self._tasks.get(task_id)
+        if record is None or record.status not in sources:
+            return None
+        record.status = target
+        record.updated_at = self._clock()
+        return record
+
+    def _visible(self, record: TaskRecord) -> bool:
+        now = self._clock()
+        if now - record.created_at >= RETENTION_SECONDS:
+            return False
+        return not (record.status is TaskStatus.CANCELLED and now - record.updated_at >= CANCELLED_RETENTION_SECONDS)
+
+
+def _matches(record: TaskRecord, task_filter: TaskFilter) -> bool:
+    return (
+        (task_filter.status is None or record.status is task_filter.status)
+        and (not task_filter.task_ids or record.id in task_filter.task_ids)
+        and (task_filter.model is None or record.request.model == task_filter.model)
+        and record.service_tier == task_filter.service_tier
+    )
