@@ -30,11 +30,12 @@ from seedance.ark.types import CreateTaskRequest, DraftTaskContent, VideoContent
 from seedance.catalog import ADAPTIVE, FPS, RATIOS, Family, ImageMode, ModelSpec, find_model
 from seedance.errors import SpecError
 from seedance.settings import get_settings
-from seedance.spec import GenerationSpec, is_local, load_spec
+from seedance.spec import GenerationSpec, is_local, load_spec, read_mapping
 from seedance.validation import Problem, image_mode, media_url, problems_from_validation_error
 
 """Environment variable naming a user price file that replaces the bundled one."""
 
+_MANIFEST: Final = "a spec, or a manifest with `items:`"
 DEFAULT_DURATION: Final = 5
 """Seconds rendered when a request sets neither `duration` nor `frames` (ark-api.md §2.1)."""
 
@@ -178,13 +179,7 @@ class PriceTable(BaseModel):
         if path is None:
             bundled = resources.files("seedance").joinpath("prices.yaml")
             return cls.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin="seedance/prices.yaml (bundled)")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], str(path)) from None
-        except yaml.YAMLError as exc:
-            raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {exc}".splitlines()[0])], str(path)) from None
-        return cls.from_data(data, origin=str(path))
+        return cls.from_data(read_mapping(path, "a price table with `tables:`"), origin=str(path))
 
     @classmethod
     def from_data(cls, data: Any, origin: str = "prices") -> PriceTable:
@@ -553,7 +548,7 @@ def estimate_file(path: Path, default_model: str, prices: PriceTable | None = No
             the error names the file and the item.
     """
     prices = prices or PriceTable.load()
-    data = _read_mapping(path)
+    data = read_mapping(path, _MANIFEST)
     if "items" not in data:
         spec = load_spec(path)
         item = ReportItem(name=spec.name or path.stem, source=str(path),
@@ -576,7 +571,7 @@ def estimate_file(path: Path, default_model: str, prices: PriceTable | None = No
         source = f"{path} items[{i}]"
         if isinstance(raw, str):
             item_path = path.parent / raw
-            raw_item, base, source = _read_mapping(item_path), item_path.parent, f"{source} ({item_path})"
+            raw_item, base, source = read_mapping(item_path, _MANIFEST), item_path.parent, f"{source} ({item_path})"
             name = str(raw_item.get("name") or item_path.stem)
         elif isinstance(raw, dict):
             raw_item, base, name = raw, path.parent, str(raw.get("name") or f"item {i + 1}")
@@ -598,18 +593,6 @@ def _estimate_item(spec: GenerationSpec, default_model: str, prices: PriceTable,
         if exc.source == "spec":  # name the file and item, not just "spec"
             raise SpecError(exc.problems, source) from None
         raise
-
-
-def _read_mapping(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], str(path)) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {exc}".splitlines()[0])], str(path)) from None
-    if not isinstance(data, dict):
-        raise SpecError([Problem(field="file", message="must hold a mapping (a spec, or a manifest with `items:`)")], str(path))
-    return data
 
 
 def _normalised(data: Mapping[str, Any], base: Path, source: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -132,11 +132,11 @@ def is_local(url: str) -> bool:
     return not url.startswith(REMOTE_PREFIXES)
 
 
-def load_spec(path: Path) -> GenerationSpec:
-    """Read a YAML or JSON spec file; relative local paths are taken from the file's folder.
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Parse a YAML or JSON file that must hold a mapping (`what` says which, for the error).
 
     Raises:
-        SpecError: the file is missing, is not YAML/JSON, or has fields Ark does not know.
+        SpecError: naming the file, when it cannot be read, parsed, or is not a mapping.
     """
     source = str(path)
     try:
@@ -146,11 +146,21 @@ def load_spec(path: Path) -> GenerationSpec:
     except yaml.YAMLError as exc:
         raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {exc}".splitlines()[0])], source) from None
     if not isinstance(data, dict):
-        raise SpecError([Problem(field="file", message="must hold a mapping (an Ark request body)")], source)
+        raise SpecError([Problem(field="file", message=f"must hold a mapping ({what})")], source)
+    return data
+
+
+def load_spec(path: Path) -> GenerationSpec:
+    """Read a YAML or JSON spec file; relative local paths are taken from the file's folder.
+
+    Raises:
+        SpecError: the file is missing, is not YAML/JSON, or has fields Ark does not know.
+    """
+    data = read_mapping(path, "an Ark request body")
     try:
         spec = GenerationSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from_validation_error(exc), source) from None
+        raise SpecError(problems_from_validation_error(exc), str(path)) from None
     return spec.relative_to(path.parent)
 
 

@@ -37,9 +37,7 @@ def download_video(generation: ContentGenerationTask, gateway: str | None, dest:
     A retry asks the gateway for the task again first: result URLs expire (24 h), a fresh GET
     hands out a fresh one.
     """
-    if task_run.run_count > 1:
-        with load_gateway(gateway).get_client() as client:
-            generation = client.get_task(generation.id)
+    generation = _fresh_on_retry(generation, gateway)
     url = generation.content.video_url if generation.content else None
     if not url:
         raise DownloadError(f"task {generation.id} succeeded without a video_url")
@@ -58,13 +56,19 @@ def download_video(generation: ContentGenerationTask, gateway: str | None, dest:
 )
 def download_last_frame(generation: ContentGenerationTask, gateway: str | None, dest: Path) -> Downloaded:
     """Download the task's last-frame PNG (present when the request set `return_last_frame`)."""
-    if task_run.run_count > 1:
-        with load_gateway(gateway).get_client() as client:
-            generation = client.get_task(generation.id)
+    generation = _fresh_on_retry(generation, gateway)
     url = generation.content.last_frame_url if generation.content else None
     if not url:
         raise DownloadError(f"task {generation.id} has no last_frame_url")
     return download(url, dest, verify=lambda path: _expect_image(probe(path), path))
+
+
+def _fresh_on_retry(generation: ContentGenerationTask, gateway: str | None) -> ContentGenerationTask:
+    """On a retry, the task as the gateway has it now, with fresh result URLs."""
+    if task_run.run_count <= 1:
+        return generation
+    with load_gateway(gateway).get_client() as client:
+        return client.get_task(generation.id)
 
 
 def verify_video(path: Path, generation: ContentGenerationTask) -> MediaInfo:
