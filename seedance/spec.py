@@ -32,7 +32,9 @@ from seedance.ark.types import (
     TextContent,
     VideoContent,
 )
+from seedance.catalog import find_model
 from seedance.errors import SpecError
+from seedance.media import MediaError, ReferenceMedia, probe, reference_problems
 from seedance.postprocess import PostprocessStep
 from seedance.validation import Problem, check_request, media_url, problems_from_validation_error
 
@@ -111,18 +113,29 @@ class GenerationSpec(CreateTaskRequest):
     def preflight(self, default_model: str) -> CreateTaskRequest:
         """Check everything that can be checked without the network; raise SpecError listing every problem.
 
+        Local media are probed (type from the content, sizes, durations, fps) against the limits
+        Ark applies, so a reference Ark would refuse is never uploaded.
+
         Returns the request with local files standing in as `file://` URLs.
         """
-        origins = [origin for origin, _ in self.items()]
-        problems = [
-            Problem(field=_origin_of(origins, i), message=f"file not found: {media_url(item)}")
-            for i, (_, item) in enumerate(self.items())
-            if isinstance(item, (ImageContent, VideoContent, AudioContent))
-            and is_local(media_url(item))
-            and not Path(media_url(item)).is_file()
-        ]
+        items = self.items()
+        origins = [origin for origin, _ in items]
+        problems: list[Problem] = []
+        references: list[ReferenceMedia] = []
+        for i, (origin, item) in enumerate(items):
+            if not isinstance(item, (ImageContent, VideoContent, AudioContent)) or not is_local(media_url(item)):
+                continue
+            path = Path(media_url(item))
+            if not path.is_file():
+                problems.append(Problem(field=origin, message=f"file not found: {path}"))
+                continue
+            try:
+                references.append(ReferenceMedia.of(i, item, probe(path)))
+            except MediaError as exc:
+                problems.append(Problem(field=origin, message=f"{path.name}: {exc}"))
         placeholder = self.to_request(default_model, lambda path: f"https://local.invalid/{path.name}")
         problems += [_rename(problem, origins) for problem in check_request(placeholder)]
+        problems += [_rename(problem, origins) for problem in reference_problems(references, find_model(placeholder.model))]
         if problems:
             raise SpecError(problems)
         return self.to_request(default_model, lambda path: path.resolve().as_uri())
@@ -192,6 +205,8 @@ def _rename(problem: Problem, origins: list[str]) -> Problem:
         return problem
     index_text, _, rest = problem.field[len("content[") :].partition("]")
     origin = _origin_of(origins, int(index_text))
-    if origin.startswith("references[") and rest.startswith((".image_url", ".video_url", ".audio_url")):
+    if origin == "prompt":
+        rest = ""  # the prompt is the text item itself
+    elif origin.startswith("references[") and rest.startswith((".image_url", ".video_url", ".audio_url")):
         rest = ".url"
     return problem.model_copy(update={"field": origin + rest})

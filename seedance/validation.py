@@ -188,7 +188,7 @@ def _check_content(request: CreateTaskRequest, spec: ModelSpec, problems: list[P
     if mode not in spec.modes:
         allowed = ", ".join(sorted(m.value for m in spec.modes))
         problems.append(Problem(field="content", message=f"{mode.value} is not supported by {spec.id}; allowed: {allowed}"))
-    if mode is ImageMode.REFERENCE:
+    elif mode is ImageMode.REFERENCE:
         if len(images) > spec.max_reference_images:
             problems.append(
                 Problem(field="content", message=f"{len(images)} reference images; {spec.id} accepts at most {spec.max_reference_images}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -127,8 +129,8 @@ def write(path: Path, data: object) -> Path:
     return path
 
 
-def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(tmp_path: Path, prices: PriceTable) -> None:
-    (tmp_path / "boat.png").write_bytes(b"stand-in")
+def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(tmp_path: Path, prices: PriceTable, media_dir: Path) -> None:
+    shutil.copy(media_dir / "frame_640x360.jpg", tmp_path / "boat.png")
     write(tmp_path / "shots" / "harbour.yaml", {"prompt": "a harbour at dawn", "duration": 10})
     manifest = write(
         tmp_path / "batch.yaml",
@@ -178,14 +180,13 @@ def test_a_single_spec_file_and_a_bad_manifest_item_named_in_the_error(tmp_path:
         estimate_file(manifest, default_model=V2, prices=prices)
 
 
-def test_a_local_reference_video_is_measured(tmp_path: Path, prices: PriceTable, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "clip.mp4").write_bytes(b"stand-in")
-    monkeypatch.setattr(seedance.cost, "_probe_seconds", lambda path: 4.0 if path.name == "clip.mp4" else None)
+def test_a_local_reference_video_is_measured(tmp_path: Path, prices: PriceTable, media_dir: Path) -> None:
+    shutil.copy(media_dir / "reference_864x496.mp4", tmp_path / "clip.mp4")
     spec = write(tmp_path / "s.yaml", {"model": V2, "prompt": "extend", "resolution": "480p", "ratio": "16:9", "duration": 5,
                                        "references": [{"url": "clip.mp4", "role": "reference_video"}]})
     estimate = estimate_file(spec, default_model=V2, prices=prices).items[0].estimate
-    assert estimate.reference_video_seconds == 4.0
-    assert estimate.tokens == 864 * 496 * 24 * 9 // 1024
+    assert estimate.reference_video_seconds == pytest.approx(3.0, abs=0.05)
+    assert estimate.tokens == int(864 * 496 * 24 * (5 + estimate.reference_video_seconds) // 1024)
 
 
 def bundled_data() -> dict[str, Any]:

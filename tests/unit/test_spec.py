@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,12 @@ from seedance.spec import load_spec
 MODEL = "doubao-seedance-2-0-260128"
 
 
+@pytest.fixture(autouse=True)
+def image(tmp_path: Path, media_dir: Path) -> Path:
+    return Path(shutil.copy(media_dir / "frame_640x360.jpg", tmp_path / "img.png"))
+
+
 def write(tmp_path: Path, data: object, name: str = "spec.yaml") -> Path:
-    (tmp_path / "img.png").write_bytes(b"stand-in")
     path = tmp_path / name
     path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data))
     return path
