@@ -9,9 +9,9 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from seedance.ark.client import ArkClient
+from seedance.ark.dialects import OFFICIAL_BASE_URL, DialectName, get_dialect
 from seedance.catalog import DEFAULT_MODEL
 
-OFFICIAL_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
 
 
 class SeedanceGateway(Block):
@@ -40,6 +40,11 @@ class SeedanceGateway(Block):
         title="API key",
         description="Sent as `Authorization: Bearer …`. Stored encrypted; never logged.",
     )
+    dialect: DialectName = Field(
+        default=DialectName.ARK,
+        title="Dialect",
+        description="How this gateway differs from the official API: ark, byteplus, kkiai, aiid, maxtoken, aimanyi, quickrouter.",
+    )
     default_model: str = Field(
         default=DEFAULT_MODEL,
         title="Default model",
@@ -53,4 +58,6 @@ class SeedanceGateway(Block):
 
     def get_client(self, **options: Any) -> ArkClient:
         """A new client for this gateway; `options` go to `ArkClient` (timeouts, retries)."""
-        return ArkClient(self.base_url, self.api_key.get_secret_value(), gateway=self.label, **options)
+        return ArkClient(
+            self.base_url, self.api_key.get_secret_value(), gateway=self.label, dialect=get_dialect(self.dialect), **options
+        )

@@ -13,18 +13,26 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import SecretStr
 
-from blocks.gateway import OFFICIAL_BASE_URL, SeedanceGateway
+from blocks.gateway import SeedanceGateway
+from seedance.ark.dialects import DialectName, get_dialect
 from seedance.errors import ConfigurationError
 
 
 def load_gateway(name: str | None) -> SeedanceGateway:
-    """The saved gateway block `name`, or one built from `ARK_BASE_URL` / `ARK_API_KEY`."""
+    """The saved gateway block `name`, or one built from `ARK_BASE_URL`, `ARK_API_KEY` and `SEEDANCE_DIALECT`."""
     if name:
         return SeedanceGateway.load(name)
     api_key = os.environ.get("ARK_API_KEY")
     if not api_key:
         raise ConfigurationError("no gateway: pass --gateway NAME (a saved block) or set ARK_API_KEY (and ARK_BASE_URL)")
-    return SeedanceGateway(base_url=os.environ.get("ARK_BASE_URL") or OFFICIAL_BASE_URL, api_key=SecretStr(api_key))
+    try:
+        dialect = get_dialect(os.environ.get("SEEDANCE_DIALECT") or DialectName.ARK)
+    except ValueError as exc:
+        raise ConfigurationError(f"SEEDANCE_DIALECT: {exc}") from None
+    base_url = os.environ.get("ARK_BASE_URL") or dialect.base_url
+    if not base_url:
+        raise ConfigurationError(f"the {dialect.name} gateway has no public address on record: set ARK_BASE_URL")
+    return SeedanceGateway(base_url=base_url, api_key=SecretStr(api_key), dialect=dialect.name)
 
 
 def load_bucket(name: str | None) -> S3Bucket:

@@ -14,6 +14,7 @@ from prefect.runtime import flow_run as current_run
 from prefect.states import State
 
 from blocks.resolve import load_gateway
+from seedance.ark.dialects import get_dialect
 from seedance.cancel import cancel_tasks
 from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
 from seedance.files import sha256_file
@@ -87,7 +88,7 @@ def generate_video(
     timings: dict[str, float] = {}
     started = time.monotonic()
     block = load_gateway(gateway)
-    spec.preflight(block.default_model)
+    spec.preflight(block.default_model, get_dialect(block.dialect))
 
     local_files = spec.local_files()
     digests = {path: sha256_file(path) for path in local_files}

@@ -47,8 +47,10 @@ def generate(
         spec = load_spec(spec_file)
         if gateway is None:
             from blocks.resolve import load_gateway
+            from seedance.ark.dialects import get_dialect
 
-            spec.preflight(load_gateway(None).default_model)
+            block = load_gateway(None)
+            spec.preflight(block.default_model, get_dialect(block.dialect))
         elif spec.model:
             spec.preflight(spec.model)
     except SeedanceError as exc:

@@ -151,7 +151,12 @@ class CreateOutcomeUnknownError(ArkError):
     """The create request may have reached the server; creating again could pay twice.
 
     The pipeline reconciles through the list endpoint before it would ever create again.
+    `accepted` is True when the gateway answered 200 without a readable task id: the task exists.
     """
+
+    def __init__(self, message: str, *, gateway: str, accepted: bool = False) -> None:
+        self.accepted = accepted
+        super().__init__(message, gateway=gateway)
 
 
 class ProtocolError(ArkError):

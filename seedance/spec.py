@@ -23,6 +23,7 @@ from typing import Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from seedance.ark.dialects import Dialect
 from seedance.ark.types import (
     AudioContent,
     ContentItem,
@@ -110,11 +111,12 @@ class GenerationSpec(CreateTaskRequest):
         references = [ref.model_copy(update={"url": _relative_url(ref.url, base)}) for ref in self.references]
         return self.model_copy(update={"content": content, "references": references})
 
-    def preflight(self, default_model: str) -> CreateTaskRequest:
+    def preflight(self, default_model: str, dialect: Dialect | None = None) -> CreateTaskRequest:
         """Check everything that can be checked without the network; raise SpecError listing every problem.
 
         Local media are probed (type from the content, sizes, durations, fps) against the limits
-        Ark applies, so a reference Ark would refuse is never uploaded.
+        Ark applies, so a reference Ark would refuse is never uploaded. With a `dialect`, what
+        that gateway does not document is refused too.
 
         Returns the request with local files standing in as `file://` URLs.
         """
@@ -136,6 +138,8 @@ class GenerationSpec(CreateTaskRequest):
         placeholder = self.to_request(default_model, lambda path: f"https://local.invalid/{path.name}")
         problems += [_rename(problem, origins) for problem in check_request(placeholder)]
         problems += [_rename(problem, origins) for problem in reference_problems(references, find_model(placeholder.model))]
+        if dialect is not None:
+            problems += dialect.problems(placeholder)
         if problems:
             raise SpecError(problems)
         return self.to_request(default_model, lambda path: path.resolve().as_uri())

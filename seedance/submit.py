@@ -79,13 +79,15 @@ def submit_once(
             except CreateOutcomeUnknownError as exc:
                 intent = store.put(intent.model_copy(update={"state": IntentState.UNKNOWN, "note": str(exc)}))
                 logger.warning("create for intent %s: outcome unknown (%s); reconciling", key, exc)
-                found = _resolve(client, store, intent, request, settle_seconds, clock, sleep)
+                # an accepted create made its task before answering: it is listed already
+                found = _resolve(client, store, intent, request, 0.0 if exc.accepted else settle_seconds, clock, sleep, accepted=exc.accepted)
                 if found is not None:
                     return Submitted(task_id=found, resumed=True)
                 continue
             except (ArkAPIError, ArkConnectionError):
                 store.discard(key)
                 raise
+            assert response.id is not None  # the client raises CreateOutcomeUnknownError otherwise
             store.put(intent.model_copy(update={"state": IntentState.SUBMITTED, "task_id": response.id}))
             return Submitted(task_id=response.id, resumed=False)
         raise CreateOutcomeUnknownError(
@@ -101,8 +103,13 @@ def _resolve(
     settle_seconds: float,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    *,
+    accepted: bool = False,
 ) -> str | None:
-    """The task id the intent's uncertain create made, or None when it provably made none."""
+    """The task id the intent's uncertain create made, or None when it provably made none.
+
+    After an `accepted` create a task exists, so finding none is a contradiction, not a proof.
+    """
     wait = intent.updated_at + settle_seconds - clock()
     if wait > 0:
         sleep(wait)
@@ -117,12 +124,13 @@ def _resolve(
         store.put(intent.model_copy(update={"state": IntentState.SUBMITTED, "task_id": outcome.task.id, "note": outcome.reason}))
         logger.warning("intent %s: the uncertain create did make task %s; adopting it", intent.key, outcome.task.id)
         return outcome.task.id
-    if outcome.verdict is Verdict.NOT_CREATED:
+    if outcome.verdict is Verdict.NOT_CREATED and not accepted:
         logger.warning("intent %s: the uncertain create made no task; creating again", intent.key)
         return None
-    store.put(intent.model_copy(update={"state": IntentState.UNKNOWN, "note": outcome.reason}))
+    reason = "the gateway accepted the create but lists no matching task" if outcome.verdict is Verdict.NOT_CREATED else outcome.reason
+    store.put(intent.model_copy(update={"state": IntentState.UNKNOWN, "note": reason}))
     raise CreateOutcomeUnknownError(
-        f"intent {intent.key}: cannot tell whether a task was created ({outcome.reason}). Not creating again. "
+        f"intent {intent.key}: cannot tell which task was created ({reason}). Not creating again. "
         f"Check the gateway's task list (model {request.model}); then record the task id in "
         f"{store.root / (intent.key + '.json')} or delete that file if no task exists.",
         gateway=client.gateway,

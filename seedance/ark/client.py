@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from seedance.ark import _constants as defaults
+from seedance.ark.dialects import DIALECTS, Dialect, DialectName
 from seedance.ark.types import (
     ContentGenerationTask,
     CreateTaskRequest,
@@ -56,6 +57,7 @@ class ArkClient:
         base_url: the gateway's API root, e.g. `https://ark.cn-beijing.volces.com/api/v3`.
         api_key: sent as `Authorization: Bearer …`; never logged, never in a repr or an error.
         gateway: a name for this gateway, used in every error message and log line.
+        dialect: how this gateway differs from the official API (default: the official API).
         timeout: per-phase httpx timeouts.
         read_retries: retries after the first attempt of GET, list and DELETE.
         create_retries: retries of a create that the server provably did not accept.
@@ -73,6 +75,7 @@ class ArkClient:
         api_key: str,
         *,
         gateway: str = "ark",
+        dialect: Dialect | None = None,
         timeout: httpx.Timeout = defaults.API_TIMEOUT,
         read_retries: int = defaults.READ_RETRIES,
         create_retries: int = 2,
@@ -82,6 +85,7 @@ class ArkClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.gateway = gateway
+        self.dialect = dialect or DIALECTS[DialectName.ARK]
         self.base_url = base_url.rstrip("/")
         self._read_retries = read_retries
         self._create_retries = create_retries
@@ -118,11 +122,12 @@ class ArkClient:
 
         Raises:
             CreateOutcomeUnknownError: the request may have reached the server (timeout after
-                sending, connection lost mid-response, 5xx, unreadable 200).
+                sending, connection lost mid-response, 5xx), or it was accepted with an answer
+                that names no task (`accepted`).
             ArkAPIError: the server refused it (4xx), after retries of provable refusals (429).
             ArkConnectionError: no connection could be made, after retries.
         """
-        body = request.to_body()
+        body = self.dialect.shape(request)
         attempt = 0
         while True:
             attempt += 1
@@ -139,9 +144,12 @@ class ArkClient:
             else:
                 if response.is_success:
                     try:
-                        return self._parse(response, CreateTaskResponse)
+                        created = self._parse(response, CreateTaskResponse, self.dialect.read_task)
                     except ProtocolError as exc:
-                        raise CreateOutcomeUnknownError(f"create: {exc}", gateway=self.gateway) from exc
+                        raise CreateOutcomeUnknownError(f"create: {exc}", gateway=self.gateway, accepted=True) from exc
+                    if not created.id:
+                        raise CreateOutcomeUnknownError("create: accepted, but the answer holds no task id", gateway=self.gateway, accepted=True)
+                    return created
                 error = self._api_error(response)
                 if isinstance(error, ServerError):
                     raise CreateOutcomeUnknownError(
@@ -156,7 +164,7 @@ class ArkClient:
 
     def get_task(self, task_id: str) -> ContentGenerationTask:
         """The task's current state. Retried on transient errors."""
-        return self._parse(self._read("GET", f"{defaults.TASKS_PATH}/{task_id}"), ContentGenerationTask)
+        return self._parse(self._read("GET", f"{defaults.TASKS_PATH}/{task_id}"), ContentGenerationTask, self.dialect.read_task)
 
     def list_tasks(
         self,
@@ -180,7 +188,7 @@ class ArkClient:
             if value is not None:
                 params.append((name, str(value)))
         params.extend(("filter.task_ids", task_id) for task_id in task_ids)
-        return self._parse(self._read("GET", defaults.TASKS_PATH, params=params), TaskList)
+        return self._parse(self._read("GET", defaults.TASKS_PATH, params=params), TaskList, self._read_list)
 
     def delete_task(self, task_id: str) -> None:
         """Cancel a queued task, or delete a finished one. Running and cancelled tasks are refused."""
@@ -232,13 +240,22 @@ class ArkClient:
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
 
-    def _parse(self, response: httpx.Response, model: type[_Model]) -> _Model:
+    def _read_list(self, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("items"), list):
+            return {**raw, "items": [self.dialect.read_task(item) for item in raw["items"]]}
+        return raw
+
+    def _parse(self, response: httpx.Response, model: type[_Model], read: Callable[[Any], Any]) -> _Model:
+        where = f"{response.request.method} {response.request.url.path}"
         try:
-            return model.model_validate_json(response.content)
+            raw = response.json()
+        except ValueError:
+            raise ProtocolError(f"{where}: the response is not JSON", gateway=self.gateway) from None
+        try:
+            return model.model_validate(read(raw))
         except ValidationError as exc:
             raise ProtocolError(
-                f"{response.request.method} {response.request.url.path}: unexpected response "
-                f"({exc.error_count()} problems, first: {_first_error(exc)})",
+                f"{where}: unexpected response ({exc.error_count()} problems, first: {_first_error(exc)})",
                 gateway=self.gateway,
             ) from None
 

@@ -177,7 +177,8 @@ class ContentGenerationTask(_Response):
 
 
 class CreateTaskResponse(_Response):
-    id: str
+    id: str | None = None
+    """Absent in some gateways' answers (kkiai documents `{}`): the client then reconciles."""
 
 
 class TaskList(_Response):

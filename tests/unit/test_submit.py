@@ -89,7 +89,7 @@ def test_ambiguity_stops_and_names_the_intent(tmp_path: Path) -> None:
     gateway.tasks += [gateway.task("cgt-a"), gateway.task("cgt-b")]
     now = time.time()
     store.put(Intent(key="key1", gateway="scripted", model=REQUEST.model, state=IntentState.UNKNOWN, created_at=now, updated_at=now))
-    with pytest.raises(CreateOutcomeUnknownError, match="intent key1: cannot tell .*cgt-a, cgt-b"):
+    with pytest.raises(CreateOutcomeUnknownError, match="intent key1: cannot tell which task .*cgt-a, cgt-b"):
         run(gateway, store)
     assert gateway.create_calls == 0
 
@@ -109,3 +109,28 @@ def test_a_refused_create_drops_the_intent(tmp_path: Path) -> None:
         run(gateway, store)
     assert store.get("key1") is None
     assert json.loads(json.dumps(gateway.tasks)) == []
+
+
+class AcceptsWithoutId(ScriptedGateway):
+    """kkiai documents `{}` as its create answer: the task exists, its id is only in the list."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.create_calls += 1
+            if self.creates.pop(0) == "listed":
+                self.tasks.append(self.task("cgt-listed"))
+            return httpx.Response(200, json={})
+        return super().__call__(request)
+
+
+def test_an_accepted_create_without_id_is_found_in_the_list(tmp_path: Path) -> None:
+    gateway, store = AcceptsWithoutId(["listed"]), IntentStore(tmp_path)
+    assert run(gateway, store).task_id == "cgt-listed"
+    assert gateway.create_calls == 1
+
+
+def test_an_accepted_create_that_is_not_listed_is_never_repeated(tmp_path: Path) -> None:
+    gateway, store = AcceptsWithoutId(["unlisted"]), IntentStore(tmp_path)
+    with pytest.raises(CreateOutcomeUnknownError, match="accepted the create but lists no matching task"):
+        run(gateway, store)
+    assert gateway.create_calls == 1
