@@ -6,6 +6,7 @@ Prefect is imported only by the commands that run flows, so `seedance gateway se
 
 from __future__ import annotations
 
+import atexit
 import uuid
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -22,6 +23,17 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance vid
 app.add_typer(gateway_app, name="gateway")
 
 _err = Console(stderr=True, soft_wrap=True)
+
+
+def _print_last_at_exit() -> list[str]:
+    """Lines to print when the interpreter exits, after Prefect's own exit-time log lines.
+
+    Registered before any Prefect API server starts: exit handlers run last-in first-out, so the
+    temporary server says goodbye first and our result really is the last line.
+    """
+    lines: list[str] = []
+    atexit.register(lambda: print(*lines, sep="\n", flush=True) if lines else None)
+    return lines
 
 
 def _fail(exc: BaseException, code: int = 1) -> NoReturn:
@@ -43,6 +55,7 @@ def generate(
     """Run the generate-video flow for one spec; the MP4's absolute path is the last line printed."""
     from seedance.spec import load_spec
 
+    last = _print_last_at_exit()
     try:
         spec = load_spec(spec_file)
         if gateway is None:
@@ -70,7 +83,7 @@ def generate(
         )
     except SeedanceError as exc:
         _fail(exc)
-    print(result.files.video, flush=True)
+    last.append(str(result.files.video))
 
 
 @app.command()
@@ -80,11 +93,12 @@ def demo(
     """Run the pipeline end to end on this machine (local S3 + local gateway); prints the MP4 path last."""
     from seedance.demo import run_demo
 
+    last = _print_last_at_exit()
     try:
         result = run_demo(out.resolve())
     except SeedanceError as exc:
         _fail(exc)
-    print(result.files.video, flush=True)
+    last.append(str(result.files.video))
 
 
 @app.command()
