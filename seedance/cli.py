@@ -102,6 +102,37 @@ def demo(
 
 
 @app.command()
+def storyboard(
+    storyboard_file: Annotated[Path, typer.Argument(help="A storyboard: `defaults:`, optional `first_frame:`, and `shots:`.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the shots and the final video.")],
+    gateway: Annotated[str | None, typer.Option(help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY.")] = None,
+    bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
+) -> None:
+    """Generate shots that continue one another and cut them into one video; its path is printed last."""
+    from seedance.storyboard import load_storyboard
+
+    last = _print_last_at_exit()
+    try:
+        board = load_storyboard(storyboard_file)
+        if gateway is None:
+            from blocks.resolve import load_gateway
+            from seedance.ark.dialects import get_dialect
+
+            block = load_gateway(None)
+            board.preflight(block.default_model, get_dialect(block.dialect))
+    except SeedanceError as exc:
+        _fail(exc, 2)
+
+    from flows.storyboard import storyboard as storyboard_flow
+
+    try:
+        result = storyboard_flow(board=board, out_dir=out, gateway=gateway, bucket=bucket, name=storyboard_file.stem)
+    except SeedanceError as exc:
+        _fail(exc)
+    last.append(str(result.video))
+
+
+@app.command()
 def estimate(
     spec_or_manifest: Annotated[Path, typer.Argument(help="A spec file, or a manifest with `defaults:` and `items:`.")],
     model: Annotated[str, typer.Option(help="Model for specs that name none.")] = DEFAULT_MODEL,

@@ -113,11 +113,14 @@ def ffmpeg_command(ffmpeg: str, plan: OutputPlan, video: Path, last_frame: Path 
     color = f"0x{(seed * 2654435761) % 0xFFFFFF:06x}"
     # One still picture repeated (loop) costs x264 almost nothing; setpts restores a clean 24 fps
     # clock. The loop is finite so that every branch of the graph reaches its end (an endless one
-    # leaves the last-frame branch waiting forever).
+    # leaves the last-frame branch waiting forever). A box crosses the picture so that frames
+    # differ: `overlay` evaluates its position per frame (drawbox would evaluate it only once),
+    # and it starts off-screen, so the opening frame is the first-frame image untouched.
     graph = (
         f"[0:v]trim=end_frame=1,{picture},setsar=1,format=yuv420p,"
-        f"loop=loop={frames - 1}:size=1:start=0,setpts=N/({FPS}*TB),"
-        f"drawbox=x=-w+iw*t/{plan.seconds:.4f}:y=(ih-h)/2:w={box}:h={box}:color={color}:t=fill"
+        f"loop=loop={frames - 1}:size=1:start=0,setpts=N/({FPS}*TB)[still];"
+        f"color=c={color}:s={box}x{box}:r={FPS}[box];"
+        f"[still][box]overlay=x=-w+W*t/{plan.seconds:.4f}:y=(H-h)/2:shortest=1,format=yuv420p"
     )
     watermark = (
         ",drawbox=x=iw-iw/8-iw/40:y=ih-ih/16-ih/40:w=iw/8:h=ih/16:color=white@0.7:t=fill" if plan.watermark else ""

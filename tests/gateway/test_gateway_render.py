@@ -124,3 +124,12 @@ def test_the_seed_changes_the_picture(api: httpx.Client, tmp_path: Path) -> None
     (first_one,) = frames_of(download(one["content"]["video_url"], tmp_path / "1.mp4"), 0)
     (first_two,) = frames_of(download(two["content"]["video_url"], tmp_path / "2.mp4"), 0)
     assert mean_difference(first_one, first_two) > 5
+
+
+def test_frames_change_over_the_video(api: httpx.Client, tmp_path: Path) -> None:
+    done = generate(api, text_body(LITE_T2V, seed=5, ratio="16:9", duration=2))
+    video = download(done["content"]["video_url"], tmp_path / "moving.mp4")
+    first, middle, last = frames_of(video, 0, 24, -1)
+    moved = [float((np.abs(frame.astype(int) - first.astype(int)).max(axis=2) > 40).mean()) for frame in (middle, last)]
+    assert all(share > 0.01 for share in moved), moved
+    assert mean_difference(middle, last) > 0.5
