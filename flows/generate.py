@@ -26,7 +26,7 @@ from seedance.storage import presign_lifetime
 from seedance.waiting import expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.generation import submit_generation, wait_for_generation
-from tasks.references import upload_references
+from tasks.references import check_references, upload_references
 from tasks.report import publish_report
 from tasks.results import download_last_frame, download_video, make_poster, run_postprocess_step, write_result
 
@@ -105,9 +105,12 @@ def generate_video(
         estimate = reserve_budget(spec, block.default_model, key, budget)
         try:
             lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
-            urls = upload_references(local_files, bucket, lifetime) if local_files else {}
+            urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}
+            to_upload = [path for path in local_files if str(path) not in urls]
+            urls |= upload_references(to_upload, bucket, lifetime) if to_upload else {}
             timings["upload"] = time.monotonic() - started
             request = spec.to_request(block.default_model, lambda path: urls[str(path)])
+            check_references(request, spec.fields())
             mark = time.monotonic()
             submitted = submit_generation(request, key, gateway)
         except CreateOutcomeUnknownError:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import os
 import re
+import json
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
+from urllib.parse import urlsplit
 
 import boto3
 import httpx
@@ -73,6 +76,7 @@ class DevStack:
         self._logs: list[IO[str]] = []
         self.s3_endpoint = ""
         self.gateway_url = ""
+        self._recording: Path | None = None
 
     def __enter__(self) -> DevStack:
         try:
@@ -117,8 +121,10 @@ class DevStack:
     def _start_s3(self) -> None:
         port = free_port()
         log = self._log("s3")
+        self._recording = Path(tempfile.mkdtemp(prefix="seedance-s3-")) / "requests.jsonl"
+        env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self._recording)}
         self._processes.append(
-            subprocess.Popen([_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, text=True)
+            subprocess.Popen([_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, text=True, env=env)
         )
         self.s3_endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -132,6 +138,12 @@ class DevStack:
                 raise RuntimeError(f"the S3 server did not start on port {port}")
             time.sleep(0.1)
         self.s3_client().create_bucket(Bucket=self.bucket)
+        httpx.post(f"{self.s3_endpoint}/moto-api/recorder/start-recording", timeout=5).raise_for_status()
+
+    def s3_requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every request the S3 server received since the bucket was made."""
+        lines = httpx.get(f"{self.s3_endpoint}/moto-api/recorder/download-recording", timeout=10).text.splitlines()
+        return [(entry["method"], urlsplit(entry["url"]).path) for entry in map(json.loads, filter(None, lines))]
 
     def _start_gateway(self) -> None:
         command = [
@@ -165,3 +177,5 @@ class DevStack:
         for handle in self._logs:
             handle.close()
         self._logs.clear()
+        if self._recording is not None:
+            shutil.rmtree(self._recording.parent, ignore_errors=True)

@@ -15,6 +15,8 @@ No HTTP and no Prefect here.
 
 from __future__ import annotations
 
+import base64
+
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -407,3 +409,16 @@ def _aspect_problems(field: str, what: str, width: int, height: int) -> list[Pro
 
 def _a(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def image_data_url(path: Path) -> str:
+    """`data:image/<format>;base64,…` for an image file (Ark accepts inline images; never videos).
+
+    Raises:
+        MediaError: the file is not an image.
+    """
+    with path.open("rb") as handle:
+        found = sniff(handle.read(SNIFF_BYTES))
+    if found is None or found[0] != "image":
+        raise MediaError(f"{path.name} is not an image; only images may be inlined")
+    return f"data:image/{found[1]};base64," + base64.b64encode(path.read_bytes()).decode("ascii")

@@ -35,7 +35,7 @@ from seedance.ark.types import (
 )
 from seedance.catalog import find_model
 from seedance.errors import SpecError
-from seedance.media import MediaError, ReferenceMedia, probe, reference_problems
+from seedance.media import MediaError, ReferenceMedia, image_data_url, probe, reference_problems
 from seedance.postprocess import PostprocessStep
 from seedance.validation import Problem, check_request, media_url, problems_from_validation_error
 
@@ -69,6 +69,11 @@ class GenerationSpec(CreateTaskRequest):
     prompt: str | None = Field(default=None, description="The text prompt; shorthand for a text content item.")
     references: list[Reference] = Field(default_factory=list, description="Media with roles; shorthand for content items.")
     name: str | None = Field(default=None, description="Stem of the output files; defaults to the spec file's.")
+    inline_images_max_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Send local images up to this size inline as data: URLs instead of uploading them (videos never).",
+    )
     postprocess: list[PostprocessStep] = Field(
         default_factory=list, description="Steps run on the video in order, e.g. [poster, preview, web, loudnorm, contact-sheet]."
     )
@@ -81,6 +86,22 @@ class GenerationSpec(CreateTaskRequest):
         items.extend((f"content[{i}]", item) for i, item in enumerate(self.content))
         items.extend((f"references[{i}]", ref.content_item()) for i, ref in enumerate(self.references))
         return items
+
+    def fields(self) -> list[str]:
+        """The spec field each content item of the request comes from, in request order."""
+        return [origin for origin, _ in self.items()]
+
+    def inlined(self) -> dict[Path, str]:
+        """Local images small enough to send inline (see `inline_images_max_bytes`), as data: URLs."""
+        limit = self.inline_images_max_bytes
+        if limit is None:
+            return {}
+        images = {
+            Path(media_url(item))
+            for _, item in self.items()
+            if isinstance(item, ImageContent) and is_local(media_url(item))
+        }
+        return {path: image_data_url(path) for path in images if path.stat().st_size <= limit}
 
     def local_files(self) -> list[Path]:
         """Local media files the spec refers to, in request order, without repeats."""
@@ -97,7 +118,7 @@ class GenerationSpec(CreateTaskRequest):
             if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_local(media_url(item)):
                 item = _with_url(item, url_for(Path(media_url(item))))
             content.append(item)
-        fields = self.model_dump(exclude={"model", "content", "prompt", "references", "name", "postprocess"}, exclude_none=True)
+        fields = self.model_dump(exclude={"model", "content", "prompt", "references", "name", "postprocess", "inline_images_max_bytes"}, exclude_none=True)
         return CreateTaskRequest(model=self.model or default_model, content=content, **fields)
 
     def relative_to(self, base: Path) -> GenerationSpec:

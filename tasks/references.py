@@ -9,7 +9,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks.resolve import load_bucket, s3_client
+from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, VideoContent
+from seedance.errors import SpecError
 from seedance.files import sha256_file
+from seedance.reachability import unreachable
 from seedance.storage import content_key, presign_get, upload_if_absent
 from tasks.policy import jittered_delays, retry_if_retryable
 
@@ -43,3 +46,20 @@ def upload_references(files: list[Path], bucket: str | None, lifetime_seconds: i
         logger.info("%s %s → s3://%s/%s", "uploaded" if sent else "already stored", path.name, block.bucket_name, key)
         urls[str(path)] = presign_get(s3, block.bucket_name, key, lifetime_seconds)
     return urls
+
+
+@task(name="check-references", cache_policy=NO_CACHE)
+def check_references(request: CreateTaskRequest, fields: list[str]) -> None:
+    """Prove every http(s) reference fetchable and of the media its role claims, before create.
+
+    Args:
+        fields: the spec field each content item of `request` came from, for the error.
+
+    Raises:
+        SpecError: naming each reference Ark would not be able to use; nothing is created.
+    """
+    items = [(field, item) for field, item in zip(fields, request.content, strict=True) if isinstance(item, (ImageContent, VideoContent, AudioContent))]
+    problems = unreachable(items)
+    if problems:
+        raise SpecError(problems, "references")
+    get_run_logger().info("%d reference URL(s) fetchable and of the right media type", len(items))

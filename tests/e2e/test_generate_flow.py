@@ -15,6 +15,7 @@ from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from seedance.errors import AuthenticationError, BudgetExceededError, SpecError
 from seedance.media import probe
 from seedance.spec import GenerationSpec, load_spec
+from tests.conftest import MediaServer
 from tests.e2e.support import gateway_stats, image_size, s3_object_count
 
 pytestmark = pytest.mark.e2e
@@ -93,13 +94,41 @@ def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack
     assert after["duplicate_creates"] == 0
 
 
-def test_same_references_are_uploaded_once(local_blocks: DevStack, tmp_path: Path) -> None:
-    base = dict(model="doubao-seedance-2-0-fast-260128", resolution="480p", duration=4, generate_audio=False,
-                references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}])  # fmt: skip
-    generate_video(spec=GenerationSpec(prompt="harbour at dawn", **base), out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
-    objects = s3_object_count(local_blocks)
-    generate_video(spec=GenerationSpec(prompt="harbour at dusk", **base), out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
-    assert s3_object_count(local_blocks) == objects
+def test_running_the_same_generation_twice_uploads_nothing_the_second_time(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-2-0-fast-260128", prompt="harbour at dawn", resolution="480p", duration=4,
+                          generate_audio=False, references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}])  # fmt: skip
+    generate_video(spec=spec, out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    seen = len(local_blocks.s3_requests())
+    again = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, salt="a second take")
+    puts = [path for method, path in local_blocks.s3_requests()[seen:] if method in ("PUT", "POST")]
+    assert puts == [] and not again.resumed
+
+
+def test_a_reference_url_that_cannot_be_fetched_is_refused_before_create(
+    local_blocks: DevStack, media_server: MediaServer, tmp_path: Path
+) -> None:
+    spec = GenerationSpec(model="doubao-seedance-2-0-fast-260128", prompt="x", resolution="480p", duration=4, references=[
+        {"url": media_server.url("frame_640x360.jpg"), "role": "reference_image"},
+        {"url": media_server.url("missing.jpg"), "role": "reference_image"},
+        {"url": media_server.url("document.png"), "role": "reference_image"},
+    ])  # fmt: skip
+    creates = gateway_stats(local_blocks)["requests"]["create"]
+    with pytest.raises(SpecError) as caught:
+        generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    assert [(p.field, "HTTP 404" in p.message or "not" in p.message) for p in caught.value.problems] == [
+        ("references[1]", True), ("references[2]", True)
+    ]
+    assert gateway_stats(local_blocks)["requests"]["create"] == creates
+
+
+def test_small_images_can_be_sent_inline_instead_of_uploaded(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-2-0-fast-260128", prompt="the lantern, inline", resolution="480p", duration=4,
+                          generate_audio=False, inline_images_max_bytes=100_000,
+                          references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])  # fmt: skip
+    seen = len(local_blocks.s3_requests())
+    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    assert local_blocks.s3_requests()[seen:] == []
+    assert probe(result.files.video).width == 864
 
 
 def test_bad_spec_fails_before_anything_is_sent(local_blocks: DevStack, tmp_path: Path) -> None:
