@@ -48,8 +48,9 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
     lines += ["", "**Status timeline**", "", "| when | status |", "|---|---|"]
     lines += [f"| {_when(change.at)} | {change.status.value} |" for change in timeline]
     lines += ["", "**Files**", "", "| file | path |", "|---|---|"]
-    files = result.files.model_dump()
-    lines += [f"| {name} | `{path}` |" for name, path in files.items() if path is not None]
+    files = {name: path for name, path in result.files.model_dump(exclude={"postprocessed"}).items() if path is not None}
+    files |= result.files.postprocessed
+    lines += [f"| {name} | `{path}` |" for name, path in files.items()]
     lines += ["", "**Timings (s)**: " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in result.timings.items())]
     return "\n".join(lines)
 
