@@ -28,7 +28,14 @@ from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.generation import submit_generation, wait_for_generation
 from tasks.references import check_references, upload_references
 from tasks.report import publish_report
-from tasks.results import download_last_frame, download_video, make_poster, run_postprocess_step, write_result
+from tasks.results import (
+    download_last_frame,
+    download_video,
+    make_poster,
+    persist_outputs,
+    run_postprocess_step,
+    write_result,
+)
 
 DEFAULT_EXPIRES_AFTER = 172800
 """Ark's default `execution_expires_after` (48 h)."""
@@ -65,6 +72,7 @@ def generate_video(
     name: str = "video",
     salt: str | None = None,
     budget: str | None = None,
+    keep_in_s3: bool = False,
 ) -> GenerationResult:
     """Generate one video from `spec` and save it, verified, under `out_dir`.
 
@@ -78,6 +86,7 @@ def generate_video(
         salt: any new value asks for a new generation of an identical spec; by default a
             re-run of the same spec on the same gateway resumes the task it already created.
         budget: a cap for this run, e.g. "20 CNY"; the estimate must fit before anything is spent.
+        keep_in_s3: also copy every output to `outputs/<task id>/` in the bucket (result URLs last 24 h).
 
     Raises:
         SpecError: the spec is invalid (nothing was uploaded or sent).
@@ -189,6 +198,8 @@ def generate_video(
         finished_at=generation.updated_at,
     )
     write_result(result)
+    if keep_in_s3:
+        persist_outputs(result, bucket)
     publish_report(result, waited.timeline, name)
     logger.info("video ready: %s", video.path)
     return result

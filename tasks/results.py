@@ -8,7 +8,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
 
-from blocks.resolve import load_gateway
+from blocks.resolve import load_bucket, load_gateway, s3_client
 from seedance.ark.types import ContentGenerationTask
 from seedance.catalog import FPS, find_model
 from seedance.download import Downloaded, download
@@ -17,6 +17,7 @@ from seedance.files import atomic_write_text
 from seedance.media import MediaInfo, probe
 from seedance.postprocess import PostprocessStep, poster
 from seedance.results import GenerationResult
+from seedance.storage import TRANSFER
 from tasks.policy import jittered_delays, retry_if_retryable
 
 DURATION_TOLERANCE_SECONDS = 0.25
@@ -128,3 +129,29 @@ def write_result(result: GenerationResult) -> Path:
     """Write `result.json` beside the video, atomically."""
     atomic_write_text(result.files.result, result.model_dump_json(indent=2))
     return result.files.result
+
+
+@task(
+    name="persist-outputs",
+    retries=3,
+    retry_delay_seconds=jittered_delays,
+    retry_condition_fn=retry_if_retryable,
+    cache_policy=NO_CACHE,
+)
+def persist_outputs(result: GenerationResult, bucket: str | None) -> list[str]:
+    """Copy every output file to `<bucket folder>/outputs/<task id>/` with the task's metadata.
+
+    Returns the `s3://` URIs written.
+    """
+    block = load_bucket(bucket)
+    s3 = s3_client(block)
+    prefix = "/".join(part for part in (block.bucket_folder.strip("/"), "outputs", result.task_id) if part)
+    metadata = {"task-id": result.task_id, "model": result.model, "gateway": result.gateway, "video-sha256": result.video.sha256}
+    files = [result.files.video, result.files.poster, result.files.last_frame, result.files.result, *result.files.postprocessed.values()]
+    written = []
+    for path in (path for path in files if path is not None):
+        key = f"{prefix}/{path.name}"
+        s3.upload_file(str(path), block.bucket_name, key, ExtraArgs={"Metadata": metadata}, Config=TRANSFER)
+        written.append(f"s3://{block.bucket_name}/{key}")
+    get_run_logger().info("kept %d output file(s) under s3://%s/%s/", len(written), block.bucket_name, prefix)
+    return written

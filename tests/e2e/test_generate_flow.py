@@ -67,6 +67,17 @@ generate_audio: true
     assert not list((tmp_path / "out").glob(".*")), "a temporary file was left behind"
 
 
+def test_outputs_can_be_kept_in_s3_with_their_metadata(local_blocks: DevStack, tmp_path: Path) -> None:
+    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="kept forever", resolution="480p", duration=2)
+    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, keep_in_s3=True)
+    s3 = local_blocks.s3_client()
+    prefix = f"seedance/outputs/{result.task_id}/"
+    keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=local_blocks.bucket, Prefix=prefix)["Contents"])
+    assert keys == sorted(prefix + name for name in ("video.mp4", "video.poster.jpg", "result.json"))
+    head = s3.head_object(Bucket=local_blocks.bucket, Key=prefix + "video.mp4")
+    assert head["Metadata"]["video-sha256"] == result.video.sha256 and head["ContentLength"] == result.video.size_bytes
+
+
 def test_first_frame_with_last_frame_output(local_blocks: DevStack, tmp_path: Path) -> None:
     spec = GenerationSpec(
         model="doubao-seedance-1-0-pro-fast-251015",
