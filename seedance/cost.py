@@ -16,7 +16,6 @@ No network and no Prefect here: `seedance estimate` runs offline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -29,13 +28,13 @@ from rich.table import Table
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent, VideoContent
 from seedance.catalog import ADAPTIVE, FPS, RATIOS, Family, ImageMode, ModelSpec, find_model
 from seedance.errors import SpecError
+from seedance.manifest import load_manifest
 from seedance.settings import get_settings
-from seedance.spec import GenerationSpec, is_local, load_spec, read_mapping
-from seedance.validation import Problem, image_mode, media_url, problems_from_validation_error
+from seedance.spec import GenerationSpec, is_local, read_mapping
+from seedance.validation import Problem, image_mode, media_url
 
 """Environment variable naming a user price file that replaces the bundled one."""
 
-_MANIFEST: Final = "a spec, or a manifest with `items:`"
 DEFAULT_DURATION: Final = 5
 """Seconds rendered when a request sets neither `duration` nor `frames` (ark-api.md §2.1)."""
 
@@ -548,42 +547,11 @@ def estimate_file(path: Path, default_model: str, prices: PriceTable | None = No
             the error names the file and the item.
     """
     prices = prices or PriceTable.load()
-    data = read_mapping(path, _MANIFEST)
-    if "items" not in data:
-        spec = load_spec(path)
-        item = ReportItem(name=spec.name or path.stem, source=str(path),
-                          estimate=_estimate_item(spec, default_model, prices, str(path)))
-        return _report(str(path), [item], prices)
-
-    unknown = sorted(set(data) - {"defaults", "items"})
-    if unknown:
-        raise SpecError([Problem(field=key, message="is not a manifest field; allowed: defaults, items") for key in unknown], str(path))
-    raw_defaults = data.get("defaults") or {}
-    items = data["items"]
-    if not isinstance(raw_defaults, dict):
-        raise SpecError([Problem(field="defaults", message="must be a mapping of spec fields")], str(path))
-    if not isinstance(items, list) or not items:
-        raise SpecError([Problem(field="items", message="must be a non-empty list of specs or spec file paths")], str(path))
-    defaults = _normalised(raw_defaults, path.parent, f"{path} defaults")
-
-    report_items: list[ReportItem] = []
-    for i, raw in enumerate(items):
-        source = f"{path} items[{i}]"
-        if isinstance(raw, str):
-            item_path = path.parent / raw
-            raw_item, base, source = read_mapping(item_path, _MANIFEST), item_path.parent, f"{source} ({item_path})"
-            name = str(raw_item.get("name") or item_path.stem)
-        elif isinstance(raw, dict):
-            raw_item, base, name = raw, path.parent, str(raw.get("name") or f"item {i + 1}")
-        else:
-            raise SpecError([Problem(field=f"items[{i}]", message="must be a spec mapping or a spec file path")], str(path))
-        merged = {**defaults, **_normalised(raw_item, base, source)}
-        try:
-            spec = GenerationSpec.model_validate(merged)
-        except ValidationError as exc:
-            raise SpecError(problems_from_validation_error(exc), source) from None
-        report_items.append(ReportItem(name=name, source=source, estimate=_estimate_item(spec, default_model, prices, source)))
-    return _report(str(path), report_items, prices)
+    items = [
+        ReportItem(name=item.name, source=item.source, estimate=_estimate_item(item.spec, default_model, prices, item.source))
+        for item in load_manifest(path)
+    ]
+    return _report(str(path), items, prices)
 
 
 def _estimate_item(spec: GenerationSpec, default_model: str, prices: PriceTable, source: str) -> Estimate:
@@ -593,15 +561,6 @@ def _estimate_item(spec: GenerationSpec, default_model: str, prices: PriceTable,
         if exc.source == "spec":  # name the file and item, not just "spec"
             raise SpecError(exc.problems, source) from None
         raise
-
-
-def _normalised(data: Mapping[str, Any], base: Path, source: str) -> dict[str, Any]:
-    """Spec fields as given, checked, with local paths taken from `base` (the file they were written in)."""
-    try:
-        spec = GenerationSpec.model_validate(data).relative_to(base)
-    except ValidationError as exc:
-        raise SpecError(problems_from_validation_error(exc), source) from None
-    return spec.model_dump(mode="json", include=set(data))
 
 
 def _report(source: str, items: list[ReportItem], prices: PriceTable) -> EstimateReport:
