@@ -1,0 +1,185 @@
+"""The steps every generation takes, shared by the generate-video and generate-batch flows.
+
+Plain functions that call Prefect tasks: they run inside a flow and only orchestrate.
+"""
+
+# Real annotations (no `from __future__`): these models travel between flows and tasks.
+import time
+from pathlib import Path
+
+from prefect import get_run_logger
+from prefect.runtime import flow_run as current_run
+from pydantic import BaseModel
+
+from blocks.gateway import SeedanceGateway
+from seedance.ark.types import ContentGenerationTask
+from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
+from seedance.files import sha256_file
+from seedance.intents import IntentStore, intent_key
+from seedance.results import GenerationResult, OutputFiles, VideoInfo
+from seedance.settings import get_settings
+from seedance.spec import GenerationSpec
+from seedance.storage import presign_lifetime
+from seedance.waiting import StatusChange, expected_seconds
+from tasks.cost import release_budget, reserve_budget, settle_cost
+from tasks.generation import submit_generation
+from tasks.references import check_references, upload_references
+from tasks.report import publish_report
+from tasks.results import (
+    download_last_frame,
+    download_video,
+    make_poster,
+    persist_outputs,
+    run_postprocess_step,
+    write_result,
+)
+
+DEFAULT_EXPIRES_AFTER = 172800
+"""Ark's default `execution_expires_after` (48 h)."""
+
+
+class Submission(BaseModel):
+    """A generation that has its task: created now or by an earlier run."""
+
+    intent_key: str
+    task_id: str
+    resumed: bool
+    deadline_seconds: float
+    expected_seconds: float | None
+    started: float
+    """`time.monotonic()` when the generation's steps began."""
+    timings: dict[str, float]
+
+
+def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bucket: str | None, budget: str | None, salt: str | None) -> Submission:
+    """Estimate, upload, check and create (once) the task of a spec that passed pre-flight."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    local_files = spec.local_files()
+    digests = {path: sha256_file(path) for path in local_files}
+    keyed = spec.to_request(block.default_model, lambda path: f"sha256:{digests[path]}")
+    key = intent_key(block.base_url, keyed.to_body(), salt)
+    store = IntentStore(get_settings().state_dir / "intents")
+    known = store.get(key)
+
+    if known is not None and known.task_id is not None:
+        task_id, resumed = known.task_id, True
+        store.put(known.model_copy(update={"owner": current_run.get_id()}))  # cancelling this run now cancels it
+        logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
+    else:
+        estimate = reserve_budget(spec, block.default_model, key, budget)
+        try:
+            lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
+            urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}
+            to_upload = [path for path in local_files if str(path) not in urls]
+            urls |= upload_references(to_upload, bucket, lifetime) if to_upload else {}
+            timings["upload"] = time.monotonic() - started
+            request = spec.to_request(block.default_model, lambda path: urls[str(path)])
+            check_references(request, spec.fields())
+            mark = time.monotonic()
+            submitted = submit_generation(request, key, gateway)
+        except CreateOutcomeUnknownError:
+            raise  # a task may exist and be billed: its reservation stays
+        except Exception as exc:
+            if estimate is not None:
+                release_budget(key, f"not submitted: {type(exc).__name__}")
+            raise
+        task_id, resumed = submitted.task_id, submitted.resumed
+        timings["submit"] = time.monotonic() - mark
+    return Submission(
+        intent_key=key,
+        task_id=task_id,
+        resumed=resumed,
+        deadline_seconds=(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER) + get_settings().wait_margin_seconds,
+        expected_seconds=expected_seconds(keyed.model, keyed.resolution, keyed.ratio, keyed.duration),
+        started=started,
+        timings=timings,
+    )
+
+
+def collect(
+    spec: GenerationSpec,
+    submission: Submission,
+    generation: ContentGenerationTask,
+    timeline: list[StatusChange],
+    *,
+    block: SeedanceGateway,
+    gateway: str | None,
+    bucket: str | None,
+    out_dir: Path,
+    name: str,
+    keep_in_s3: bool,
+) -> GenerationResult:
+    """Settle the cost of a terminal task and, when it succeeded, download, verify, post-process and report it.
+
+    Raises:
+        GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
+    """
+    timings = dict(submission.timings)
+    cost = settle_cost(submission.intent_key, generation)
+    if generation.status != "succeeded":
+        raise GenerationFailedError(generation, gateway=block.label)
+
+    mark = time.monotonic()
+    out_dir = out_dir.resolve()
+    video, info = download_video(generation, gateway, out_dir / f"{name}.mp4")
+    last_frame = (
+        download_last_frame(generation, gateway, out_dir / f"{name}.last.png").path
+        if generation.content and generation.content.last_frame_url
+        else None
+    )
+    timings["download"] = time.monotonic() - mark
+    mark = time.monotonic()
+    poster = make_poster(video.path)
+    postprocessed: dict[str, Path] = {}
+    current = video.path
+    for step in spec.postprocess:
+        output = run_postprocess_step(step, current)
+        postprocessed[step.name] = output
+        if step.makes_video:
+            current = output  # later steps work on the transcoded / normalised video
+    timings["postprocess"] = time.monotonic() - mark
+    timings["total"] = time.monotonic() - submission.started
+
+    result = GenerationResult(
+        task_id=generation.id,
+        gateway=block.label,
+        model=generation.model,
+        status=generation.status.value,
+        intent_key=submission.intent_key,
+        resumed=submission.resumed,
+        completion_tokens=generation.usage.completion_tokens if generation.usage else None,
+        estimated_tokens=cost.estimated_tokens if cost else None,
+        estimated_cost=cost.estimated_cost if cost else None,
+        billed_cost=cost.billed_cost if cost else None,
+        currency=cost.currency if cost else None,
+        seed=generation.seed,
+        resolution=generation.resolution,
+        ratio=generation.ratio,
+        duration=generation.duration,
+        video=VideoInfo(
+            width=info.width or 0,
+            height=info.height or 0,
+            duration_seconds=info.duration or 0.0,
+            fps=info.fps or 0.0,
+            video_codec=info.video_codec or "",
+            has_audio=info.has_audio,
+            audio_codec=info.audio_codec,
+            audio_channels=info.audio_channels,
+            size_bytes=video.size_bytes,
+            sha256=video.sha256,
+        ),
+        files=OutputFiles(
+            video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json", postprocessed=postprocessed
+        ),
+        timings={step: round(seconds, 3) for step, seconds in timings.items()},
+        created_at=generation.created_at,
+        finished_at=generation.updated_at,
+    )
+    write_result(result)
+    publish_report(result, timeline, name)
+    if keep_in_s3:
+        persist_outputs(result, bucket)
+    get_run_logger().info("video ready: %s", video.path)
+    return result
