@@ -102,6 +102,37 @@ def demo(
 
 
 @app.command()
+def batch(
+    manifest: Annotated[Path, typer.Argument(help="A manifest: `defaults:` and `items:` (specs or spec files).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the videos, one sub-folder per item.")],
+    gateway: Annotated[str | None, typer.Option(help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY.")] = None,
+    bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
+    budget: Annotated[str | None, typer.Option(help='Refuse to submit items past this, e.g. "100 CNY".')] = None,
+) -> None:
+    """Generate every item of a manifest, polled together; prints each video's path, one per line."""
+    from seedance.manifest import load_manifest
+
+    last = _print_last_at_exit()
+    try:
+        items = load_manifest(manifest)
+    except SeedanceError as exc:
+        _fail(exc, 2)
+
+    from flows.batch import generate_batch
+
+    try:
+        result = generate_batch(items=items, out_dir=out, gateway=gateway, bucket=bucket, budget=budget)
+    except SeedanceError as exc:
+        _fail(exc)
+    last.extend(str(item.result.files.video) for item in result.items if item.result)
+    failed = [item for item in result.items if item.result is None]
+    for item in failed:
+        _err.print(f"[bold red]failed:[/] {item.name}: {item.error}", markup=True, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def storyboard(
     storyboard_file: Annotated[Path, typer.Argument(help="A storyboard: `defaults:`, optional `first_frame:`, and `shots:`.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the shots and the final video.")],
