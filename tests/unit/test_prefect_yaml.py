@@ -1,0 +1,23 @@
+"""prefect.yaml stays deployable: entrypoints load, and shipped parameters validate against the flows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
+def test_deployment_entrypoint_and_parameters(deployment: dict) -> None:
+    flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+    assert flow.name == deployment["name"]
+    known = set(flow.parameters.properties)
+    for parameters in [deployment.get("parameters", {})] + [s.get("parameters", {}) for s in deployment.get("schedules", [])]:
+        assert set(parameters) <= known
+    for schedule in deployment.get("schedules", []):
+        flow.validate_parameters({**deployment["parameters"], **schedule["parameters"]})
