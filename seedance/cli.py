@@ -9,7 +9,7 @@ from __future__ import annotations
 import atexit
 import uuid
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,10 +19,20 @@ from seedance.catalog import DEFAULT_MODEL, MODELS
 from seedance.errors import SeedanceError
 from seedance.gateway.cli import app as gateway_app
 
+if TYPE_CHECKING:
+    from seedance.ark.dialects import Dialect
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
 app.add_typer(gateway_app, name="gateway")
 
 _err = Console(stderr=True, soft_wrap=True)
+
+GatewayOption = Annotated[
+    str | None, typer.Option("--gateway", help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY / SEEDANCE_DIALECT.")
+]
+BucketOption = Annotated[
+    str | None, typer.Option("--bucket", help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")
+]
 
 
 def _print_last_at_exit() -> list[str]:
@@ -36,6 +46,15 @@ def _print_last_at_exit() -> list[str]:
     return lines
 
 
+def _environment_gateway() -> tuple[str, Dialect]:
+    """Default model and dialect of the gateway the environment names, for checks before Prefect starts."""
+    from blocks.resolve import load_gateway
+    from seedance.ark.dialects import get_dialect
+
+    block = load_gateway(None)
+    return block.default_model, get_dialect(block.dialect)
+
+
 def _fail(exc: BaseException, code: int = 1) -> NoReturn:
     """One clear line on stderr, no traceback."""
     _err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
@@ -46,8 +65,8 @@ def _fail(exc: BaseException, code: int = 1) -> NoReturn:
 def generate(
     spec_file: Annotated[Path, typer.Argument(help="A YAML or JSON spec: an Ark request body whose media URLs may be local paths.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the video, poster and result.json.")],
-    gateway: Annotated[str | None, typer.Option(help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY.")] = None,
-    bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
+    gateway: GatewayOption = None,
+    bucket: BucketOption = None,
     name: Annotated[str | None, typer.Option(help="Stem of the output files; default: the spec file's.")] = None,
     again: Annotated[bool, typer.Option("--again", help="Pay for a new generation even if this spec already ran on this gateway.")] = False,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit if the estimate exceeds this, e.g. "20 CNY".')] = None,
@@ -59,11 +78,7 @@ def generate(
     try:
         spec = load_spec(spec_file)
         if gateway is None:
-            from blocks.resolve import load_gateway
-            from seedance.ark.dialects import get_dialect
-
-            block = load_gateway(None)
-            spec.preflight(block.default_model, get_dialect(block.dialect))
+            spec.preflight(*_environment_gateway())
         elif spec.model:
             spec.preflight(spec.model)
     except SeedanceError as exc:
@@ -105,8 +120,8 @@ def demo(
 def batch(
     manifest: Annotated[Path, typer.Argument(help="A manifest: `defaults:` and `items:` (specs or spec files).")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the videos, one sub-folder per item.")],
-    gateway: Annotated[str | None, typer.Option(help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY.")] = None,
-    bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
+    gateway: GatewayOption = None,
+    bucket: BucketOption = None,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit items past this, e.g. "100 CNY".')] = None,
 ) -> None:
     """Generate every item of a manifest, polled together; prints each video's path, one per line."""
@@ -136,8 +151,8 @@ def batch(
 def storyboard(
     storyboard_file: Annotated[Path, typer.Argument(help="A storyboard: `defaults:`, optional `first_frame:`, and `shots:`.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the shots and the final video.")],
-    gateway: Annotated[str | None, typer.Option(help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY.")] = None,
-    bucket: Annotated[str | None, typer.Option(help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")] = None,
+    gateway: GatewayOption = None,
+    bucket: BucketOption = None,
 ) -> None:
     """Generate shots that continue one another and cut them into one video; its path is printed last."""
     from seedance.storyboard import load_storyboard
@@ -146,11 +161,7 @@ def storyboard(
     try:
         board = load_storyboard(storyboard_file)
         if gateway is None:
-            from blocks.resolve import load_gateway
-            from seedance.ark.dialects import get_dialect
-
-            block = load_gateway(None)
-            board.preflight(block.default_model, get_dialect(block.dialect))
+            board.preflight(*_environment_gateway())
     except SeedanceError as exc:
         _fail(exc, 2)
 
