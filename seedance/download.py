@@ -2,6 +2,8 @@
 
 Nothing half-written is ever left under the final name: bytes go to a hidden `.part` file beside
 it, which becomes the real file only after the size check and the caller's verification pass.
+Bytes are written as they arrive, uncompressed, so a cut transfer resumes at exactly the byte it
+stopped at.
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ import httpx
 from pydantic import BaseModel
 
 from seedance.ark import _constants as defaults
-from seedance.errors import DownloadError
+from seedance.errors import DownloadError, ResultURLExpiredError
 from seedance.files import sha256_file
 from seedance.retry import backoff_delay
 
 logger = logging.getLogger("seedance.download")
-
-_CHUNK = 2**20
 
 
 class Downloaded(BaseModel):
@@ -49,8 +49,9 @@ def download(
         attempts: transfers tried in all; each after the first resumes where the last stopped.
 
     Raises:
-        DownloadError: the URL answered an error (403 usually means it expired), the transfer kept
-            failing, or verification rejected the file.
+        ResultURLExpiredError: the URL answered 403 (it expired): GET the task for a fresh one.
+        DownloadError: the URL answered another error, the transfer kept failing, or verification
+            rejected the file.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f".{dest.name}.part")
@@ -81,19 +82,27 @@ def download(
 
 def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
     """One request; True when the file is complete. Continues from `have` bytes when the server allows."""
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    # Range counts the bytes as sent, so none may be compressed in transit.
+    headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={have}-"} if have else {})
     with http.stream("GET", url, headers=headers) as response:
         if response.status_code == 416 and have:
             return True  # nothing left to send: the previous transfer ended exactly at the end
+        if response.status_code == 403:
+            raise ResultURLExpiredError(
+                f"GET {_without_query(url)}: HTTP 403, the URL has probably expired; GET the task for a fresh one", status_code=403
+            )
         if response.status_code not in (200, 206):
-            raise DownloadError(f"GET {_without_query(url)}: HTTP {response.status_code}" + (" (the URL has probably expired)" if response.status_code == 403 else ""))
+            raise DownloadError(f"GET {_without_query(url)}: HTTP {response.status_code}")
         if response.status_code == 200:
             have = 0  # the server ignored Range: start over
+        elif not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+            raise DownloadError(f"GET {_without_query(url)}: asked for bytes from {have}, got {response.headers.get('Content-Range')!r}")
         expected = _expected_total(response, have)
         with part.open("r+b" if have else "wb") as handle:
             handle.seek(have)
             handle.truncate()
-            for chunk in response.iter_bytes(_CHUNK):
+            # Raw chunks as they arrive: whatever came before a cut is kept for the next Range request.
+            for chunk in response.iter_raw():
                 handle.write(chunk)
         size = part.stat().st_size
         if expected is not None and size != expected:

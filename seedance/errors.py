@@ -23,6 +23,7 @@
     ├── GenerationFailedError ............ the task ran and ended failed/expired/cancelled  (permanent)
     ├── WaitTimeoutError ................. we gave up waiting; the task may still finish    (permanent)
     ├── DownloadError .................... a result could not be fetched or verified       (transient)
+    │   └── ResultURLExpiredError ........ 403 on a result URL: GET the task for a fresh one (transient)
     └── PostprocessError ................. an ffmpeg step on a finished video failed       (permanent)
                                            (defined in seedance.postprocess)
 
@@ -189,6 +190,17 @@ class DownloadError(SeedanceError):
     """A result file could not be fetched, or it failed verification."""
 
     retryable = True
+
+
+class ResultURLExpiredError(DownloadError):
+    """The result URL refused access (403): presigned URLs expire (Ark's after 24 h).
+
+    Retrying the same URL cannot help; GET the task again for a fresh URL, then download that.
+    """
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        self.status_code = status_code
+        super().__init__(message)
 
 
 _MODERATION_PREFIXES = (

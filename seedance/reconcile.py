@@ -7,7 +7,9 @@ flight. Exactly one unclaimed match is adopted; none, once the settle time has p
 create did not land; anything else cannot be decided and is left to a person.
 
 Ordering and default page size of the list endpoint are not established (ark-api.md §4.3), so every
-page is read up to a cap instead of stopping at the first task older than the window.
+page is read up to a cap instead of stopping at the first task older than the window. The list
+shows one service tier at a time (`filter.service_tier`, default `default`), so the request's own
+tier is asked for: a flex task would otherwise never be found, and its create repeated.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def reconcile_create(
     low, high = window_start - CLOCK_SLACK_SECONDS, window_end + CLOCK_SLACK_SECONDS
     candidates: list[ContentGenerationTask] = []
     for page in range(1, MAX_PAGES + 1):
-        listing = client.list_tasks(page_num=page, page_size=PAGE_SIZE)
+        listing = client.list_tasks(page_num=page, page_size=PAGE_SIZE, service_tier=request.service_tier)
         candidates += [
             task
             for task in listing.items

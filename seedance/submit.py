@@ -4,6 +4,7 @@
                       │
                       └─outcome unknown──► unknown ──reconcile──► found: submitted
                                                         ├──► not created (settled): create again
+                                                        │      (after 3 such creates: no record, retryable error)
                                                         └──► undecided: stop, a person decides
 
 A run that finds `submitting` (a crash mid-create) or `unknown` reconciles the same way before it
@@ -54,7 +55,8 @@ def submit_once(
     Raises:
         CreateOutcomeUnknownError: a create may have made a task that cannot be identified; the
             message names the intent key and the candidates. Nothing is created again.
-        ArkAPIError / ArkConnectionError: the gateway refused or could not be reached; no task
+        ArkAPIError / ArkConnectionError: the gateway refused or could not be reached, or
+            `MAX_CREATES` creates in a row went unanswered and each provably made no task; no task
             exists and the intent is dropped, so a later attempt may create.
     """
     with store.locked(key):
@@ -90,8 +92,10 @@ def submit_once(
             assert response.id is not None  # the client raises CreateOutcomeUnknownError otherwise
             store.put(intent.model_copy(update={"state": IntentState.SUBMITTED, "task_id": response.id}))
             return Submitted(task_id=response.id, resumed=False)
-        raise CreateOutcomeUnknownError(
-            f"intent {key}: {MAX_CREATES} creates in a row ended without an answer; not trying again", gateway=client.gateway
+        # Every create was proven not to have landed: nothing is unknown, the gateway is just unwell.
+        store.discard(key)
+        raise ArkConnectionError(
+            f"intent {key}: {MAX_CREATES} creates in a row went unanswered and made no task; try again later", gateway=client.gateway
         )
 
 

@@ -4,7 +4,8 @@
   model is expected to need, so completion is seen soon after it happens.
 - One deadline per call, on the monotonic clock.
 - Many tasks in flight cost one list request per round (`filter.task_ids`), not one GET each; a
-  single task uses GET, which every gateway serves.
+  single task uses GET, which every gateway serves. The list shows one service tier at a time, so
+  flex tasks get their own list request (`filter.service_tier=flex`) rather than a GET each.
 - Status changes are reported once each; a status call that fails is retried by the client, and
   one that still fails loses nothing: the task id is kept and the next round asks again.
 """
@@ -27,6 +28,8 @@ logger = logging.getLogger("seedance.wait")
 
 LIST_CHUNK: Final = 100
 """Task ids per list request (the list endpoint pages at 500; URLs stay short)."""
+SERVICE_TIERS: Final = ("default", "flex")
+"""The list endpoint's `filter.service_tier` values (ark-api.md §4.3); `default` is what it assumes."""
 
 SECONDS_PER_MEGATOKEN: Final = 2645.0
 """Rough generation speed: a 5 s 720p 2.0 task (108,900 tokens) took 288 s (ark-api.md §4.4)."""
@@ -96,12 +99,15 @@ def watch(
     """
     pending = dict.fromkeys(task_ids)
     last: dict[str, TaskStatus] = {}
+    tiers: dict[str, str] = {}
     start = clock()
     round_number = 0
     while pending:
-        for task in _fetch(client, list(pending)):
+        for task in _fetch(client, list(pending), tiers):
             if task.id not in pending:
                 continue  # a gateway whose list ignores the filter
+            if task.service_tier is not None:
+                tiers[task.id] = task.service_tier
             if last.get(task.id) != task.status:
                 last[task.id] = task.status
                 logger.debug("task %s is %s", task.id, task.status.value)
@@ -120,18 +126,20 @@ def watch(
         round_number += 1
 
 
-def _fetch(client: ArkClient, task_ids: list[str]) -> list[ContentGenerationTask]:
+def _fetch(client: ArkClient, task_ids: list[str], tiers: dict[str, str]) -> list[ContentGenerationTask]:
+    """The current state of `task_ids`. `tiers` holds the service tier of the tasks seen so far; a
+    task not seen yet is looked for in the default tier's list, then in flex's."""
     if len(task_ids) == 1:
         return [client.get_task(task_ids[0])]
-    found: list[ContentGenerationTask] = []
-    for start in range(0, len(task_ids), LIST_CHUNK):
-        chunk = task_ids[start : start + LIST_CHUNK]
-        items = client.list_tasks(task_ids=chunk, page_size=len(chunk)).items
-        found += items
-        # a task the list does not return (deleted, or a gateway whose list ignores the filter) is asked for directly
-        seen = {task.id for task in items}
-        found += [client.get_task(task_id) for task_id in chunk if task_id not in seen]
-    return found
+    found: dict[str, ContentGenerationTask] = {}
+    for tier in SERVICE_TIERS:
+        wanted = [task_id for task_id in task_ids if task_id not in found and tiers.get(task_id, tier) == tier]
+        for start in range(0, len(wanted), LIST_CHUNK):
+            chunk = wanted[start : start + LIST_CHUNK]
+            listing = client.list_tasks(task_ids=chunk, page_size=len(chunk), service_tier=None if tier == "default" else tier)
+            found |= {task.id: task for task in listing.items}
+    # a task no list returns (deleted, or a gateway whose list ignores the filters) is asked for directly
+    return list(found.values()) + [client.get_task(task_id) for task_id in task_ids if task_id not in found]
 
 
 def wait_for_task(

@@ -8,14 +8,19 @@ Start it as a process (`seedance gateway serve --port 0 --api-key K --latency 2`
     ...     gateway.base_url
     'http://127.0.0.1:40123/api/v3'
 
+With `--faults 0.2` (or `GatewayConfig(faults=FaultPlan(rate=0.2))`) it also misbehaves on purpose:
+429s, 5xx, dropped connections, slow answers, failed tasks, cut downloads, expired URLs.
+
 Modules: `config` (settings), `app` (LocalGateway), `server` (the HTTP wire), `routes` (endpoints),
 `errors` (Ark's envelope), `ids`, `store` (tasks and their state machine), `scheduler` and
 `lifecycle` (timing and the render pool), `plan` (defaults and `adaptive` resolved), `fetch`
 (reference media), `render` (ffmpeg), `files` (signed result URLs, ranges), `wire` (the task
-object), `stats` (request counters), `cli`.
+object), `stats` (request and fault counters), `faults` (fault kinds and the `FaultPlan`),
+`inject` (acting the plan out), `cli`.
 """
 
 from seedance.gateway.app import LocalGateway
 from seedance.gateway.config import GatewayConfig
+from seedance.gateway.faults import FaultKind, FaultPlan
 
-__all__ = ["GatewayConfig", "LocalGateway"]
+__all__ = ["FaultKind", "FaultPlan", "GatewayConfig", "LocalGateway"]

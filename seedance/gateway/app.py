@@ -15,6 +15,7 @@ from typing import Any
 from seedance.gateway.config import GatewayConfig
 from seedance.gateway.fetch import ReferenceFetcher
 from seedance.gateway.files import UrlSigner
+from seedance.gateway.inject import FaultInjector
 from seedance.gateway.lifecycle import Lifecycle, RenderFunction
 from seedance.gateway.render import Renderer
 from seedance.gateway.routes import API_PREFIX, GatewayApp
@@ -32,7 +33,8 @@ class LocalGateway:
         >>> with LocalGateway(GatewayConfig(api_key="k", latency=0.5)) as gateway:
         ...     client = Ark(base_url=gateway.base_url, api_key="k")
 
-    `render` replaces the ffmpeg renderer (tests use it to make renders fail).
+    `render` replaces the ffmpeg renderer (tests use it to make renders fail). `config.faults`
+    makes it misbehave on purpose (`faults.py`); `POST /_local/faults` changes that while it runs.
     """
 
     def __init__(self, config: GatewayConfig, *, render: RenderFunction | None = None) -> None:
@@ -97,7 +99,7 @@ class LocalGateway:
             stats=self._stats,
         )
         try:
-            server = GatewayHTTPServer((config.host, config.port), app)
+            server = GatewayHTTPServer((config.host, config.port), FaultInjector(app, config.faults, self._stats))
         except OSError:
             self.stop()
             raise

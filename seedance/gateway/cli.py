@@ -13,6 +13,7 @@ import typer
 
 from seedance.gateway.app import LocalGateway
 from seedance.gateway.config import GatewayConfig
+from seedance.gateway.faults import DEFAULT_SLOW_SECONDS, FaultKind, FaultPlan, parse_rates
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The local Ark-compatible Seedance gateway.")
 
@@ -33,13 +34,37 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Where references and renders go; default a temporary directory.")] = None,
     render_workers: Annotated[int, typer.Option(help="Renders running at once.")] = 2,
     fetch_timeout: Annotated[float, typer.Option(help="Seconds allowed to fetch each reference URL.")] = 30.0,
+    faults: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Probability that a request a fault can touch gets one, its kind drawn evenly from those that apply."),
+    ] = 0.0,
+    fault_rate: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KIND=P", help=f"A kind's own probability instead of its share of --faults (repeatable). Kinds: {', '.join(FaultKind)}."),
+    ] = None,
+    slow_seconds: Annotated[
+        float, typer.Option(help="How late `slow` answers and `late-create` creates; make it longer than the client's read timeout.")
+    ] = DEFAULT_SLOW_SECONDS,
+    retry_after: Annotated[int, typer.Option(min=0, help="Seconds an injected 429 or 503 asks the client to wait.")] = 1,
+    fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault draws, for reproducible runs.")] = None,
+    fault_limit: Annotated[int | None, typer.Option(min=0, help="Stop injecting after this many faults.")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level on stderr.")] = "INFO",
 ) -> None:
-    """Serve the Ark API under /api/v3. Prints one line with the real address once listening."""
+    """Serve the Ark API under /api/v3. Prints one line with the real address once listening.
+
+    With --faults or --fault-rate it misbehaves on purpose; GET /_local/stats counts what it injected.
+    """
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        plan = FaultPlan(
+            rate=faults, rates=parse_rates(fault_rate or ()), slow_seconds=slow_seconds,
+            retry_after_seconds=retry_after, seed=fault_seed, limit=fault_limit,
+        )  # fmt: skip
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise typer.BadParameter(str(exc)) from None
     config = GatewayConfig(
-        api_key=api_key, host=host, port=port, latency=latency, queue_seconds=queue_seconds,
-        result_ttl=result_ttl, data_dir=data_dir, render_workers=render_workers, fetch_timeout=fetch_timeout,
+        api_key=api_key, host=host, port=port, latency=latency, queue_seconds=queue_seconds, result_ttl=result_ttl,
+        data_dir=data_dir, render_workers=render_workers, fetch_timeout=fetch_timeout, faults=plan,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedance.gateway.faults import FaultPlan
+
 
 class GatewayConfig(BaseModel):
-    """How a `LocalGateway` listens, authenticates and paces its tasks."""
+    """How a `LocalGateway` listens, authenticates, paces its tasks and misbehaves."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -23,6 +25,7 @@ class GatewayConfig(BaseModel):
     data_dir: Path | None = Field(None, description="Where references and renders go; default a temporary directory.")
     render_workers: int = Field(2, ge=1, description="Renders running at once.")
     fetch_timeout: float = Field(30.0, gt=0, description="Seconds allowed to fetch each reference URL.")
+    faults: FaultPlan = Field(default_factory=FaultPlan, description="Faults to inject; none by default.")
 
     @property
     def effective_queue_seconds(self) -> float:

@@ -21,6 +21,7 @@ ERROR_TYPES: Final[dict[int, str]] = {
     411: "LengthRequired",
     429: "TooManyRequests",
     500: "InternalServerError",
+    502: "BadGateway",
     503: "ServiceUnavailable",
 }
 """The `type` field for each HTTP status the gateway can send."""

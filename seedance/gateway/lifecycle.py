@@ -3,8 +3,8 @@
 A task stays `queued` for `queue_seconds`, then waits for a free render worker (Ark keeps tasks
 queued when the account's concurrency is used up), turns `running` and renders. It becomes
 `succeeded` no earlier than `latency` seconds after creation, later if rendering takes longer.
-A failed render makes it `failed`; a task still queued or running after `execution_expires_after`
-becomes `expired`.
+A failed render makes it `failed`, and so does an injected failure (without rendering, after the
+same latency); a task still queued or running after `execution_expires_after` becomes `expired`.
 """
 
 from __future__ import annotations
@@ -78,18 +78,29 @@ class Lifecycle:
         if record is None:
             return
         log.info("task %s running", task_id)
+        if record.fail_with is not None:
+            error = record.fail_with
+            self._scheduler.call_later(self._remaining(record), lambda: self._fail(task_id, error))
+            return
         try:
             result = self._render(record.plan, self.task_dir(task_id))
         except Exception as exc:
             log.warning("task %s failed to render: %s", task_id, exc)
             self._store.fail(task_id, TaskError(code="InternalServiceError", message=f"The video could not be rendered: {exc}"))
             return
-        remaining = self._latency - (time.monotonic() - record.created_mono)
-        self._scheduler.call_later(remaining, lambda: self._succeed(task_id, result))
+        self._scheduler.call_later(self._remaining(record), lambda: self._succeed(task_id, result))
+
+    def _remaining(self, record: TaskRecord) -> float:
+        """Seconds until the task may finish: `latency` after its creation."""
+        return self._latency - (time.monotonic() - record.created_mono)
 
     def _succeed(self, task_id: str, result: RenderResult) -> None:
         if self._store.succeed(task_id, result):
             log.info("task %s succeeded", task_id)
+
+    def _fail(self, task_id: str, error: TaskError) -> None:
+        if self._store.fail(task_id, error):
+            log.info("task %s failed (%s)", task_id, error.code)
 
     def _expire(self, task_id: str) -> None:
         if self._store.expire(task_id):

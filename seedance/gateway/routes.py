@@ -1,7 +1,8 @@
 """The gateway's endpoints as one function from `Request` to `Response`, free of sockets.
 
-`GatewayApp.handle` is the single entry point, so anything that must act on whole exchanges
-(counting, injected refusals) wraps it; `server.py` owns the wire (bytes, connections).
+`GatewayApp.handle` is the single entry point, so anything that must act on whole exchanges wraps
+it: `inject.FaultInjector` counts every request and injects faults; `server.py` owns the wire (bytes,
+connections) and acts out a response's `Cut`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from xml.sax.saxutils import escape
 
-from seedance.ark.types import CreateTaskRequest, DraftTaskContent, TaskStatus
+from seedance.ark.types import CreateTaskRequest, DraftTaskContent, TaskError, TaskStatus
 from seedance.catalog import find_model
 from seedance.gateway import ids
 from seedance.gateway.errors import ArkError, from_problems, invalid_parameter, not_found
+from seedance.gateway.faults import Endpoint
 from seedance.gateway.fetch import ReferenceFetcher
 from seedance.gateway.files import FILES_PREFIX, UrlSigner, byte_range
 from seedance.gateway.lifecycle import Lifecycle
@@ -36,6 +38,8 @@ API_PREFIX: Final = "/api/v3"
 TASKS_PATH: Final = f"{API_PREFIX}/contents/generations/tasks"
 STATS_PATH: Final = "/_local/stats"
 RESET_PATH: Final = "/_local/reset"
+TASKS_STATE_PATH: Final = "/_local/tasks"
+ADMIN_PATHS: Final = (STATS_PATH, RESET_PATH, TASKS_STATE_PATH)
 
 PAGE_RANGE: Final = (1, 500)
 # Defaults for page_num/page_size are not documented (ark-api.md §4.3): 1 and 10 are our choice.
@@ -55,6 +59,28 @@ class Request:
     headers: Mapping[str, str]
     """Lower-cased names; `host` is always present (result URLs are built from it)."""
     body: bytes = b""
+    fail_task_with: TaskError | None = None
+    """Set by fault injection on a create: the task it makes ends `failed` with this error."""
+
+
+def endpoint_of(request: Request) -> Endpoint | None:
+    """The Ark endpoint (or `files`, the result URLs) a request is for; None for anything else."""
+    path, method = request.path.rstrip("/") or "/", request.method
+    if path == TASKS_PATH:
+        return "create" if method == "POST" else "list" if method == "GET" else None
+    if _task_id(path) is not None:
+        return "get" if method == "GET" else "delete" if method == "DELETE" else None
+    if path.startswith(FILES_PREFIX) and method in ("GET", "HEAD"):
+        return "files"
+    return None
+
+
+def _task_id(path: str) -> str | None:
+    """The `{id}` of `.../tasks/{id}`, else None."""
+    if not path.startswith(TASKS_PATH + "/"):
+        return None
+    task_id = path[len(TASKS_PATH) + 1 :]
+    return task_id if task_id and "/" not in task_id else None
 
 
 @dataclass(frozen=True)
@@ -66,12 +92,26 @@ class FileBody:
     length: int
 
 
+@dataclass(frozen=True)
+class Cut:
+    """An exchange broken on purpose: the connection is closed once `body_bytes` bytes of the body
+    are sent (after a status line and headers announcing all of it), or unanswered when None."""
+
+    body_bytes: int | None = None
+
+
 @dataclass
 class Response:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     file: FileBody | None = None
+    cut: Cut | None = None
+
+    @classmethod
+    def unanswered(cls) -> Response:
+        """No response at all: the connection is closed without a byte (the status is never sent)."""
+        return cls(0, cut=Cut())
 
     @property
     def content_length(self) -> int:
@@ -90,6 +130,14 @@ class Response:
             f"<Error><Code>{code}</Code><Message>{escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
         )
         return cls(status, {"Content-Type": "application/xml"}, body.encode())
+
+
+class App(Protocol):
+    """What the HTTP server serves: `GatewayApp`, or a wrapper around it."""
+
+    def handle(self, request: Request) -> Response: ...
+
+    def refuse(self, error: ArkError) -> Response: ...
 
 
 class GatewayApp:
@@ -141,36 +189,32 @@ class GatewayApp:
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             return self._api(request, path)
         if path.startswith(FILES_PREFIX) and method in ("GET", "HEAD"):
-            self._stats.request("files")
             return self._file(request, path, request_id)
         if path == STATS_PATH and method == "GET":
             return Response.json(200, self._stats.snapshot())
         if path == RESET_PATH and method == "POST":
             self._stats.reset()
             return Response.json(200, {})
-        if path in (STATS_PATH, RESET_PATH) or path.startswith(FILES_PREFIX):
+        if path == TASKS_STATE_PATH and method == "GET":
+            return Response.json(200, {"tasks": [_task_state(record) for record in self._store.all()]})
+        if path in ADMIN_PATHS or path.startswith(FILES_PREFIX):
             raise ArkError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
         raise not_found("NotFound", f"The requested path {path} does not exist")
 
     def _api(self, request: Request, path: str) -> Response:
-        method = request.method
-        endpoint: Callable[[], Response] | None = None
-        allowed: dict[str, tuple[str, Callable[[], Response]]]
-        if path == TASKS_PATH:
-            allowed = {"POST": ("create", lambda: self._create(request)), "GET": ("list", lambda: self._list(request))}
-        elif path.startswith(TASKS_PATH + "/") and "/" not in path[len(TASKS_PATH) + 1 :]:
-            task_id = path[len(TASKS_PATH) + 1 :]
-            allowed = {"GET": ("get", lambda: self._get(request, task_id)), "DELETE": ("delete", lambda: self._delete(task_id))}
-        else:
-            allowed = {}
-        if method in allowed:
-            name, endpoint = allowed[method]
-            self._stats.request(name)
+        endpoint = endpoint_of(request)
         self._authenticate(request)
-        if endpoint is not None:
-            return endpoint()
-        if allowed:
-            raise ArkError(405, "MethodNotAllowed", f"{method} is not allowed on {path}")
+        task_id = _task_id(path)
+        if endpoint == "create":
+            return self._create(request)
+        if endpoint == "list":
+            return self._list(request)
+        if endpoint == "get" and task_id is not None:
+            return self._get(request, task_id)
+        if endpoint == "delete" and task_id is not None:
+            return self._delete(task_id)
+        if path == TASKS_PATH or task_id is not None:
+            raise ArkError(405, "MethodNotAllowed", f"{request.method} is not allowed on {path}")
         raise not_found("NotFound", f"The requested path {path} does not exist")
 
     def _authenticate(self, request: Request) -> None:
@@ -209,7 +253,7 @@ class GatewayApp:
             self._store.release_id(task_id)
             shutil.rmtree(task_dir, ignore_errors=True)
             raise
-        record = self._store.create(task_id, parsed, plan, created_at, created_mono)
+        record = self._store.create(task_id, parsed, plan, created_at, created_mono, fail_with=request.fail_task_with)
         self._stats.created(strip_nulls(body))
         self._lifecycle.submit(record)
         log.info("task %s created (%s, %sx%s, %d frames)", task_id, parsed.model, plan.width, plan.height, plan.frames)
@@ -304,6 +348,12 @@ class GatewayApp:
         first, last = wanted
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         return Response(206, headers, file=FileBody(found, first, last - first + 1))
+
+
+def _task_state(record: TaskRecord) -> dict[str, Any]:
+    """A task as `GET /_local/tasks` shows it: times to the microsecond, for measuring how soon a
+    client notices a change (the task object's `updated_at` is whole seconds)."""
+    return {"id": record.id, "status": record.status.value, "created_at": record.created_at, "updated_at": record.updated_at}
 
 
 def _error_response(error: ArkError, request_id: str) -> Response:

@@ -2,20 +2,22 @@
 
 Built on `http.server` rather than a framework so the gateway keeps full control of the socket:
 what is written, when, and whether the connection survives. Two seams for injected faults: whole
-exchanges pass through `GatewayApp.handle` (a wrapper can answer 429 or 5xx instead), and every
-byte leaves through `_Handler._write` (where a response could be cut short or a connection dropped).
+exchanges pass through the app's `handle` (`inject.FaultInjector` wraps `GatewayApp` to answer 429
+or 5xx instead), and every byte leaves through `_Handler._write`, which acts out a response's `Cut`
+(the connection closed unanswered, or after part of the body).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from seedance.gateway.errors import ArkError, invalid_parameter
-from seedance.gateway.routes import GatewayApp, Request, Response
+from seedance.gateway.routes import App, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +35,24 @@ class GatewayHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], app: GatewayApp) -> None:
+    def __init__(self, address: tuple[str, int], app: App) -> None:
         super().__init__(address, _Handler)
         self.app = app
 
     def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, socket.timeout)):
+            # a client that gave up (a timeout, a reset keep-alive) is no fault of ours
+            log.debug("connection from %s ended: %r", client_address, error)
+            return
         log.exception("connection from %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes: with Nagle's algorithm the body would wait for the
+    # client's delayed ACK, 40 ms on every exchange of a keep-alive connection.
+    disable_nagle_algorithm = True
     server_version = "SeedanceLocalGateway/0.1"
     timeout = IDLE_TIMEOUT
     server: GatewayHTTPServer
@@ -84,6 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
         return Request(method=self.command, path=unquote(url.path), query=parse_qs(url.query), headers=headers, body=body)
 
     def _write(self, response: Response) -> None:
+        cut = response.cut
+        if cut is not None and cut.body_bytes is None:
+            self.close_connection = True
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -93,12 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        # A cut response announces its whole length, sends part of it, and the connection closes.
+        send = response.content_length if cut is None else min(cut.body_bytes or 0, response.content_length)
+        if cut is not None:
+            self.close_connection = True
         if response.file is None:
-            self.wfile.write(response.body)
+            self.wfile.write(response.body[:send])
             return
         with response.file.path.open("rb") as source:
             source.seek(response.file.start)
-            remaining = response.file.length
+            remaining = send
             while remaining > 0:
                 chunk = source.read(min(_COPY_CHUNK, remaining))
                 if not chunk:

@@ -1,4 +1,5 @@
-"""Request counters for tests: how often each endpoint was called, and how often each body created a task."""
+"""Counters for tests: how often each endpoint was called, how often each body created a task, and
+how many faults of each kind were injected."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import hashlib
 import json
 import threading
 from collections import Counter
-from typing import Any, Final
+from typing import Any
 
-ENDPOINTS: Final = ("create", "get", "list", "delete", "files")
+from seedance.gateway.faults import ENDPOINTS, Endpoint, FaultKind
 
 
 def body_key(body: Any) -> str:
@@ -24,8 +25,9 @@ class Stats:
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._creates: Counter[str] = Counter()
+        self._faults: Counter[FaultKind] = Counter()
 
-    def request(self, endpoint: str) -> None:
+    def request(self, endpoint: Endpoint) -> None:
         """Count one request to an endpoint, whatever its outcome."""
         with self._lock:
             self._requests[endpoint] += 1
@@ -36,17 +38,25 @@ class Stats:
         with self._lock:
             self._creates[key] += 1
 
+    def fault(self, kind: FaultKind) -> None:
+        """Count one injected fault."""
+        with self._lock:
+            self._faults[kind] += 1
+
     def snapshot(self) -> dict[str, Any]:
-        """`{"requests": {endpoint: n}, "creates": {body sha256: tasks}, "tasks_created": n, "duplicate_creates": n}`."""
+        """`{"requests": {endpoint: n}, "creates": {body sha256: tasks}, "tasks_created": n,
+        "duplicate_creates": n, "faults": {kind: n}}`."""
         with self._lock:
             return {
                 "requests": {name: self._requests[name] for name in ENDPOINTS},
                 "creates": dict(self._creates),
                 "tasks_created": sum(self._creates.values()),
                 "duplicate_creates": sum(count - 1 for count in self._creates.values()),
+                "faults": {kind.value: self._faults[kind] for kind in FaultKind},
             }
 
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
             self._creates.clear()
+            self._faults.clear()

@@ -49,6 +49,8 @@ class TaskRecord:
     status: TaskStatus = TaskStatus.QUEUED
     error: TaskError | None = None
     result: RenderResult | None = None
+    fail_with: TaskError | None = None
+    """An injected fault: the task ends `failed` with this error instead of rendering."""
 
     @property
     def service_tier(self) -> str:
@@ -92,12 +94,21 @@ class TaskStore:
         self._reserved: set[str] = set()
         self._seq = itertools.count()
 
-    def create(self, task_id: str, request: CreateTaskRequest, plan: OutputPlan, created_at: float, created_mono: float) -> TaskRecord:
+    def create(
+        self,
+        task_id: str,
+        request: CreateTaskRequest,
+        plan: OutputPlan,
+        created_at: float,
+        created_mono: float,
+        *,
+        fail_with: TaskError | None = None,
+    ) -> TaskRecord:
         """Store a new queued task under an id from `reserve_id`."""
         with self._lock:
             record = TaskRecord(
                 id=task_id, seq=next(self._seq), request=request, plan=plan,
-                created_at=created_at, created_mono=created_mono, updated_at=created_at,
+                created_at=created_at, created_mono=created_mono, updated_at=created_at, fail_with=fail_with,
             )
             self._reserved.discard(task_id)
             self._tasks[task_id] = record
@@ -132,6 +143,12 @@ class TaskStore:
             matches.sort(key=lambda r: (r.created_at, r.seq), reverse=True)
             start = (page_num - 1) * page_size
             return [dataclasses.replace(r) for r in matches[start : start + page_size]], len(matches)
+
+    def all(self) -> list[TaskRecord]:
+        """Copies of every visible task, of every tier, oldest first."""
+        with self._lock:
+            records = [dataclasses.replace(r) for r in self._tasks.values() if self._visible(r)]
+        return sorted(records, key=lambda r: (r.created_at, r.seq))
 
     def start(self, task_id: str) -> TaskRecord | None:
         """queued → running; None when the task is no longer queued (cancelled, expired, deleted)."""

@@ -1,0 +1,122 @@
+"""Fault soak: 50 generations, 8 at a time, through the pipeline core against a gateway process that
+injects 20% faults of every kind. Every generation ends with a verified video or a permanent,
+classified error; no create is ever duplicated; no partial file is left anywhere.
+
+The clients' read timeout (1 s) is shorter than the gateway's slow answers (2 s), and the settle
+time of reconciliation is longer, so slow and late creates are found, not repeated. bench/soak.py
+runs the same at N=500 and prints the figures. A few real `generate_video` flow runs against a
+faulty dev stack close the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prefect_aws import AwsCredentials, S3Bucket
+from prefect_aws.client_parameters import AwsClientParameters
+from pydantic import SecretStr
+
+from bench.pipeline import LITE_T2V, PipelineConfig, generate_many, soak_request
+from blocks.gateway import SeedanceGateway
+from flows.generate import generate_video
+from seedance.devstack import S3_ACCESS_KEY, S3_REGION, DevStack
+from seedance.errors import GenerationFailedError
+from seedance.intents import IntentStore
+from seedance.media import probe
+from seedance.spec import GenerationSpec
+from seedance.waiting import PollSchedule
+from tests.conftest import GatewayFactory, GatewayProcess
+from tests.e2e.conftest import API_KEY
+from tests.e2e.support import gateway_stats
+
+pytestmark = pytest.mark.e2e
+
+GENERATIONS = 50
+CONCURRENCY = 8
+SLOW_SECONDS = 2.0
+TASK_FAILURE_CODES = {"OutputVideoSensitiveContentDetected", "OutputVideoSensitiveContentDetected.PolicyViolation", "InternalServiceError"}
+
+
+@pytest.fixture(scope="module")
+def faulty_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
+    return gateway_factory(
+        "--faults", "0.2", "--slow-seconds", str(SLOW_SECONDS), "--fault-seed", "20", "--render-workers", "2", latency=0.3
+    )  # fmt: skip
+
+
+def test_fifty_generations_at_twenty_percent_faults(faulty_gateway: GatewayProcess, tmp_path: Path) -> None:
+    config = PipelineConfig(
+        base_url=faulty_gateway.base_url,
+        api_key=faulty_gateway.api_key,
+        workdir=tmp_path,
+        timeout=httpx.Timeout(connect=2.0, read=1.0, write=2.0, pool=10.0),
+        settle_seconds=SLOW_SECONDS + 0.5,
+        schedule=PollSchedule(initial=0.1, maximum=0.5),
+        deadline_seconds=120,
+        retry_delay_seconds=0.2,
+    )
+    outcomes = generate_many(config, [(i, soak_request(i)) for i in range(GENERATIONS)], concurrency=CONCURRENCY)
+
+    failed = [o for o in outcomes if o.error is not None]
+    for outcome in failed:  # the only permanent errors: tasks the gateway failed on purpose, with Ark's codes
+        error = outcome.error
+        assert isinstance(error, GenerationFailedError), f"#{outcome.index}: {error!r}"
+        assert error.task.error is not None and error.task.error.code in TASK_FAILURE_CODES
+    assert len(failed) < GENERATIONS // 4
+
+    stats = faulty_gateway.stats()
+    assert stats["duplicate_creates"] == 0
+    intents = IntentStore(tmp_path / "intents").all()
+    assert len(intents) == GENERATIONS and all(intent.task_id for intent in intents)
+    assert stats["tasks_created"] == len({intent.task_id for intent in intents})
+    assert sum(stats["faults"].values()) >= 0.1 * sum(stats["requests"].values())
+
+    videos = sorted(tmp_path.rglob("*.mp4"))
+    assert videos == sorted(o.video for o in outcomes if o.video is not None)
+    for video in videos:
+        info = probe(video)
+        assert info.kind == "video" and info.width == 864 and info.height in (480, 496)
+    assert [p for p in tmp_path.rglob("*") if p.name.endswith((".part", ".tmp"))] == []
+
+
+# -- the flow --------------------------------------------------------------------------------------
+
+FLOW_GATEWAY, FLOW_BUCKET = "faulty", "faulty-assets"
+
+
+@pytest.fixture(scope="module")
+def faulty_stack(prefect_api: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """A dev stack whose gateway injects 30% faults, half of the creates dropped after creating, and
+    blocks of its own (the session's stay as they are)."""
+    options = ("--faults", "0.3", "--fault-rate", "drop-after-create=0.5", "--slow-seconds", str(SLOW_SECONDS), "--fault-seed", "3")
+    with DevStack(api_key=API_KEY, latency=0.3, gateway_args=options, log_dir=tmp_path_factory.mktemp("faulty-stack")) as stack:
+        SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key)).save(FLOW_GATEWAY, overwrite=True)
+        credentials = AwsCredentials(
+            aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=SecretStr(stack.s3_secret_key),
+            region_name=S3_REGION,
+            aws_client_parameters=AwsClientParameters(endpoint_url=stack.s3_endpoint, config={"signature_version": "s3v4"}),
+        )
+        S3Bucket(bucket_name=stack.bucket, credentials=credentials, bucket_folder="seedance").save(FLOW_BUCKET, overwrite=True)
+        yield stack
+
+
+def test_flow_runs_against_a_faulty_gateway(faulty_stack: DevStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEEDANCE_RECONCILE_SETTLE_SECONDS", str(SLOW_SECONDS + 0.5))
+    outcomes: list[object] = []
+    for index in range(4):
+        spec = GenerationSpec(model=LITE_T2V, prompt=f"flow under faults #{index}", resolution="480p", ratio="16:9", duration=2, seed=77 + index)
+        try:
+            outcomes.append(generate_video(spec=spec, out_dir=tmp_path / str(index), gateway=FLOW_GATEWAY, bucket=FLOW_BUCKET))
+        except GenerationFailedError as exc:
+            assert exc.task.error is not None and exc.task.error.code in TASK_FAILURE_CODES
+            outcomes.append(exc)
+    for result in outcomes:
+        if not isinstance(result, GenerationFailedError):
+            assert probe(result.files.video).kind == "video"  # type: ignore[attr-defined]
+    stats = gateway_stats(faulty_stack)
+    assert stats["duplicate_creates"] == 0 and stats["tasks_created"] == 4 and sum(stats["faults"].values()) > 0
+    assert [p for p in tmp_path.rglob("*") if p.name.endswith((".part", ".tmp"))] == []
