@@ -15,7 +15,8 @@ from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
 from seedance.files import sha256_file
-from seedance.intents import IntentStore, intent_key
+from seedance.ark.dialects import get_dialect
+from seedance.intents import IntentStore, intent_key, intent_seed
 from seedance.results import GenerationResult, OutputFiles, VideoInfo
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
@@ -68,6 +69,8 @@ def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bu
         store.put(known.model_copy(update={"owner": current_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
     else:
+        if spec.seed in (None, -1) and "seed" in (get_dialect(block.dialect).documented_fields or {"seed"}):
+            spec = spec.model_copy(update={"seed": intent_seed(key)})
         estimate = reserve_budget(spec, block.default_model, key, budget)
         try:
             lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)

@@ -59,6 +59,17 @@ def intent_key(gateway_url: str, body: dict[str, Any], salt: str | None = None) 
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def intent_seed(key: str) -> int:
+    """A seed drawn from the intent key, for specs that leave the seed random.
+
+    The task list echoes the seed but not the prompt, so a seed of our own is what tells this
+    generation's task apart from look-alikes when a create's outcome is unknown. The same intent
+    always gets the same seed (a re-run resumes, it never re-rolls); a new salt draws another.
+    Below 2^31, inside both documented seed ranges.
+    """
+    return int(key[:8], 16) % 2**31
+
+
 class IntentStore:
     """Intent records under `root`, one JSON file per key."""
 

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     poll_max_seconds: float = Field(default=15.0, gt=0, description="Longest pause between status checks.")
     poll_growth: float = Field(default=1.5, ge=1, description="Each pause is this much longer than the last.")
     task_retry_base_seconds: float = Field(
-        default=5.0, ge=0, description="First delay before a Prefect task retry; later ones double (with jitter)."
+        default=5.0,
+        ge=0,
+        description="First delay before a Prefect task retry; later ones double (with jitter). "
+        "Read when the tasks are imported: Prefect computes retry delays at decoration.",
     )
     reconcile_settle_seconds: float = Field(
         default=60.0,

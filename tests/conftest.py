@@ -6,6 +6,9 @@
   third-party hosts that Ark fetches references from.
 * `gateway`: `seedance gateway serve` as a real subprocess (latency 0.2 s, key `test-key`).
 * `gateway_factory`: start more gateway processes with other options; all stop at session end.
+
+Prefect task retry delays are computed when the tasks are decorated (at import), so their base is
+set here, before any test module imports them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
+
+os.environ.setdefault("SEEDANCE_TASK_RETRY_BASE_SECONDS", "0.05")
 
 GATEWAY_API_KEY = "test-key"
 GATEWAY_START_TIMEOUT = 30.0

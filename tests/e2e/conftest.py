@@ -38,10 +38,9 @@ def local_blocks(prefect_api: None, stack: DevStack) -> DevStack:
 
 @pytest.fixture(autouse=True)
 def fast_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Near-zero poll intervals and retry delays, and intent records private to the test."""
+    """Near-zero poll intervals, and intent records private to the test."""
     state = tmp_path / "state"
     monkeypatch.setenv("SEEDANCE_STATE_DIR", str(state))
     monkeypatch.setenv("SEEDANCE_POLL_INITIAL_SECONDS", "0.05")
     monkeypatch.setenv("SEEDANCE_POLL_MAX_SECONDS", "0.3")
-    monkeypatch.setenv("SEEDANCE_TASK_RETRY_BASE_SECONDS", "0")
     return state
