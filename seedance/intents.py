@@ -5,9 +5,19 @@ task id. A task retry, a flow re-run or a run after a crash finds the record and
 task id instead of paying again. A record left in `submitting` or `unknown` means a create may have
 reached the gateway without us seeing the answer: nothing creates again until that is resolved.
 
-Records are JSON files in a state folder, written to a temporary file and renamed (never half
-written), and an exclusive `flock` per intent key serialises workers on this machine, so two
+Records are JSON files in a state folder (`SEEDANCE_STATE_DIR`), written to a temporary file and
+renamed (never half written), and an exclusive `flock` per intent key serialises workers, so two
 processes starting the same generation cannot both reach the create call.
+
+Why files and flock, not the alternatives: the lock must be held across the create call itself
+(check, write `submitting`, POST, write the id) and released by the kernel if the holder dies —
+`flock` does exactly that, with no lease to expire mid-call and no service to run. Prefect
+transaction locks need a lock manager service (Redis) for more than one process; S3 conditional
+writes cannot be held across a call, so a crashed holder would need a lease and a clock. The cost:
+workers must share the state folder on one host, or on a shared file system whose `flock` works
+across hosts (NFSv4 does; some network file systems do not). Workers on separate machines without
+such a folder would each keep their own records; the task-list reconciliation still stops them
+from adopting each other's tasks, but not from creating the same generation twice.
 """
 
 from __future__ import annotations
