@@ -7,7 +7,7 @@ video that ignores what was asked for is worse than a clear error.
 
     name         differences handled
     ark          none (Volcengine, cn-beijing)
-    byteplus     BytePlus model ids (dreamina-seedance-2-0-…, seedance-1-0-…)
+    byteplus     BytePlus model ids (dreamina-seedance-2-0-…, seedance-1-0-…) sent; read back as ours
     kkiai        documents model/content/generate_audio/ratio/duration/watermark only;
                  its create answer may lack the id (the task is then found in the task list)
     aiid         top-level `prompt` required; `task_` ids; `created_at` as a string;
@@ -16,6 +16,8 @@ video that ignores what was asked for is worse than a clear error.
                  is the neutral value even for models without camera_fixed; its own example sends it)
     aimanyi      documents model/content/generate_audio/ratio/duration/watermark only
     quickrouter  create answers `status: submitted`; documents 2–12 s and no `adaptive` ratio
+
+The local gateway serves each of them from these same facts (`seedance/gateway/dialects.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from seedance.ark.types import CreateTaskRequest, TextContent
+from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
 from seedance.catalog import ADAPTIVE, find_model
 from seedance.validation import Problem
 
@@ -43,6 +45,8 @@ class DialectName(StrEnum):
 OFFICIAL_BASE_URL: Final = "https://ark.cn-beijing.volces.com/api/v3"
 
 _CORE_FIELDS: Final = frozenset({"model", "content", "generate_audio", "ratio", "duration", "watermark"})
+ARK_DEFAULTS: Final[dict[str, Any]] = {"watermark": False, "camera_fixed": False}
+"""Ark's own defaults for the fields some gateways default differently (ark-api.md §2.1)."""
 
 
 class Dialect(BaseModel):
@@ -56,8 +60,11 @@ class Dialect(BaseModel):
     byteplus_ids: bool = False
     documented_fields: frozenset[str] | None = None
     """Top-level request fields the gateway documents; None means all of Ark's."""
+    own_defaults: dict[str, Any] = {}
+    """Defaults the gateway applies where Ark's differ (maxtoken: watermark and camera_fixed true)."""
     explicit: dict[str, Any] = {}
-    """Fields always sent, with Ark's default, because the gateway's own default differs."""
+    """Fields always sent, with Ark's default, because the gateway's own default differs
+    (by default: every field of `own_defaults`, with the value of `ARK_DEFAULTS`)."""
     top_level_prompt: bool = False
     string_created_at: bool = False
     max_duration: int | None = None
@@ -66,6 +73,16 @@ class Dialect(BaseModel):
     create_status: str | None = None
     """The status the gateway adds to its create answer (`submitted`), if any."""
     create_may_omit_id: bool = False
+    """The create answer may name no task (kkiai documents `{}`): the client finds it in the list."""
+    statuses: frozenset[TaskStatus] = frozenset(TaskStatus)
+    """The task states the gateway has (aiid: no cancelled, no expired)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_from_own_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "explicit" not in data and data.get("own_defaults"):
+            data = {**data, "explicit": {field: ARK_DEFAULTS[field] for field in data["own_defaults"]}}
+        return data
 
     def problems(self, request: CreateTaskRequest) -> list[Problem]:
         """What in `request` this gateway cannot be trusted to honour."""
@@ -103,12 +120,20 @@ class Dialect(BaseModel):
         return body
 
     def read_task(self, raw: Any) -> Any:
-        """A task object (or create answer) in Ark's own shape."""
+        """A task object (or create answer) in Ark's own shape.
+
+        BytePlus ids are read back as the Volcengine ids requests are written in, so that a task
+        found in the list matches the request that made it (`reconcile`), whatever the cloud.
+        """
         if isinstance(raw, dict) and self.string_created_at:
             for field in ("created_at", "updated_at"):
                 value = raw.get(field)
                 if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                     raw = {**raw, field: int(value)}
+        if isinstance(raw, dict) and self.byteplus_ids and isinstance(raw.get("model"), str):
+            spec = find_model(raw["model"])
+            if spec is not None and raw["model"] == spec.byteplus_id:
+                raw = {**raw, "model": spec.id}
         return raw
 
 
@@ -133,11 +158,12 @@ DIALECTS: Final[dict[DialectName, Dialect]] = {
             top_level_prompt=True,
             string_created_at=True,
             task_id_prefix="task_",
+            statuses=frozenset({TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.SUCCEEDED, TaskStatus.FAILED}),
         ),
         Dialect(
             name=DialectName.MAXTOKEN,
             base_url=None,
-            explicit={"watermark": False, "camera_fixed": False},
+            own_defaults={"watermark": True, "camera_fixed": True},
         ),
         Dialect(name=DialectName.AIMANYI, base_url=None, documented_fields=_CORE_FIELDS),
         Dialect(

@@ -10,10 +10,13 @@ Start it as a process (`seedance gateway serve --port 0 --api-key K --latency 2`
 
 With `--faults 0.2` (or `GatewayConfig(faults=FaultPlan(rate=0.2))`) it also misbehaves on purpose:
 429s, 5xx, dropped connections, slow answers, failed tasks, cut downloads, expired URLs.
+With `--dialect aiid` (or `GatewayConfig(dialect="aiid")`) it speaks a reseller gateway's variant of
+the API instead of the official one: byteplus, kkiai, aiid, maxtoken, aimanyi, quickrouter.
 
 Modules: `config` (settings), `app` (LocalGateway), `server` (the HTTP wire), `routes` (endpoints),
-`errors` (Ark's envelope), `ids`, `store` (tasks and their state machine), `scheduler` and
-`lifecycle` (timing and the render pool), `plan` (defaults and `adaptive` resolved), `fetch`
+`dialects` (each gateway's differences, served), `aliases` (aiid's field aliases), `errors` (Ark's
+envelope), `ids`, `store` (tasks and their state machine), `scheduler` and `lifecycle` (timing and
+the render pool), `plan` (defaults and `adaptive` resolved), `fetch`
 (reference media), `render` (ffmpeg), `files` (signed result URLs, ranges), `wire` (the task
 object), `stats` (request and fault counters), `faults` (fault kinds and the `FaultPlan`),
 `inject` (acting the plan out), `cli`.

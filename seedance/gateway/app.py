@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from seedance.gateway.config import GatewayConfig
+from seedance.gateway.dialects import ServedDialect
 from seedance.gateway.fetch import ReferenceFetcher
 from seedance.gateway.files import UrlSigner
 from seedance.gateway.inject import FaultInjector
@@ -77,7 +78,8 @@ class LocalGateway:
         else:
             data_dir = config.data_dir
             data_dir.mkdir(parents=True, exist_ok=True)
-        store = TaskStore(clock=time.time)
+        dialect = ServedDialect.named(config.dialect)
+        store = TaskStore(clock=time.time, id_prefix=dialect.dialect.task_id_prefix, cancel_queued=dialect.cancels_queued)
         renderer = Renderer()
         lifecycle = Lifecycle(
             store,
@@ -86,6 +88,7 @@ class LocalGateway:
             latency=config.latency,
             queue_seconds=config.effective_queue_seconds,
             render_workers=config.render_workers,
+            overdue_error=dialect.overdue_error,
         )
         fetcher = ReferenceFetcher(timeout=config.fetch_timeout)
         # Cleanups run in reverse: kill ffmpeg first so the render pool drains at once.
@@ -97,6 +100,7 @@ class LocalGateway:
             fetcher=fetcher,
             signer=UrlSigner(ttl=config.result_ttl),
             stats=self._stats,
+            dialect=dialect,
         )
         try:
             server = GatewayHTTPServer((config.host, config.port), FaultInjector(app, config.faults, self._stats))
@@ -107,7 +111,7 @@ class LocalGateway:
         lifecycle.start()
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway-http", daemon=True)
         self._thread.start()
-        log.info("Seedance local gateway serving %s (data in %s)", self.base_url, data_dir)
+        log.info("Seedance local gateway serving %s in the %s dialect (data in %s)", self.base_url, dialect.name, data_dir)
         return self
 
     def stop(self) -> None:

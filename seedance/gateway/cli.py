@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from seedance.ark.dialects import DialectName
 from seedance.gateway.app import LocalGateway
 from seedance.gateway.config import GatewayConfig
 from seedance.gateway.faults import DEFAULT_SLOW_SECONDS, FaultKind, FaultPlan, parse_rates
@@ -28,6 +29,9 @@ def serve(
     api_key: Annotated[str, typer.Option(help="Bearer token clients must send.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8787,
+    dialect: Annotated[
+        DialectName, typer.Option(help="Whose API to serve: the official one (ark) or a reseller gateway's.", case_sensitive=False)
+    ] = DialectName.ARK,
     latency: Annotated[float, typer.Option(help="Seconds from create to succeeded, at least.")] = 5.0,
     queue_seconds: Annotated[float | None, typer.Option(help="Seconds a task stays queued; default latency / 2.")] = None,
     result_ttl: Annotated[float, typer.Option(help="Seconds a result URL stays valid.")] = 86400.0,
@@ -52,6 +56,9 @@ def serve(
 ) -> None:
     """Serve the Ark API under /api/v3. Prints one line with the real address once listening.
 
+    --dialect serves a gateway's variant instead: byteplus (its model ids), kkiai, aiid, maxtoken,
+    aimanyi or quickrouter, each as its own document describes it (seedance/gateway/dialects.py).
+
     With --faults or --fault-rate it misbehaves on purpose; GET /_local/stats counts what it injected.
     """
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,7 +70,7 @@ def serve(
     except ValueError as exc:  # pydantic's ValidationError included
         raise typer.BadParameter(str(exc)) from None
     config = GatewayConfig(
-        api_key=api_key, host=host, port=port, latency=latency, queue_seconds=queue_seconds, result_ttl=result_ttl,
+        api_key=api_key, host=host, port=port, dialect=dialect, latency=latency, queue_seconds=queue_seconds, result_ttl=result_ttl,
         data_dir=data_dir, render_workers=render_workers, fetch_timeout=fetch_timeout, faults=plan,
     )
     stop = threading.Event()

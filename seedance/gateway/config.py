@@ -6,17 +6,21 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from seedance.ark.dialects import DialectName
 from seedance.gateway.faults import FaultPlan
 
 
 class GatewayConfig(BaseModel):
-    """How a `LocalGateway` listens, authenticates, paces its tasks and misbehaves."""
+    """How a `LocalGateway` listens, authenticates, speaks, paces its tasks and misbehaves."""
 
     model_config = ConfigDict(frozen=True)
 
     api_key: str = Field(min_length=1, description="The Bearer token every /api/v3 request must carry.")
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(0, ge=0, le=65535, description="Port to listen on; 0 picks a free one.")
+    dialect: DialectName = Field(
+        DialectName.ARK, description="Whose API to serve: the official one (ark) or a gateway's (see gateway/dialects.py)."
+    )
     latency: float = Field(5.0, ge=0, description="Seconds from create to succeeded, at least.")
     queue_seconds: float | None = Field(
         None, ge=0, description="Seconds a task stays queued before running; default latency / 2."

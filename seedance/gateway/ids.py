@@ -13,11 +13,19 @@ ARK_TIMEZONE: Final = timezone(timedelta(hours=8))
 _SUFFIX_ALPHABET: Final = string.ascii_lowercase + string.digits
 
 
-def task_id(created_at: float) -> str:
-    """`cgt-YYYYMMDDhhmmss-xxxxx`: creation time in UTC+8, then 5 random lowercase alphanumerics."""
+ARK_PREFIX: Final = "cgt-"
+GATEWAY_SUFFIX_LENGTH: Final = 24
+"""Random characters after a gateway's own prefix (aiid documents only `task_xxx`)."""
+
+
+def task_id(created_at: float, prefix: str = ARK_PREFIX) -> str:
+    """Ark's `cgt-YYYYMMDDhhmmss-xxxxx` (creation time in UTC+8, then 5 random lowercase
+    alphanumerics), or a gateway's own prefix followed by 24 random lowercase alphanumerics."""
+    if prefix != ARK_PREFIX:
+        return prefix + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(GATEWAY_SUFFIX_LENGTH))
     stamp = datetime.fromtimestamp(created_at, ARK_TIMEZONE).strftime("%Y%m%d%H%M%S")
     suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
-    return f"cgt-{stamp}-{suffix}"
+    return f"{ARK_PREFIX}{stamp}-{suffix}"
 
 
 def request_id(now: float) -> str:

@@ -4,7 +4,8 @@ A task stays `queued` for `queue_seconds`, then waits for a free render worker (
 queued when the account's concurrency is used up), turns `running` and renders. It becomes
 `succeeded` no earlier than `latency` seconds after creation, later if rendering takes longer.
 A failed render makes it `failed`, and so does an injected failure (without rendering, after the
-same latency); a task still queued or running after `execution_expires_after` becomes `expired`.
+same latency); a task still queued or running after `execution_expires_after` becomes `expired`
+(or `failed` with `overdue_error`, in a dialect without the expired state).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ class Lifecycle:
         latency: float,
         queue_seconds: float,
         render_workers: int,
+        overdue_error: TaskError | None = None,
     ) -> None:
         self._store = store
+        self._overdue_error = overdue_error
         self._render = render
         self._tasks_dir = tasks_dir
         self._latency = latency
@@ -103,5 +106,5 @@ class Lifecycle:
             log.info("task %s failed (%s)", task_id, error.code)
 
     def _expire(self, task_id: str) -> None:
-        if self._store.expire(task_id):
-            log.info("task %s expired", task_id)
+        if self._store.expire(task_id, error=self._overdue_error):
+            log.info("task %s expired%s", task_id, "" if self._overdue_error is None else f" (failed: {self._overdue_error.code})")

@@ -54,6 +54,8 @@ class OutputPlan(BaseModel):
     """None for the 1.0 series, which has no draft field."""
     draft_task_id: str | None = None
     watermark: bool
+    camera_fixed: bool = False
+    """Asked for a fixed camera. The rendered picture is a still either way: `/_local/tasks` shows it."""
     return_last_frame: bool
     first_frame: Path | None = None
     """The image the video opens on (first-frame and first+last modes)."""
@@ -116,6 +118,7 @@ def plan_output(
         draft=None if spec.family is Family.V1_0 else bool(request.draft),
         draft_task_id=next((i.draft_task.id for i in request.content if isinstance(i, DraftTaskContent)), None),
         watermark=bool(request.watermark),
+        camera_fixed=bool(request.camera_fixed),
         return_last_frame=bool(request.return_last_frame),
         first_frame=first_frame,
     )

@@ -19,8 +19,8 @@ from typing import Any, Final, Protocol
 from xml.sax.saxutils import escape
 
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent, TaskError, TaskStatus
-from seedance.catalog import find_model
 from seedance.gateway import ids
+from seedance.gateway.dialects import ServedDialect
 from seedance.gateway.errors import ArkError, from_problems, invalid_parameter, not_found
 from seedance.gateway.faults import Endpoint
 from seedance.gateway.fetch import ReferenceFetcher
@@ -30,7 +30,7 @@ from seedance.gateway.plan import OutputPlan, plan_output
 from seedance.gateway.stats import Stats
 from seedance.gateway.store import DeleteOutcome, TaskFilter, TaskRecord, TaskStore
 from seedance.gateway.wire import task_object
-from seedance.validation import check_request, image_mode, parse_request, strip_nulls
+from seedance.validation import image_mode, parse_request, strip_nulls
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ class App(Protocol):
 
 
 class GatewayApp:
-    """Routes requests to the Ark endpoints and the gateway's own `/_local/*` helpers."""
+    """Routes requests to the Ark endpoints and the gateway's own `/_local/*` helpers, speaking
+    `dialect` (default: the official API's)."""
 
     def __init__(
         self,
@@ -152,9 +153,11 @@ class GatewayApp:
         fetcher: ReferenceFetcher,
         signer: UrlSigner,
         stats: Stats,
+        dialect: ServedDialect | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._api_key = api_key
+        self._dialect = dialect or ServedDialect.named("ark")
         self._store = store
         self._lifecycle = lifecycle
         self._fetcher = fetcher
@@ -225,14 +228,16 @@ class GatewayApp:
     # -- tasks ---------------------------------------------------------------------------------
 
     def _create(self, request: Request) -> Response:
+        dialect = self._dialect
         body = _json_body(request.body)
-        parsed = parse_request(body)
+        parsed = parse_request(dialect.read_body(body))
         if isinstance(parsed, list):
             raise from_problems(parsed)
-        problems = check_request(parsed)
+        spec = dialect.check_model(parsed.model)
+        problems = dialect.problems(parsed)
         if problems:
             raise from_problems(problems)
-        spec = find_model(parsed.model)
+        parsed = dialect.with_own_defaults(parsed)
         if spec is None:
             # check_request lets endpoint ids through: only the real server knows their model.
             raise not_found(
@@ -257,7 +262,7 @@ class GatewayApp:
         self._stats.created(strip_nulls(body))
         self._lifecycle.submit(record)
         log.info("task %s created (%s, %sx%s, %d frames)", task_id, parsed.model, plan.width, plan.height, plan.frames)
-        return Response.json(200, {"id": task_id})
+        return Response.json(200, dialect.create_answer(task_id, created_at))
 
     def _draft_plan(self, request: CreateTaskRequest) -> OutputPlan | None:
         for index, item in enumerate(request.content):
@@ -285,16 +290,12 @@ class GatewayApp:
         query = request.query
         page_num = _int_param(query, "page_num", DEFAULT_PAGE_NUM, PAGE_RANGE)
         page_size = _int_param(query, "page_size", DEFAULT_PAGE_SIZE, PAGE_RANGE)
-        status = _last(query, "filter.status")
-        # `expired` is not among the documented filter values; accepting it costs nothing.
-        if status is not None and status not in {s.value for s in TaskStatus}:
-            allowed = ", ".join(s.value for s in TaskStatus)
-            raise invalid_parameter("filter.status", f"{status!r} is not a task status; allowed: {allowed}")
+        status = self._dialect.status_filter(_last(query, "filter.status"))
         tier = _last(query, "filter.service_tier") or "default"
         if tier not in ("default", "flex"):
             raise invalid_parameter("filter.service_tier", f"{tier!r} is not a service tier; allowed: default, flex")
         task_filter = TaskFilter(
-            status=TaskStatus(status) if status else None,
+            status=status,
             task_ids=frozenset(query.get("filter.task_ids", [])),
             model=_last(query, "filter.model"),
             # The docs give filter.service_tier the default `default`: flex tasks need an explicit filter.
@@ -311,17 +312,19 @@ class GatewayApp:
             assert record is not None
             # Ark documents that running and cancelled tasks cannot be deleted, but not the error it
             # returns (ark-api.md §1.3): 400 InvalidParameter is our choice.
+            finished = ", ".join(s.value for s in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.EXPIRED) if s in self._dialect.statuses)
+            queued = "cancelled" if self._dialect.cancels_queued else "deleted"
             raise invalid_parameter(
                 "task_id",
                 f"The task {task_id} is {record.status.value} and cannot be deleted: only queued tasks can be "
-                "cancelled, and only succeeded, failed or expired tasks deleted",
+                f"{queued}, and only {finished} tasks deleted",
             )
         log.info("task %s %s", task_id, outcome.value)
         return Response.json(200, {})
 
     def _task_object(self, request: Request, record: TaskRecord) -> dict[str, Any]:
         origin = f"http://{request.headers['host']}"
-        return task_object(record, lambda name: self._signer.url(origin, record.id, name, record.updated_at))
+        return self._dialect.present(task_object(record, lambda name: self._signer.url(origin, record.id, name, record.updated_at)))
 
     # -- result files ---------------------------------------------------------------------------
 
@@ -352,8 +355,12 @@ class GatewayApp:
 
 def _task_state(record: TaskRecord) -> dict[str, Any]:
     """A task as `GET /_local/tasks` shows it: times to the microsecond, for measuring how soon a
-    client notices a change (the task object's `updated_at` is whole seconds)."""
-    return {"id": record.id, "status": record.status.value, "created_at": record.created_at, "updated_at": record.updated_at}
+    client notices a change (the task object's `updated_at` is whole seconds), and what it renders."""
+    return {
+        "id": record.id, "status": record.status.value, "created_at": record.created_at, "updated_at": record.updated_at,
+        # the resolved defaults the task object does not echo (a gateway's own defaults show here)
+        "watermark": record.plan.watermark, "camera_fixed": record.plan.camera_fixed,
+    }  # fmt: skip
 
 
 def _error_response(error: ArkError, request_id: str) -> Response:

@@ -8,6 +8,10 @@
 
 DELETE of a succeeded, failed or expired task removes the record; running and cancelled tasks
 refuse it. Records are handed out as copies, so a reader never sees a half-made transition.
+
+A dialect without the cancelled and expired states (aiid) changes two arrows: DELETE of a queued
+task removes it like a finished one (`cancel_queued=False`), and an overdue task ends `failed`
+with the error given to `expire`.
 """
 
 from __future__ import annotations
@@ -87,8 +91,10 @@ class TaskStore:
     `clock` returns wall-clock seconds; tests may pass their own.
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], *, id_prefix: str = ids.ARK_PREFIX, cancel_queued: bool = True) -> None:
         self._clock = clock
+        self._id_prefix = id_prefix
+        self._cancel_queued = cancel_queued
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskRecord] = {}
         self._reserved: set[str] = set()
@@ -118,7 +124,7 @@ class TaskStore:
         """A fresh task id for a task about to be created at `created_at`; `create` or `release_id` it."""
         with self._lock:
             while True:
-                task_id = ids.task_id(created_at)
+                task_id = ids.task_id(created_at, self._id_prefix)
                 if task_id not in self._tasks and task_id not in self._reserved:
                     self._reserved.add(task_id)
                     return task_id
@@ -172,10 +178,15 @@ class TaskStore:
                 record.error = error
             return record is not None
 
-    def expire(self, task_id: str) -> bool:
-        """queued or running → expired (the task outlived `execution_expires_after`)."""
+    def expire(self, task_id: str, *, error: TaskError | None = None) -> bool:
+        """queued or running → expired (the task outlived `execution_expires_after`); → failed with
+        `error` instead when one is given (a dialect without the expired state)."""
         with self._lock:
-            return self._move(task_id, (TaskStatus.QUEUED, TaskStatus.RUNNING), TaskStatus.EXPIRED) is not None
+            target = TaskStatus.EXPIRED if error is None else TaskStatus.FAILED
+            record = self._move(task_id, (TaskStatus.QUEUED, TaskStatus.RUNNING), target)
+            if record is not None and error is not None:
+                record.error = error
+            return record is not None
 
     def delete(self, task_id: str) -> tuple[DeleteOutcome, TaskRecord | None]:
         """DELETE semantics by status (ark-api.md §1.3), with a copy of the task as it was."""
@@ -184,9 +195,13 @@ class TaskStore:
             if record is None or not self._visible(record):
                 return DeleteOutcome.NOT_FOUND, None
             before = dataclasses.replace(record)
-            if record.status is TaskStatus.QUEUED:
+            if record.status is TaskStatus.QUEUED and self._cancel_queued:
                 self._move(task_id, (TaskStatus.QUEUED,), TaskStatus.CANCELLED)
                 return DeleteOutcome.CANCELLED, before
+            if record.status is TaskStatus.QUEUED:
+                # Never started: the lifecycle's `start` finds no record and renders nothing.
+                del self._tasks[task_id]
+                return DeleteOutcome.DELETED, before
             if record.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.EXPIRED):
                 del self._tasks[task_id]
                 return DeleteOutcome.DELETED, before

@@ -1,8 +1,12 @@
-"""After full runs, the API keys and the S3 secret appear nowhere a person or a log shipper can see."""
+"""After full runs, the API keys and the S3 secret appear nowhere a person or a log shipper can see:
+not in logs, flow-run parameters, task results, artifacts, result.json or exception messages. Runs
+in the session's stack (ark), then in a stack of each of the seven gateway dialects."""
 
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +15,12 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFi
 
 from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
+from seedance.ark.dialects import DialectName
 from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from seedance.devstack import DevStack
 from seedance.errors import AuthenticationError
 from seedance.spec import GenerationSpec
+from tests.e2e.test_dialects import DialectStack, dialect_spec, dialect_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -57,4 +63,39 @@ def test_keys_and_s3_secret_appear_nowhere(local_blocks: DevStack, tmp_path: Pat
     )
     assert "cgt-" in seen and "AuthenticationError" in seen, "the search saw nothing"
     for secret in (local_blocks.api_key, local_blocks.s3_secret_key, WRONG_KEY):
+        assert secret not in seen
+
+
+@pytest.fixture(scope="module", params=list(DialectName), ids=str)
+def dialect_served(request: pytest.FixtureRequest, prefect_api: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialectStack]:
+    name: DialectName = request.param
+    # a key as unguessable as a real one, so that finding it anywhere can only be a leak
+    with dialect_stack(name, api_key=f"sk-{secrets.token_urlsafe(18)}", log_dir=tmp_path_factory.mktemp(f"secrets-{name}")) as running:
+        yield running
+
+
+def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(dialect_served: DialectStack, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    stack, name = dialect_served.stack, dialect_served.name
+    ok = generate_video(spec=dialect_spec("nothing to hide"), out_dir=tmp_path / "ok", gateway=dialect_served.gateway_block,
+                        bucket=dialect_served.bucket_block, return_state=True)  # fmt: skip
+    result = ok.result()
+    leaky = f"leaky-{name}"
+    SeedanceGateway(base_url=stack.gateway_url, api_key=WRONG_KEY, dialect=name).save(leaky, overwrite=True)
+    failed = generate_video(spec=dialect_spec(), out_dir=tmp_path / "failed", gateway=leaky, bucket=dialect_served.bucket_block, return_state=True)
+    with pytest.raises(AuthenticationError) as caught:
+        failed.result()
+
+    seen = "\n".join(
+        [
+            everything_visible([str(ok.state_details.flow_run_id), str(failed.state_details.flow_run_id)]),
+            caplog.text,
+            str(caught.value),
+            repr(caught.value),
+            *(path.read_text(errors="replace") for path in tmp_path.rglob("*.json")),
+            *(path.read_text(errors="replace") for path in stack.log_dir.rglob("*.log")),  # type: ignore[union-attr]
+        ]
+    )
+    assert result.task_id in seen and "AuthenticationError" in seen, "the search saw nothing"
+    assert (tmp_path / "ok" / "result.json").is_file()
+    for secret in (stack.api_key, stack.s3_secret_key, WRONG_KEY):
         assert secret not in seen
