@@ -50,6 +50,9 @@ def serve(
         float, typer.Option(help="How late `slow` answers and `late-create` creates; make it longer than the client's read timeout.")
     ] = DEFAULT_SLOW_SECONDS,
     retry_after: Annotated[int, typer.Option(min=0, help="Seconds an injected 429 or 503 asks the client to wait.")] = 1,
+    truncate_at: Annotated[
+        float | None, typer.Option(min=0, max=1, help="Share of a result file a truncated download sends (default: random).")
+    ] = None,
     fault_seed: Annotated[int | None, typer.Option(help="Seed of the fault draws, for reproducible runs.")] = None,
     fault_limit: Annotated[int | None, typer.Option(min=0, help="Stop injecting after this many faults.")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level on stderr.")] = "INFO",
@@ -65,7 +68,7 @@ def serve(
     try:
         plan = FaultPlan(
             rate=faults, rates=parse_rates(fault_rate or ()), slow_seconds=slow_seconds,
-            retry_after_seconds=retry_after, seed=fault_seed, limit=fault_limit,
+            retry_after_seconds=retry_after, truncate_at=truncate_at, seed=fault_seed, limit=fault_limit,
         )  # fmt: skip
     except ValueError as exc:  # pydantic's ValidationError included
         raise typer.BadParameter(str(exc)) from None

@@ -84,6 +84,9 @@ class FaultPlan(BaseModel):
     )
     slow_seconds: float = Field(DEFAULT_SLOW_SECONDS, gt=0, description="How late `slow` answers and `late-create` creates.")
     retry_after_seconds: int = Field(1, ge=0, description="The pause a 429 (and a 503) asks for.")
+    truncate_at: float | None = Field(
+        None, gt=0, lt=1, description="Share of the body a `truncated-download` sends before closing; none: a random share."
+    )
     limit: int | None = Field(None, ge=0, description="Faults injected at most (since the plan was set); none: no limit.")
     seed: int | None = Field(None, description="Seed of the draws, for reproducible runs; none: a random one.")
 

@@ -179,7 +179,9 @@ class FaultInjector:
         response = self._app.handle(request)
         if response.status in (200, 206) and response.content_length >= 2:
             self._count(kind, request)
-            response.cut = Cut(body_bytes=self._randint(1, response.content_length - 1))
+            share = self.plan.truncate_at
+            sent = max(1, int(response.content_length * share)) if share else self._randint(1, response.content_length - 1)
+            response.cut = Cut(body_bytes=sent)
         return response
 
     # -- plumbing -------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_impossible_plans_are_refused(make: Callable[[], object], message: str) 
 def test_the_cli_options_become_the_plan(gateway_factory: GatewayFactory) -> None:
     process = gateway_factory("--faults", "0.25", "--fault-rate", "slow=0", "--fault-rate", "expired-url=0.5", "--slow-seconds", "3", "--fault-seed", "9")
     plan = httpx.get(f"{process.origin}/_local/faults", timeout=5).json()
-    assert plan == {"rate": 0.25, "rates": {"slow": 0.0, "expired-url": 0.5}, "slow_seconds": 3.0, "retry_after_seconds": 1, "seed": 9, "limit": None}
+    assert plan == {"rate": 0.25, "rates": {"slow": 0.0, "expired-url": 0.5}, "slow_seconds": 3.0, "retry_after_seconds": 1, "truncate_at": None, "seed": 9, "limit": None}
     assert process.stats()["faults"] == dict.fromkeys((kind.value for kind in FaultKind), 0)
 
 
@@ -430,3 +430,17 @@ def test_watching_flex_and_default_tasks_costs_one_list_request_per_tier(faulty:
 def _states(faulty: Faulty, *task_ids: str) -> list[dict[str, Any]]:
     tasks = faulty.admin.get("/_local/tasks").json()["tasks"]
     return [t for t in tasks if t["id"] in task_ids]
+
+
+def test_a_download_cut_at_half_completes_by_resuming_with_the_source_bytes(gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+    """`seedance gateway serve --truncate-at 0.5`: the first transfer stops at 50%, Range fetches the rest."""
+    gateway = gateway_factory("--fault-rate", "truncated-download=1", "--truncate-at", "0.5", "--fault-limit", "1", api_key=KEY)
+    with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as api:
+        task = wait_for(api, create(api, text_body(LITE_T2V, prompt="a half-sent kite")))
+    recorder = RangeRecorder()
+    result = download(task["content"]["video_url"], tmp_path / "video.mp4", retry_base_seconds=0.0, transport=recorder)
+    source = httpx.get(task["content"]["video_url"]).content  # the fault limit is spent: the whole file
+    assert result.resumed == 1 and gateway.stats()["faults"]["truncated-download"] == 1
+    assert recorder.ranges == [None, f"bytes={len(source) // 2}-"]
+    assert (tmp_path / "video.mp4").read_bytes() == source
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
