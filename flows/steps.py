@@ -71,7 +71,7 @@ def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bu
     else:
         if spec.seed in (None, -1) and "seed" in (get_dialect(block.dialect).documented_fields or {"seed"}):
             spec = spec.model_copy(update={"seed": intent_seed(key)})
-        estimate = reserve_budget(spec, block.default_model, key, budget)
+        estimate = reserve_budget(spec, block.default_model, key, budget, block.dialect)
         try:
             lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
             urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}

@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from seedance.ark.dialects import DialectName, get_dialect
 from seedance.ark.types import ContentGenerationTask
 from seedance.cost import Estimate, PriceTable, estimate_spec
 from seedance.errors import SpecError
@@ -15,8 +16,12 @@ from seedance.spec import GenerationSpec
 
 
 @task(name="reserve-budget", cache_policy=NO_CACHE)
-def reserve_budget(spec: GenerationSpec, default_model: str, intent_key: str, run_budget: str | None) -> Estimate | None:
+def reserve_budget(
+    spec: GenerationSpec, default_model: str, intent_key: str, run_budget: str | None, dialect: DialectName = DialectName.ARK
+) -> Estimate | None:
     """Estimate the generation and commit the estimate to the ledger, or refuse before anything is spent.
+
+    The model is priced as the gateway bills it: on BytePlus, its own id, in USD.
 
     Budgets: `run_budget` (e.g. "20 CNY") caps this flow run; `SEEDANCE_BUDGET` caps the whole ledger.
     Without any budget, a spec that cannot be priced (an `ep-` endpoint id) runs with a warning.
@@ -29,7 +34,9 @@ def reserve_budget(spec: GenerationSpec, default_model: str, intent_key: str, ru
     budgets = [Budget.parse(run_budget, run_id=flow_run.get_id())] if run_budget else []
     budgets += [Budget.parse(settings.budget)] if settings.budget else []
     try:
-        estimate = estimate_spec(spec, default_model, PriceTable.load())
+        wire = get_dialect(dialect).wire_model
+        billed = spec.model_copy(update={"model": wire(spec.model or default_model)})
+        estimate = estimate_spec(billed, wire(default_model), PriceTable.load())
     except SpecError as exc:
         if budgets:
             raise

@@ -106,13 +106,15 @@ class Dialect(BaseModel):
             problems.append(Problem(field="prompt", message=f"the {self.name} gateway requires a text prompt", code="MissingParameter"))
         return problems
 
+    def wire_model(self, model: str) -> str:
+        """The model id this gateway knows `model` by (BytePlus ids on BytePlus)."""
+        spec = find_model(model) if self.byteplus_ids else None
+        return spec.byteplus_id if spec is not None else model
+
     def shape(self, request: CreateTaskRequest) -> dict[str, Any]:
         """The JSON body to send to this gateway."""
         body = request.to_body()
-        if self.byteplus_ids:
-            spec = find_model(request.model)
-            if spec is not None:
-                body["model"] = spec.byteplus_id
+        body["model"] = self.wire_model(request.model)
         for field, value in self.explicit.items():
             body.setdefault(field, value)
         if self.top_level_prompt:

@@ -101,6 +101,8 @@ def test_generate_video_succeeds_in_the_dialect(served: DialectStack, tmp_path: 
         "succeeded", "doubao-seedance-2-0-260128", "720p", "16:9", 5,
     )  # fmt: skip
     assert isinstance(saved["created_at"], int) and saved["finished_at"] >= saved["created_at"]
+    # priced as the gateway bills it: BytePlus ids in USD, Volcengine ids in CNY
+    assert saved["currency"] == ("USD" if served.name is DialectName.BYTEPLUS else "CNY")
 
     stats = gateway_stats(served.stack)
     assert stats["tasks_created"] == 1 and stats["duplicate_creates"] == 0
