@@ -11,6 +11,7 @@ from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import SecretStr
 
 from blocks.gateway import SeedanceGateway
+from seedance.ark.dialects import DialectName
 from flows.generate import generate_video
 from seedance.devstack import S3_ACCESS_KEY, S3_REGION, DevStack
 from seedance.results import GenerationResult
@@ -20,17 +21,23 @@ GATEWAY_BLOCK = "local"
 BUCKET_BLOCK = "local-assets"
 
 
-def save_local_blocks(stack: DevStack) -> None:
-    """Save the gateway and bucket blocks that point at a running DevStack."""
-    SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key)).save(GATEWAY_BLOCK, overwrite=True)
+def save_local_blocks(
+    stack: DevStack,
+    *,
+    gateway_block: str = GATEWAY_BLOCK,
+    bucket_block: str = BUCKET_BLOCK,
+    dialect: DialectName = DialectName.ARK,
+) -> None:
+    """Save a gateway block and a bucket block (with its credentials block) for a running DevStack."""
+    SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key), dialect=dialect).save(gateway_block, overwrite=True)
     credentials = AwsCredentials(
         aws_access_key_id=S3_ACCESS_KEY,
         aws_secret_access_key=SecretStr(stack.s3_secret_key),
         region_name=S3_REGION,
         aws_client_parameters=AwsClientParameters(endpoint_url=stack.s3_endpoint, config={"signature_version": "s3v4"}),
     )
-    credentials.save("local-s3", overwrite=True)
-    S3Bucket(bucket_name=stack.bucket, credentials=credentials, bucket_folder="seedance").save(BUCKET_BLOCK, overwrite=True)
+    credentials.save(f"{bucket_block}-credentials", overwrite=True)
+    S3Bucket(bucket_name=stack.bucket, credentials=credentials, bucket_folder="seedance").save(bucket_block, overwrite=True)
 
 
 def run_demo(out_dir: Path, *, latency: float = 2.0) -> GenerationResult:

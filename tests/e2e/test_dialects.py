@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prefect_aws import AwsCredentials, S3Bucket
-from prefect_aws.client_parameters import AwsClientParameters
-from pydantic import SecretStr
 
-from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
 from seedance.ark.dialects import DialectName, get_dialect
-from seedance.devstack import S3_ACCESS_KEY, S3_REGION, DevStack
+from seedance.demo import save_local_blocks
+from seedance.devstack import DevStack
 from seedance.media import probe
 from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
@@ -63,17 +60,9 @@ class DialectStack:
 @contextmanager
 def dialect_stack(name: DialectName, *, api_key: str, log_dir: Path) -> Iterator[DialectStack]:
     """Start a dev stack serving `name` and save its blocks (needs a Prefect API); stop it on exit."""
-    gateway_block, credentials_block, bucket_block = f"dialect-{name}", f"dialect-{name}-s3", f"dialect-{name}-assets"
+    gateway_block, bucket_block = f"dialect-{name}", f"dialect-{name}-assets"
     with DevStack(api_key=api_key, latency=LATENCY, gateway_args=("--dialect", name.value), log_dir=log_dir) as stack:
-        SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key), dialect=name).save(gateway_block, overwrite=True)
-        credentials = AwsCredentials(
-            aws_access_key_id=S3_ACCESS_KEY,
-            aws_secret_access_key=SecretStr(stack.s3_secret_key),
-            region_name=S3_REGION,
-            aws_client_parameters=AwsClientParameters(endpoint_url=stack.s3_endpoint, config={"signature_version": "s3v4"}),
-        )
-        credentials.save(credentials_block, overwrite=True)
-        S3Bucket(bucket_name=stack.bucket, credentials=credentials, bucket_folder="seedance").save(bucket_block, overwrite=True)
+        save_local_blocks(stack, gateway_block=gateway_block, bucket_block=bucket_block, dialect=name)
         yield DialectStack(name=name, stack=stack, gateway_block=gateway_block, bucket_block=bucket_block)
 
 

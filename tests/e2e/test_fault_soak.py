@@ -15,14 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prefect_aws import AwsCredentials, S3Bucket
-from prefect_aws.client_parameters import AwsClientParameters
-from pydantic import SecretStr
 
 from bench.pipeline import LITE_T2V, PipelineConfig, generate_many, soak_request
-from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
-from seedance.devstack import S3_ACCESS_KEY, S3_REGION, DevStack
+from seedance.demo import save_local_blocks
+from seedance.devstack import DevStack
 from seedance.errors import GenerationFailedError
 from seedance.intents import IntentStore
 from seedance.media import probe
@@ -93,14 +90,7 @@ def faulty_stack(prefect_api: None, tmp_path_factory: pytest.TempPathFactory) ->
     blocks of its own (the session's stay as they are)."""
     options = ("--faults", "0.3", "--fault-rate", "drop-after-create=0.5", "--slow-seconds", str(SLOW_SECONDS), "--fault-seed", "3")
     with DevStack(api_key=API_KEY, latency=0.3, gateway_args=options, log_dir=tmp_path_factory.mktemp("faulty-stack")) as stack:
-        SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key)).save(FLOW_GATEWAY, overwrite=True)
-        credentials = AwsCredentials(
-            aws_access_key_id=S3_ACCESS_KEY,
-            aws_secret_access_key=SecretStr(stack.s3_secret_key),
-            region_name=S3_REGION,
-            aws_client_parameters=AwsClientParameters(endpoint_url=stack.s3_endpoint, config={"signature_version": "s3v4"}),
-        )
-        S3Bucket(bucket_name=stack.bucket, credentials=credentials, bucket_folder="seedance").save(FLOW_BUCKET, overwrite=True)
+        save_local_blocks(stack, gateway_block=FLOW_GATEWAY, bucket_block=FLOW_BUCKET)
         yield stack
 
 
