@@ -29,6 +29,7 @@ from seedance.ark.types import CreateTaskRequest, DraftTaskContent, VideoContent
 from seedance.catalog import ADAPTIVE, FPS, RATIOS, Family, ImageMode, ModelSpec, find_model
 from seedance.errors import SpecError
 from seedance.manifest import load_manifest
+from seedance.media import MediaError, probe
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec, is_local, read_mapping
 from seedance.validation import Problem, image_mode, media_url
@@ -452,7 +453,19 @@ def estimate_spec(
     Raises:
         SpecError: the spec fails pre-flight (every problem listed), or it cannot be priced.
     """
-    request = spec.preflight(default_model)
+    spec.preflight(default_model)
+    return estimate_checked_spec(spec, default_model, prices, reference_video_seconds=reference_video_seconds)
+
+
+def estimate_checked_spec(
+    spec: GenerationSpec,
+    default_model: str,
+    prices: PriceTable,
+    *,
+    reference_video_seconds: float | None = None,
+) -> Estimate:
+    """`estimate_spec` for a spec that already passed `GenerationSpec.preflight` (the flow's case)."""
+    request = spec.to_request(default_model, lambda path: path.resolve().as_uri())
     notes: list[str] = []
     if reference_video_seconds is None and any(isinstance(item, VideoContent) for item in request.content):
         reference_video_seconds = _reference_video_seconds(spec, notes)
@@ -476,10 +489,6 @@ def _reference_video_seconds(spec: GenerationSpec, notes: list[str]) -> float | 
 
 
 def _probe_seconds(path: Path) -> float | None:
-    try:
-        from seedance.media import MediaError, probe  # PyAV is heavy: only loaded when a video needs measuring
-    except ImportError:
-        return None
     try:
         return probe(path).duration
     except (MediaError, OSError):

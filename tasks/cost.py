@@ -8,7 +8,7 @@ from prefect.runtime import flow_run
 
 from seedance.ark.dialects import DialectName, get_dialect
 from seedance.ark.types import ContentGenerationTask
-from seedance.cost import Estimate, PriceTable, estimate_spec
+from seedance.cost import Estimate, PriceTable, estimate_checked_spec
 from seedance.errors import SpecError
 from seedance.ledger import Budget, Ledger, LedgerEntry
 from seedance.settings import get_settings
@@ -21,7 +21,8 @@ def reserve_budget(
 ) -> Estimate | None:
     """Estimate the generation and commit the estimate to the ledger, or refuse before anything is spent.
 
-    The model is priced as the gateway bills it: on BytePlus, its own id, in USD.
+    The model is priced as the gateway bills it: on BytePlus, its own id, in USD. `spec` has passed
+    pre-flight already (the flow checks it first), so it is not checked again here.
 
     Budgets: `run_budget` (e.g. "20 CNY") caps this flow run; `SEEDANCE_BUDGET` caps the whole ledger.
     Without any budget, a spec that cannot be priced (an `ep-` endpoint id) runs with a warning.
@@ -36,7 +37,7 @@ def reserve_budget(
     try:
         wire = get_dialect(dialect).wire_model
         billed = spec.model_copy(update={"model": wire(spec.model or default_model)})
-        estimate = estimate_spec(billed, wire(default_model), PriceTable.load())
+        estimate = estimate_checked_spec(billed, wire(default_model), PriceTable.load())
     except SpecError as exc:
         if budgets:
             raise
