@@ -57,8 +57,7 @@ def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bu
     logger = get_run_logger()
     started = time.monotonic()
     timings: dict[str, float] = {}
-    local_files = spec.local_files()
-    digests = {path: sha256_file(path) for path in local_files}
+    digests = {path: sha256_file(path) for path in spec.local_files()}
     keyed = spec.to_request(block.default_model, lambda path: f"sha256:{digests[path]}")
     key = intent_key(block.base_url, keyed.to_body(), salt)
     store = IntentStore(get_settings().state_dir / "intents")
@@ -75,7 +74,7 @@ def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bu
         try:
             lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
             urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}
-            to_upload = [path for path in local_files if str(path) not in urls]
+            to_upload = {path: digest for path, digest in digests.items() if str(path) not in urls}
             urls |= upload_references(to_upload, bucket, lifetime) if to_upload else {}
             timings["upload"] = time.monotonic() - started
             request = spec.to_request(block.default_model, lambda path: urls[str(path)])

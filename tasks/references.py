@@ -11,7 +11,6 @@ from prefect.cache_policies import NO_CACHE
 from blocks.resolve import load_bucket, s3_client
 from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, VideoContent
 from seedance.errors import SpecError
-from seedance.files import sha256_file
 from seedance.reachability import unreachable
 from seedance.storage import content_key, presign_get, upload_if_absent
 from tasks.policy import jittered_delays, retry_if_retryable
@@ -24,11 +23,12 @@ from tasks.policy import jittered_delays, retry_if_retryable
     retry_condition_fn=retry_if_retryable,
     cache_policy=NO_CACHE,
 )
-def upload_references(files: list[Path], bucket: str | None, lifetime_seconds: int) -> dict[str, str]:
+def upload_references(files: dict[Path, str], bucket: str | None, lifetime_seconds: int) -> dict[str, str]:
     """Upload local reference files under content-addressed keys and presign them.
 
     Args:
-        files: local files; each is uploaded once per content (a re-run sends no bytes).
+        files: local files and their sha256 (the flow has them from the intent key); each is
+            uploaded once per content (a re-run sends no bytes).
         bucket: a saved S3Bucket block name, or None for `SEEDANCE_BUCKET` and boto3's environment.
         lifetime_seconds: how long the presigned GET URLs stay valid.
 
@@ -39,8 +39,8 @@ def upload_references(files: list[Path], bucket: str | None, lifetime_seconds: i
     block = load_bucket(bucket)
     s3 = s3_client(block)
     urls: dict[str, str] = {}
-    for path in files:
-        key = content_key(block.bucket_folder, sha256_file(path), path.suffix)
+    for path, digest in files.items():
+        key = content_key(block.bucket_folder, digest, path.suffix)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         sent = upload_if_absent(s3, block.bucket_name, key, path, content_type)
         logger.info("%s %s → s3://%s/%s", "uploaded" if sent else "already stored", path.name, block.bucket_name, key)
