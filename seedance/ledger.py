@@ -317,18 +317,6 @@ class Ledger:
             self._append(entry)
             return entry
 
-    def attach_task(self, intent_key: str, task_id: str) -> LedgerEntry:
-        """Record the task id of a reserved item once the create has answered.
-
-        Raises:
-            LookupError: nothing was reserved under `intent_key`.
-        """
-        with self._locked(fcntl.LOCK_EX):
-            entry = self._require(intent_key)
-            entry = entry.model_copy(update={"task_id": task_id, "updated_at": self._clock()})
-            self._append(entry)
-            return entry
-
     def release(self, intent_key: str, note: str | None = None) -> LedgerEntry | None:
         """Free a reservation whose create was refused or never made; None when nothing is reserved."""
         with self._locked(fcntl.LOCK_EX):
