@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test clean
+.PHONY: install demo lint test clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/seedance demo --out out/demo
 
-test: install
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -40,9 +40,13 @@ def soak_request(index: int) -> CreateTaskRequest:
     """A small, distinct request: mostly 1.0-lite 480p 2 s (every third on the flex tier), every
     fifth 2.0-fast 480p 4 s. Each gets its own seed: the task list echoes the seed (not the prompt),
     so reconciliation can tell concurrent generations apart."""
-    prompt = TextContent(text=f"soak #{index}: a paper boat on a pond, wind from the {('north', 'east', 'south', 'west')[index % 4]}")
+    prompt = TextContent(
+        text=f"soak #{index}: a paper boat on a pond, wind from the {('north', 'east', 'south', 'west')[index % 4]}"
+    )
     if index % 5 == 4:
-        return CreateTaskRequest(model=FAST_2_0, content=[prompt], resolution="480p", ratio="16:9", duration=4, seed=10_000 + index)
+        return CreateTaskRequest(
+            model=FAST_2_0, content=[prompt], resolution="480p", ratio="16:9", duration=4, seed=10_000 + index
+        )
     tier = "flex" if index % 3 == 2 else None
     return CreateTaskRequest(
         model=LITE_T2V, content=[prompt], resolution="480p", ratio="16:9", duration=2, seed=10_000 + index, service_tier=tier
@@ -91,13 +95,15 @@ def generate(config: PipelineConfig, index: int, request: CreateTaskRequest) -> 
         with client:
             submitted: str = _retried(
                 lambda: submit_once(client, store, key, request, settle_seconds=config.settle_seconds).task_id,
-                SUBMIT_RETRIES, config.retry_delay_seconds,
-            )  # fmt: skip
+                SUBMIT_RETRIES,
+                config.retry_delay_seconds,
+            )
             task_id = submitted
             task = _retried(
                 lambda: wait_for_task(client, submitted, schedule=config.schedule, deadline_seconds=config.deadline_seconds),
-                WAIT_RETRIES, config.retry_delay_seconds,
-            )  # fmt: skip
+                WAIT_RETRIES,
+                config.retry_delay_seconds,
+            )
             if task.status is not TaskStatus.SUCCEEDED:
                 raise GenerationFailedError(task, gateway=client.gateway)
             video = config.workdir / "videos" / f"{index:04d}-{task.id}.mp4"
@@ -107,7 +113,9 @@ def generate(config: PipelineConfig, index: int, request: CreateTaskRequest) -> 
     return Outcome(index=index, intent_key=key, task_id=task_id, video=video, error=None, seconds=time.monotonic() - start)
 
 
-def generate_many(config: PipelineConfig, requests: Iterable[tuple[int, CreateTaskRequest]], *, concurrency: int) -> list[Outcome]:
+def generate_many(
+    config: PipelineConfig, requests: Iterable[tuple[int, CreateTaskRequest]], *, concurrency: int
+) -> list[Outcome]:
     """Run generations on `concurrency` threads; outcomes in the order of `requests`."""
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="generation") as pool:
         return list(pool.map(lambda item: generate(config, *item), requests))

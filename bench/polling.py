@@ -25,14 +25,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: `bench` is the repo's folder
 
-from bench.pipeline import LITE_T2V  # noqa: E402
-from seedance.ark.client import ArkClient  # noqa: E402
-from seedance.ark.types import CreateTaskRequest, TextContent  # noqa: E402
-from seedance.gateway import GatewayConfig, LocalGateway  # noqa: E402
-from seedance.gateway.plan import OutputPlan  # noqa: E402
-from seedance.gateway.render import Renderer, RenderResult  # noqa: E402
-from seedance.settings import get_settings  # noqa: E402
-from seedance.waiting import PollSchedule, expected_seconds, watch  # noqa: E402
+from bench.pipeline import LITE_T2V
+from local_gateway import GatewayConfig, LocalGateway
+from local_gateway.plan import OutputPlan
+from local_gateway.render import Renderer, RenderResult
+from seedance.ark.client import ArkClient
+from seedance.ark.types import CreateTaskRequest, TextContent
+from seedance.settings import get_settings
+from seedance.waiting import PollSchedule, expected_seconds, watch
 
 API_KEY = "bench-key"
 
@@ -64,18 +64,24 @@ def run(gateway: LocalGateway, tasks: int, flex_every: int, schedule: PollSchedu
     with ArkClient(gateway.base_url, API_KEY, gateway="bench") as client:
         requests = [
             CreateTaskRequest(
-                model=LITE_T2V, content=[TextContent(text=f"polling #{i}")], resolution="480p", ratio="16:9", duration=2,
+                model=LITE_T2V,
+                content=[TextContent(text=f"polling #{i}")],
+                resolution="480p",
+                ratio="16:9",
+                duration=2,
                 service_tier="flex" if flex_every and i % flex_every == flex_every - 1 else None,
-            )  # fmt: skip
+            )
             for i in range(tasks)
         ]
         # Creations spread over one latency: completions then fall anywhere between two polls.
         start = time.monotonic()
         spacing = gateway.config.latency / tasks
-        ids = []
+        ids: list[str] = []
         for index, request in enumerate(requests):
             time.sleep(max(0.0, start + index * spacing - time.monotonic()))
-            ids.append(client.create_task(request).id)
+            task_id = client.create_task(request).id
+            assert task_id is not None  # the local gateway always answers a create with an id
+            ids.append(task_id)
         admin.post("/_local/reset").raise_for_status()
         started = time.monotonic()
         seen = {task.id: time.time() for task in watch(client, ids, schedule=schedule, deadline_seconds=600)}
@@ -93,10 +99,16 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100, help="tasks in flight (default 100)")
     parser.add_argument("--latency", type=float, default=2.0, help="the gateway's latency, creation to success (default 2 s)")
     parser.add_argument("--flex-every", type=int, default=5, help="every n-th task on the flex tier; 0: none (default 5)")
-    parser.add_argument("--initial", type=float, default=settings.poll_initial_seconds, help="first pause (default: the settings')")
+    parser.add_argument(
+        "--initial", type=float, default=settings.poll_initial_seconds, help="first pause (default: the settings')"
+    )
     parser.add_argument("--maximum", type=float, default=settings.poll_max_seconds, help="longest pause (default: the settings')")
-    parser.add_argument("--growth", type=float, default=settings.poll_growth, help="pause growth per round (default: the settings')")
-    parser.add_argument("--expected", type=float, default=prior, help="the schedule's prior (default: the model's, from its tokens)")
+    parser.add_argument(
+        "--growth", type=float, default=settings.poll_growth, help="pause growth per round (default: the settings')"
+    )
+    parser.add_argument(
+        "--expected", type=float, default=prior, help="the schedule's prior (default: the model's, from its tokens)"
+    )
     args = parser.parse_args()
 
     schedule = PollSchedule(initial=args.initial, maximum=args.maximum, growth=args.growth, expected=args.expected)
@@ -109,8 +121,12 @@ def main() -> None:
         renderer.close()
     delays.sort()
     print(f"polling: {args.tasks} tasks in flight (every {args.flex_every or '-'}th flex), gateway latency {args.latency:g} s")
-    print(f"  schedule             initial {args.initial:g} s, growth {args.growth:g}, max {args.maximum:g} s, prior {args.expected:.0f} s")
-    print(f"  status requests      {requests['list']} list + {requests['get']} get = {(requests['list'] + requests['get']) / args.tasks:.2f} per task (goal <= 0.3)")
+    print(
+        f"  schedule             initial {args.initial:g} s, growth {args.growth:g}, max {args.maximum:g} s, prior {args.expected:.0f} s"
+    )
+    print(
+        f"  status requests      {requests['list']} list + {requests['get']} get = {(requests['list'] + requests['get']) / args.tasks:.2f} per task (goal <= 0.3)"
+    )
     print(
         f"  detection delay      p50 {statistics.median(delays):.2f} s, p95 {delays[round(0.95 * (len(delays) - 1))]:.2f} s, "
         f"max {delays[-1]:.2f} s (goal <= 2 s)"

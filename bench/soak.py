@@ -29,10 +29,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: `bench` is the repo's folder
 
-from bench.pipeline import Outcome, PipelineConfig, generate_many, soak_request  # noqa: E402
-from seedance.errors import ArkAPIError, GenerationFailedError, SeedanceError  # noqa: E402
-from seedance.media import MediaError, probe  # noqa: E402
-from seedance.waiting import PollSchedule  # noqa: E402
+from bench.pipeline import Outcome, PipelineConfig, generate_many, soak_request
+from seedance.errors import ArkAPIError, GenerationFailedError, SeedanceError
+from seedance.media import MediaError, probe
+from seedance.waiting import PollSchedule
 
 LISTENING = "Seedance local gateway listening on "
 
@@ -40,7 +40,19 @@ LISTENING = "Seedance local gateway listening on "
 @contextlib.contextmanager
 def gateway_process(api_key: str, data_dir: Path, *options: str) -> Iterator[str]:
     """`seedance gateway serve` on a free port; yields its base URL, stops it on exit."""
-    command = [sys.executable, "-m", "seedance.gateway", "serve", "--port", "0", "--api-key", api_key, "--data-dir", str(data_dir), *options]
+    command = [
+        sys.executable,
+        "-m",
+        "local_gateway",
+        "serve",
+        "--port",
+        "0",
+        "--api-key",
+        api_key,
+        "--data-dir",
+        str(data_dir),
+        *options,
+    ]
     with (data_dir.parent / "gateway.log").open("w") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
     assert process.stdout is not None
@@ -72,9 +84,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="seedance-soak-") as tmp:
         root = Path(tmp)
         options = (
-            "--latency", str(args.latency), "--render-workers", str(args.render_workers), "--faults", str(args.faults),
-            "--slow-seconds", str(args.slow_seconds), "--fault-seed", str(args.seed), "--log-level", "WARNING",
-        )  # fmt: skip
+            "--latency",
+            str(args.latency),
+            "--render-workers",
+            str(args.render_workers),
+            "--faults",
+            str(args.faults),
+            "--slow-seconds",
+            str(args.slow_seconds),
+            "--fault-seed",
+            str(args.seed),
+            "--log-level",
+            "WARNING",
+        )
         with gateway_process(api_key, root / "gateway", *options) as base_url:
             config = PipelineConfig(
                 base_url=base_url,
@@ -99,7 +121,9 @@ def report(outcomes: list[Outcome], stats: dict[str, Any], wall: float, workdir:
     times = sorted(o.seconds for o in succeeded)
     unreadable = sum(1 for path in workdir.rglob("*.mp4") if not _probes(path))
     leftovers = [p for p in workdir.rglob("*") if p.name.endswith((".part", ".tmp"))]
-    print(f"soak: {args.n} generations, {args.concurrency} at a time, faults {args.faults:.0%}, read timeout {args.read_timeout:g} s, slow {args.slow_seconds:g} s")
+    print(
+        f"soak: {args.n} generations, {args.concurrency} at a time, faults {args.faults:.0%}, read timeout {args.read_timeout:g} s, slow {args.slow_seconds:g} s"
+    )
     print(f"  succeeded            {len(succeeded)}")
     print(f"  permanent errors     {sum(errors.values())}")
     for what, count in errors.most_common():
@@ -110,7 +134,9 @@ def report(outcomes: list[Outcome], stats: dict[str, Any], wall: float, workdir:
     print(f"  files                {len(succeeded)} videos, {unreadable} unreadable, {len(leftovers)} .part/.tmp left")
     print(f"  wall time            {wall:.1f} s  ({len(outcomes) / wall:.2f} generations/s)")
     if times:
-        print(f"  time to video        p50 {statistics.median(times):.2f} s, p95 {_percentile(times, 0.95):.2f} s, max {times[-1]:.2f} s")
+        print(
+            f"  time to video        p50 {statistics.median(times):.2f} s, p95 {_percentile(times, 0.95):.2f} s, max {times[-1]:.2f} s"
+        )
 
 
 def _classify(error: SeedanceError) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, HttpUrl, SecretStr
 
 from seedance.ark.client import ArkClient
-from seedance.ark.dialects import OFFICIAL_BASE_URL, DialectName, get_dialect
+from seedance.ark.dialects import OFFICIAL_BASE_URL, Dialect, DialectName, get_dialect
 from seedance.catalog import DEFAULT_MODEL
-
+from seedance.errors import ConfigurationError
 
 
 class SeedanceGateway(Block):
@@ -29,7 +30,7 @@ class SeedanceGateway(Block):
     _block_type_name = "Seedance Gateway"
     _block_type_slug = "seedance-gateway"
     _description = "An Ark-compatible Seedance endpoint (official, reseller or local) and its API key."
-    _documentation_url = "https://www.volcengine.com/docs/82379/1520757"
+    _documentation_url = HttpUrl("https://www.volcengine.com/docs/82379/1520757")
 
     base_url: str = Field(
         default=OFFICIAL_BASE_URL,
@@ -51,6 +52,41 @@ class SeedanceGateway(Block):
         description="Model id (or ep- endpoint id) used when a spec names none.",
     )
 
+    @classmethod
+    def resolve(cls, name: str | None) -> SeedanceGateway:
+        """The saved block `name`, or for a one-off run (None) the gateway the environment names.
+
+        Flows call this once per run and hand the block itself to their tasks.
+        """
+        if not name:
+            return cls.from_environment()
+        block = cls.load(name)
+        assert isinstance(block, cls)  # `load` is typed for sync and async callers alike
+        return block
+
+    @classmethod
+    def from_environment(cls) -> SeedanceGateway:
+        """A gateway from the official SDK's `ARK_API_KEY` and `ARK_BASE_URL`, and `SEEDANCE_DIALECT`.
+
+        Raises:
+            ConfigurationError: no key, an unknown dialect, or a dialect with no public address and no URL.
+        """
+        api_key = os.environ.get("ARK_API_KEY")
+        if not api_key:
+            raise ConfigurationError("no gateway: pass --gateway NAME (a saved block) or set ARK_API_KEY (and ARK_BASE_URL)")
+        try:
+            dialect = get_dialect(os.environ.get("SEEDANCE_DIALECT") or DialectName.ARK)
+        except ValueError as exc:
+            raise ConfigurationError(f"SEEDANCE_DIALECT: {exc}") from None
+        base_url = os.environ.get("ARK_BASE_URL") or dialect.base_url
+        if not base_url:
+            raise ConfigurationError(f"the {dialect.name} gateway has no public address on record: set ARK_BASE_URL")
+        return cls(base_url=base_url, api_key=SecretStr(api_key), dialect=dialect.name)
+
+    def get_dialect(self) -> Dialect:
+        """How this gateway differs from the official API (field names, defaults, billing ids)."""
+        return get_dialect(self.dialect)
+
     @property
     def label(self) -> str:
         """The name errors and logs use for this gateway: the saved block name, else the host."""
@@ -59,5 +95,5 @@ class SeedanceGateway(Block):
     def get_client(self, **options: Any) -> ArkClient:
         """A new client for this gateway; `options` go to `ArkClient` (timeouts, retries)."""
         return ArkClient(
-            self.base_url, self.api_key.get_secret_value(), gateway=self.label, dialect=get_dialect(self.dialect), **options
+            self.base_url, self.api_key.get_secret_value(), gateway=self.label, dialect=self.get_dialect(), **options
         )

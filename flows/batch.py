@@ -3,15 +3,16 @@
 # Real annotations (no `from __future__`): Prefect builds the parameter schema from them.
 import time
 from pathlib import Path
+from typing import cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
 from pydantic import BaseModel
 
-from blocks.resolve import load_gateway
+from blocks.gateway import SeedanceGateway
 from flows.generate import cancel_upstream
-from flows.steps import Submission, collect, submit
-from seedance.ark.dialects import get_dialect
+from flows.steps import Submission, collect, resolve_bucket, submit
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import SeedanceError, SpecError, describe
 from seedance.manifest import ManifestItem
@@ -52,22 +53,24 @@ def generate_batch(
     Outputs go to `out_dir/<item name>/`.
     """
     logger = get_run_logger()
-    block = load_gateway(gateway)
-    dialect = get_dialect(block.dialect)
+    gateway_block = SeedanceGateway.resolve(gateway)
+    dialect = gateway_block.get_dialect()
     problems = []
     for item in items:
         try:
-            item.spec.preflight(block.default_model, dialect)
+            item.spec.preflight(gateway_block.default_model, dialect)
         except SpecError as exc:
             problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
     if problems:
         raise SpecError(problems, "batch")
+    bucket_block = resolve_bucket(bucket, [item.spec for item in items], keep_in_s3)
+    keep_in = bucket_block if keep_in_s3 else None
 
     outcome = {item.name: BatchItem(name=item.name) for item in items}
     submitted: dict[str, tuple[ManifestItem, Submission]] = {}
     for item in items:
         try:
-            submission = submit(item.spec, block, gateway, bucket, budget, None)
+            submission = submit(item.spec, gateway_block, bucket_block, budget, None)
         except SeedanceError as exc:
             outcome[item.name].error = describe(exc)
             logger.error("%s: not submitted: %s", item.name, exc)
@@ -75,10 +78,13 @@ def generate_batch(
         submitted[submission.task_id] = (item, submission)
         outcome[item.name].task_id = submission.task_id
 
-    progress = create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos")
+    # called from a sync flow, it returns the artifact's id (its type also allows the async form)
+    progress = cast(UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos"))
     timelines: dict[str, list[StatusChange]] = {task_id: [] for task_id in submitted}
     settings = get_settings()
-    schedule = settings.poll_schedule(min((s.expected_seconds for _, s in submitted.values() if s.expected_seconds), default=None))
+    schedule = settings.poll_schedule(
+        min((s.expected_seconds for _, s in submitted.values() if s.expected_seconds), default=None)
+    )
     deadline = max((s.deadline_seconds for _, s in submitted.values()), default=0.0)
     done = 0
 
@@ -86,14 +92,20 @@ def generate_batch(
         timelines[task.id].append(StatusChange(task_id=task.id, status=task.status, at=time.time()))
         logger.info("%s (%s): %s", submitted[task.id][0].name, task.id, task.status.value)
 
-    with block.get_client() as client:
+    with gateway_block.get_client() as client:
         for finished in watch(client, list(submitted), schedule=schedule, deadline_seconds=deadline, on_change=changed):
             item, submission = submitted[finished.id]
             try:
                 outcome[item.name].result = collect(
-                    item.spec, submission, finished, timelines[finished.id],
-                    block=block, gateway=gateway, bucket=bucket, out_dir=out_dir / item.name, name=item.name, keep_in_s3=keep_in_s3,
-                )  # fmt: skip
+                    item.spec,
+                    submission,
+                    finished,
+                    timelines[finished.id],
+                    gateway=gateway_block,
+                    out_dir=out_dir / item.name,
+                    name=item.name,
+                    keep_in=keep_in,
+                )
             except SeedanceError as exc:
                 outcome[item.name].error = describe(exc)
                 logger.error("%s: %s", item.name, exc)
@@ -107,7 +119,9 @@ def generate_batch(
             {
                 "item": entry.name,
                 "task id": entry.task_id or "—",
-                "status": entry.result.status if entry.result else (str(entry.error.get("code") or entry.error.get("type")) if entry.error else "—"),
+                "status": entry.result.status
+                if entry.result
+                else (str(entry.error.get("code") or entry.error.get("type")) if entry.error else "—"),
                 "tokens": entry.result.completion_tokens if entry.result else None,
                 "video": str(entry.result.files.video) if entry.result else None,
             }

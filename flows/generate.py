@@ -11,14 +11,12 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.logging.loggers import flow_run_logger
 from prefect.states import State
 
-from blocks.resolve import load_gateway
-from flows.steps import collect, submit
-from seedance.ark.dialects import get_dialect
+from blocks.gateway import SeedanceGateway
+from flows.steps import collect, resolve_bucket, submit
 from seedance.cancel import cancel_tasks
-from seedance.intents import IntentStore
 from seedance.results import GenerationResult
-from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
+from seedance.state import intent_store
 from tasks.generation import wait_for_generation
 
 
@@ -29,10 +27,10 @@ def cancel_upstream(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> No
     with the same spec (the intent record keeps its task id) for 7 days.
     """
     logger = flow_run_logger(flow_run, flow)  # hooks may run in the runner, outside any run context
-    intents = IntentStore(get_settings().state_dir / "intents").owned_by(str(flow_run.id))
+    intents = intent_store().owned_by(str(flow_run.id))
     if not intents:
         return
-    with load_gateway(flow_run.parameters.get("gateway")).get_client() as client:
+    with SeedanceGateway.resolve(flow_run.parameters.get("gateway")).get_client() as client:
         report = cancel_tasks(client, [intent.task_id for intent in intents if intent.task_id])
     if report.cancelled:
         logger.info("cancelled queued task(s) upstream: %s", ", ".join(report.cancelled))
@@ -74,13 +72,14 @@ def generate_video(
         BudgetExceededError: the estimate does not fit the run's or the ledger's budget.
         GenerationFailedError: the task ended failed, expired or cancelled.
     """
-    block = load_gateway(gateway)
-    spec.preflight(block.default_model, get_dialect(block.dialect))
-    submission = submit(spec, block, gateway, bucket, budget, salt)
+    gateway_block = SeedanceGateway.resolve(gateway)
+    spec.preflight(gateway_block.default_model, gateway_block.get_dialect())
+    bucket_block = resolve_bucket(bucket, [spec], keep_in_s3)
+    submission = submit(spec, gateway_block, bucket_block, budget, salt)
     mark = time.monotonic()
-    waited = wait_for_generation(submission.task_id, gateway, submission.deadline_seconds, submission.expected_seconds)
+    waited = wait_for_generation(submission.task_id, gateway_block, submission.deadline_seconds, submission.expected_seconds)
     submission.timings["wait"] = time.monotonic() - mark
+    keep_in = bucket_block if keep_in_s3 else None
     return collect(
-        spec, submission, waited.task, waited.timeline,
-        block=block, gateway=gateway, bucket=bucket, out_dir=out_dir, name=name, keep_in_s3=keep_in_s3,
-    )  # fmt: skip
+        spec, submission, waited.task, waited.timeline, gateway=gateway_block, out_dir=out_dir, name=name, keep_in=keep_in
+    )

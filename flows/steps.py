@@ -9,17 +9,19 @@ from pathlib import Path
 
 from prefect import get_run_logger
 from prefect.runtime import flow_run as current_run
+from prefect_aws import S3Bucket
 from pydantic import BaseModel
 
+from blocks.bucket import load_bucket
 from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
 from seedance.files import sha256_file
-from seedance.ark.dialects import get_dialect
-from seedance.intents import IntentStore, intent_key, intent_seed
+from seedance.intents import intent_key, intent_seed
 from seedance.results import GenerationResult, OutputFiles, VideoInfo
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
+from seedance.state import intent_store
 from seedance.storage import presign_lifetime
 from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
@@ -52,15 +54,26 @@ class Submission(BaseModel):
     timings: dict[str, float]
 
 
-def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bucket: str | None, budget: str | None, salt: str | None) -> Submission:
-    """Estimate, upload, check and create (once) the task of a spec that passed pre-flight."""
+def resolve_bucket(name: str | None, specs: list[GenerationSpec], keep_in_s3: bool) -> S3Bucket | None:
+    """The run's bucket block, resolved once, when some spec has files to upload or outputs are kept in S3."""
+    return load_bucket(name) if keep_in_s3 or any(spec.uploads() for spec in specs) else None
+
+
+def submit(
+    spec: GenerationSpec, gateway: SeedanceGateway, bucket: S3Bucket | None, budget: str | None, salt: str | None
+) -> Submission:
+    """Estimate, upload, check and create (once) the task of a spec that passed pre-flight.
+
+    `bucket` is the run's bucket block; it may be None only when the spec uploads nothing.
+    """
     logger = get_run_logger()
     started = time.monotonic()
     timings: dict[str, float] = {}
+    settings = get_settings()
     digests = {path: sha256_file(path) for path in spec.local_files()}
-    keyed = spec.to_request(block.default_model, lambda path: f"sha256:{digests[path]}")
-    key = intent_key(block.base_url, keyed.to_body(), salt)
-    store = IntentStore(get_settings().state_dir / "intents")
+    keyed = spec.to_request(gateway.default_model, lambda path: f"sha256:{digests[path]}")
+    key = intent_key(gateway.base_url, keyed.to_body(), salt)
+    store = intent_store(settings)
     known = store.get(key)
 
     if known is not None and known.task_id is not None:
@@ -68,16 +81,18 @@ def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bu
         store.put(known.model_copy(update={"owner": current_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
     else:
-        if spec.seed in (None, -1) and "seed" in (get_dialect(block.dialect).documented_fields or {"seed"}):
+        if spec.seed in (None, -1) and "seed" in (gateway.get_dialect().documented_fields or {"seed"}):
             spec = spec.model_copy(update={"seed": intent_seed(key)})
-        estimate = reserve_budget(spec, block.default_model, key, budget, block.dialect)
+        estimate = reserve_budget(spec, gateway, key, budget)
         try:
             lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
             urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}
             to_upload = {path: digest for path, digest in digests.items() if str(path) not in urls}
-            urls |= upload_references(to_upload, bucket, lifetime) if to_upload else {}
+            if to_upload:
+                assert bucket is not None, "resolve_bucket gives a bucket to every spec that uploads"
+                urls |= upload_references(to_upload, bucket, lifetime)
             timings["upload"] = time.monotonic() - started
-            request = spec.to_request(block.default_model, lambda path: urls[str(path)])
+            request = spec.to_request(gateway.default_model, lambda path: urls[str(path)])
             check_references(request, spec.fields())
             mark = time.monotonic()
             submitted = submit_generation(request, key, gateway)
@@ -93,7 +108,7 @@ def submit(spec: GenerationSpec, block: SeedanceGateway, gateway: str | None, bu
         intent_key=key,
         task_id=task_id,
         resumed=resumed,
-        deadline_seconds=(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER) + get_settings().wait_margin_seconds,
+        deadline_seconds=(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER) + settings.wait_margin_seconds,
         expected_seconds=expected_seconds(keyed.model, keyed.resolution, keyed.ratio, keyed.duration),
         started=started,
         timings=timings,
@@ -106,14 +121,14 @@ def collect(
     generation: ContentGenerationTask,
     timeline: list[StatusChange],
     *,
-    block: SeedanceGateway,
-    gateway: str | None,
-    bucket: str | None,
+    gateway: SeedanceGateway,
     out_dir: Path,
     name: str,
-    keep_in_s3: bool,
+    keep_in: S3Bucket | None = None,
 ) -> GenerationResult:
     """Settle the cost of a terminal task and, when it succeeded, download, verify, post-process and report it.
+
+    With `keep_in`, every output is also kept in that bucket under `outputs/<task id>/`.
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
@@ -121,7 +136,7 @@ def collect(
     timings = dict(submission.timings)
     cost = settle_cost(submission.intent_key, generation)
     if generation.status != "succeeded":
-        raise GenerationFailedError(generation, gateway=block.label)
+        raise GenerationFailedError(generation, gateway=gateway.label)
 
     mark = time.monotonic()
     out_dir = out_dir.resolve()
@@ -132,6 +147,7 @@ def collect(
         else None
     )
     timings["download"] = time.monotonic() - mark
+
     mark = time.monotonic()
     poster = make_poster(video.path)
     postprocessed: dict[str, Path] = {}
@@ -144,44 +160,22 @@ def collect(
     timings["postprocess"] = time.monotonic() - mark
     timings["total"] = time.monotonic() - submission.started
 
-    result = GenerationResult(
-        task_id=generation.id,
-        gateway=block.label,
-        model=generation.model,
-        status=generation.status.value,
+    files = OutputFiles(
+        video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json", postprocessed=postprocessed
+    )
+    result = GenerationResult.build(
+        generation,
+        gateway=gateway.label,
         intent_key=submission.intent_key,
         resumed=submission.resumed,
-        completion_tokens=generation.usage.completion_tokens if generation.usage else None,
-        estimated_tokens=cost.estimated_tokens if cost else None,
-        estimated_cost=cost.estimated_cost if cost else None,
-        billed_cost=cost.billed_cost if cost else None,
-        currency=cost.currency if cost else None,
-        seed=generation.seed,
-        resolution=generation.resolution,
-        ratio=generation.ratio,
-        duration=generation.duration,
-        video=VideoInfo(
-            width=info.width or 0,
-            height=info.height or 0,
-            duration_seconds=info.duration or 0.0,
-            fps=info.fps or 0.0,
-            video_codec=info.video_codec or "",
-            has_audio=info.has_audio,
-            audio_codec=info.audio_codec,
-            audio_channels=info.audio_channels,
-            size_bytes=video.size_bytes,
-            sha256=video.sha256,
-        ),
-        files=OutputFiles(
-            video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json", postprocessed=postprocessed
-        ),
-        timings={step: round(seconds, 3) for step, seconds in timings.items()},
-        created_at=generation.created_at,
-        finished_at=generation.updated_at,
+        video=VideoInfo.of(video, info),
+        files=files,
+        cost=cost,
+        timings=timings,
     )
     write_result(result)
     publish_report(result, timeline, name)
-    if keep_in_s3:
-        persist_outputs(result, bucket)
+    if keep_in is not None:
+        persist_outputs(result, keep_in)
     get_run_logger().info("video ready: %s", video.path)
     return result

@@ -2,15 +2,16 @@
 
 # Real annotations (no `from __future__`): Prefect builds the parameter schema from them.
 from pathlib import Path
+from typing import cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from blocks.resolve import load_gateway
+from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
-from seedance.ark.dialects import get_dialect
 from seedance.postprocess import concat
 from seedance.results import GenerationResult
 from seedance.storyboard import Storyboard
@@ -41,9 +42,12 @@ def storyboard(
     with its own result under `out_dir/shot-NN/`; a re-run resumes shots already generated.
     """
     logger = get_run_logger()
-    block = load_gateway(gateway)
-    board.preflight(block.default_model, get_dialect(block.dialect))
-    progress = create_progress_artifact(progress=0.0, key="storyboard-progress", description=f"{len(board.shots)} shots")
+    gateway_block = SeedanceGateway.resolve(gateway)
+    board.preflight(gateway_block.default_model, gateway_block.get_dialect())
+    # called from a sync flow, it returns the artifact's id (its type also allows the async form)
+    progress = cast(
+        UUID, create_progress_artifact(progress=0.0, key="storyboard-progress", description=f"{len(board.shots)} shots")
+    )
     frame = board.first_frame
     shots: list[GenerationResult] = []
     for index in range(len(board.shots)):

@@ -65,7 +65,12 @@ def download(
                     if _transfer(http, url, part, have):
                         break
                 except httpx.TransportError as exc:
-                    logger.warning("download of %s interrupted at %d bytes: %s", dest.name, part.stat().st_size if part.exists() else 0, type(exc).__name__)
+                    logger.warning(
+                        "download of %s interrupted at %d bytes: %s",
+                        dest.name,
+                        part.stat().st_size if part.exists() else 0,
+                        type(exc).__name__,
+                    )
                 if attempt == attempts:
                     raise DownloadError(f"{dest.name}: transfer still incomplete after {attempts} attempts")
                 resumed += 1
@@ -89,14 +94,17 @@ def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
             return True  # nothing left to send: the previous transfer ended exactly at the end
         if response.status_code == 403:
             raise ResultURLExpiredError(
-                f"GET {_without_query(url)}: HTTP 403, the URL has probably expired; GET the task for a fresh one", status_code=403
+                f"GET {_without_query(url)}: HTTP 403, the URL has probably expired; GET the task for a fresh one",
+                status_code=403,
             )
         if response.status_code not in (200, 206):
             raise DownloadError(f"GET {_without_query(url)}: HTTP {response.status_code}")
         if response.status_code == 200:
             have = 0  # the server ignored Range: start over
         elif not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
-            raise DownloadError(f"GET {_without_query(url)}: asked for bytes from {have}, got {response.headers.get('Content-Range')!r}")
+            raise DownloadError(
+                f"GET {_without_query(url)}: asked for bytes from {have}, got {response.headers.get('Content-Range')!r}"
+            )
         expected = _expected_total(response, have)
         with part.open("r+b" if have else "wb") as handle:
             handle.seek(have)

@@ -33,17 +33,30 @@ read retries and the Prefect tasks' `retry_condition_fn`) goes through it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-if TYPE_CHECKING:
-    from seedance.ark.types import ContentGenerationTask
-    from seedance.validation import Problem
+from pydantic import BaseModel, ConfigDict
+
+from seedance.ark.types import ContentGenerationTask
 
 
 class SeedanceError(Exception):
     """Base class of every error seedance raises."""
 
     retryable: ClassVar[bool] = False
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    message: str
+    code: str = "InvalidParameter"
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 class SpecError(SeedanceError):

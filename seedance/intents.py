@@ -22,7 +22,6 @@ from adopting each other's tasks, but not from creating the same generation twic
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import time
@@ -35,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from seedance.files import atomic_write_text
+from seedance.locking import file_lock
 
 
 class IntentState(StrEnum):
@@ -65,7 +65,9 @@ def intent_key(gateway_url: str, body: dict[str, Any], salt: str | None = None) 
     Local files must already be replaced by their content digest in `body`, so presigned URLs
     (which change every run) never change the key. `salt` deliberately asks for a new generation.
     """
-    canonical = json.dumps({"gateway": gateway_url.rstrip("/"), "body": body, "salt": salt}, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        {"gateway": gateway_url.rstrip("/"), "body": body, "salt": salt}, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -93,12 +95,8 @@ class IntentStore:
     @contextmanager
     def locked(self, key: str) -> Iterator[None]:
         """Hold the exclusive lock of one intent key (blocks until other holders release it)."""
-        with (self.root / f"{key}.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with file_lock(self.root / f"{key}.lock"):
+            yield
 
     def get(self, key: str) -> Intent | None:
         try:

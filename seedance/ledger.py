@@ -17,13 +17,11 @@ by a crash is skipped: it always stands for a change whose caller never saw it s
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -31,9 +29,10 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seedance.cost import Estimate, Tier
-from seedance.errors import BudgetExceededError, SpecError
-from seedance.validation import Problem
+from seedance.cost.estimate import Estimate
+from seedance.cost.prices import Tier
+from seedance.errors import BudgetExceededError, Problem, SpecError
+from seedance.locking import file_lock
 
 LEDGER_FILE: Final = "ledger.jsonl"
 LOCK_FILE: Final = "ledger.lock"
@@ -88,7 +87,12 @@ class Budget(BaseModel):
             amount = Decimal(match.group(2) or match.group(3))
         except InvalidOperation:
             raise SpecError(
-                [Problem(field="budget", message=f"{text!r} is not a budget; write an amount and a currency, e.g. '20 CNY' or '5 USD'")],
+                [
+                    Problem(
+                        field="budget",
+                        message=f"{text!r} is not a budget; write an amount and a currency, e.g. '20 CNY' or '5 USD'",
+                    )
+                ],
                 "budget",
             ) from None
         currency = (match.group(1) or match.group(4)).upper()
@@ -181,7 +185,7 @@ class Ledger:
 
     def entries(self) -> dict[str, LedgerEntry]:
         """The current entry of every intent key, in the order they were first reserved."""
-        with self._locked(fcntl.LOCK_SH):
+        with file_lock(self._lock_path, shared=True):
             return self._read()[0]
 
     def get(self, intent_key: str) -> LedgerEntry | None:
@@ -201,14 +205,22 @@ class Ledger:
 
     def summary(self) -> LedgerSummary:
         """Per currency: spent, reserved, counts by outcome, and estimated vs billed tokens."""
-        with self._locked(fcntl.LOCK_SH):
+        with file_lock(self._lock_path, shared=True):
             entries, unreadable = self._read()
         by_currency: dict[str, CurrencySummary] = {}
         for entry in entries.values():
             row = by_currency.setdefault(
                 entry.currency,
-                CurrencySummary(currency=entry.currency, spent=Decimal(0), reserved=Decimal(0), succeeded=0, unpaid=0,
-                                pending=0, estimated_tokens=0, billed_tokens=0),
+                CurrencySummary(
+                    currency=entry.currency,
+                    spent=Decimal(0),
+                    reserved=Decimal(0),
+                    succeeded=0,
+                    unpaid=0,
+                    pending=0,
+                    estimated_tokens=0,
+                    billed_tokens=0,
+                ),
             )
             if entry.status is EntryStatus.RESERVED:
                 row.reserved += entry.estimated_cost
@@ -221,7 +233,9 @@ class Ledger:
                     row.billed_tokens += entry.billed_tokens
             else:
                 row.unpaid += 1
-        return LedgerSummary(path=self.path, entries=len(entries), currencies=list(by_currency.values()), unreadable_lines=unreadable)
+        return LedgerSummary(
+            path=self.path, entries=len(entries), currencies=list(by_currency.values()), unreadable_lines=unreadable
+        )
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -246,11 +260,16 @@ class Ledger:
         """
         if budget is not None and budget.currency != estimate.currency:
             raise SpecError(
-                [Problem(field="budget", message=f"is in {budget.currency} but {estimate.model} is priced in {estimate.currency}; "
-                         f"a budget caps one currency: give a {estimate.currency} budget for this model")],
+                [
+                    Problem(
+                        field="budget",
+                        message=f"is in {budget.currency} but {estimate.model} is priced in {estimate.currency}; "
+                        f"a budget caps one currency: give a {estimate.currency} budget for this model",
+                    )
+                ],
                 "budget",
             )
-        with self._locked(fcntl.LOCK_EX):
+        with file_lock(self._lock_path):
             entries = self._read()[0]
             existing = entries.get(intent_key)
             if existing is not None and existing.status in (EntryStatus.RESERVED, EntryStatus.SUCCEEDED):
@@ -298,9 +317,9 @@ class Ledger:
             final = None
         if final not in SETTLE_STATUSES:
             raise ValueError(f"cannot settle with status {status!r}; allowed: {', '.join(SETTLE_STATUSES)}")
-        with self._locked(fcntl.LOCK_EX):
+        with file_lock(self._lock_path):
             entry = self._require(intent_key)
-            billed_cost = Decimal(0)
+            billed_cost: Decimal | None = Decimal(0)
             if final is EntryStatus.SUCCEEDED:
                 billed_cost = None if billed_tokens is None else Decimal(billed_tokens) * entry.price_per_million / _MILLION
             now = self._clock()
@@ -319,7 +338,7 @@ class Ledger:
 
     def release(self, intent_key: str, note: str | None = None) -> LedgerEntry | None:
         """Free a reservation whose create was refused or never made; None when nothing is reserved."""
-        with self._locked(fcntl.LOCK_EX):
+        with file_lock(self._lock_path):
             entry = self._read()[0].get(intent_key)
             if entry is None or entry.status is not EntryStatus.RESERVED:
                 return entry
@@ -353,15 +372,6 @@ class Ledger:
         if entry is None:
             raise LookupError(f"the ledger {self.path} has no reservation for intent {intent_key}")
         return entry
-
-    @contextmanager
-    def _locked(self, mode: int) -> Iterator[None]:
-        with self._lock_path.open("a") as handle:
-            fcntl.flock(handle, mode)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _read(self) -> tuple[dict[str, LedgerEntry], int]:
         """The last entry of each key, and how many lines could not be read (torn by a crash)."""

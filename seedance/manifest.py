@@ -18,9 +18,9 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
-from seedance.errors import SpecError
+from seedance.errors import Problem, SpecError
 from seedance.spec import GenerationSpec, load_spec, read_mapping
-from seedance.validation import Problem, problems_from_validation_error
+from seedance.validation import problems_from_validation_error
 
 MANIFEST: Final = "a spec, or a manifest with `items:`"
 
@@ -44,7 +44,9 @@ def load_manifest(path: Path) -> list[ManifestItem]:
         return [ManifestItem(name=spec.name or path.stem, source=str(path), spec=spec)]
     unknown = sorted(set(data) - {"defaults", "items"})
     if unknown:
-        raise SpecError([Problem(field=key, message="is not a manifest field; allowed: defaults, items") for key in unknown], str(path))
+        raise SpecError(
+            [Problem(field=key, message="is not a manifest field; allowed: defaults, items") for key in unknown], str(path)
+        )
     raw_defaults = data.get("defaults") or {}
     items = data["items"]
     if not isinstance(raw_defaults, dict):

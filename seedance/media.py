@@ -16,7 +16,6 @@ No HTTP and no Prefect here.
 from __future__ import annotations
 
 import base64
-
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from seedance.ark.types import AudioContent, ImageContent, MediaContent, VideoContent
 from seedance.catalog import Family, ModelSpec
-from seedance.validation import Problem
+from seedance.errors import Problem
 
 MediaKind = Literal["image", "video", "audio"]
 
@@ -331,7 +330,10 @@ def reference_problems(references: Sequence[ReferenceMedia], spec: ModelSpec | N
         total = sum(r.info.duration or 0.0 for r in timed)
         if total > TOTAL_SECONDS + DURATION_TOLERANCE:
             problems.append(
-                Problem(field=timed[0].field, message=f"the {low} last {total:.2f} s together; allowed: at most {TOTAL_SECONDS:g} s in total")
+                Problem(
+                    field=timed[0].field,
+                    message=f"the {low} last {total:.2f} s together; allowed: at most {TOTAL_SECONDS:g} s in total",
+                )
             )
     return problems
 
@@ -345,11 +347,15 @@ def _image_problems(ref: ReferenceMedia, formats: tuple[str, ...]) -> list[Probl
     low, high = IMAGE_SIDE_PX
     if not (low < width < high and low < height < high):
         problems.append(
-            Problem(field=field, message=f"image is {width}x{height} px; allowed: each side more than {low} and less than {high} px")
+            Problem(
+                field=field, message=f"image is {width}x{height} px; allowed: each side more than {low} and less than {high} px"
+            )
         )
     problems.extend(_aspect_problems(field, "image", width, height))
     if info.size_bytes >= IMAGE_MAX_BYTES:
-        problems.append(Problem(field=field, message=f"image is {info.size_bytes / MB:.1f} MB; allowed: less than {IMAGE_MAX_BYTES // MB} MB"))
+        problems.append(
+            Problem(field=field, message=f"image is {info.size_bytes / MB:.1f} MB; allowed: less than {IMAGE_MAX_BYTES // MB} MB")
+        )
     return problems
 
 
@@ -363,19 +369,28 @@ def _video_problems(ref: ReferenceMedia) -> list[Problem]:
     problems.extend(_seconds_problems(field, "video", info.duration, VIDEO_SECONDS))
     fps_low, fps_high = VIDEO_FPS
     if info.fps is None or not fps_low <= info.fps <= fps_high:
-        problems.append(Problem(field=field, message=f"video runs at {info.fps or 0:g} fps; allowed: {fps_low:g}-{fps_high:g} fps"))
+        problems.append(
+            Problem(field=field, message=f"video runs at {info.fps or 0:g} fps; allowed: {fps_low:g}-{fps_high:g} fps")
+        )
     width, height = info.width or 0, info.height or 0
     px_low, px_high = VIDEO_PIXELS
     if not px_low <= width * height <= px_high:
         problems.append(
-            Problem(field=field, message=f"video is {width}x{height} = {width * height} pixels; allowed: {px_low}-{px_high} pixels (640x640 to 3326x2494)")
+            Problem(
+                field=field,
+                message=f"video is {width}x{height} = {width * height} pixels; allowed: {px_low}-{px_high} pixels (640x640 to 3326x2494)",
+            )
         )
     side_low, side_high = VIDEO_SIDE_PX
     if not (side_low <= width <= side_high and side_low <= height <= side_high):
-        problems.append(Problem(field=field, message=f"video is {width}x{height} px; allowed: each side {side_low}-{side_high} px"))
+        problems.append(
+            Problem(field=field, message=f"video is {width}x{height} px; allowed: each side {side_low}-{side_high} px")
+        )
     problems.extend(_aspect_problems(field, "video", width, height))
     if info.size_bytes > VIDEO_MAX_BYTES:
-        problems.append(Problem(field=field, message=f"video is {info.size_bytes / MB:.1f} MB; allowed: at most {VIDEO_MAX_BYTES // MB} MB"))
+        problems.append(
+            Problem(field=field, message=f"video is {info.size_bytes / MB:.1f} MB; allowed: at most {VIDEO_MAX_BYTES // MB} MB")
+        )
     return problems
 
 
@@ -386,7 +401,9 @@ def _audio_problems(ref: ReferenceMedia) -> list[Problem]:
         problems.append(Problem(field=field, message=f"is {info.format} audio; allowed formats: {', '.join(AUDIO_FORMATS)}"))
     problems.extend(_seconds_problems(field, "audio clip", info.duration, AUDIO_SECONDS))
     if info.size_bytes > AUDIO_MAX_BYTES:
-        problems.append(Problem(field=field, message=f"audio is {info.size_bytes / MB:.1f} MB; allowed: at most {AUDIO_MAX_BYTES // MB} MB"))
+        problems.append(
+            Problem(field=field, message=f"audio is {info.size_bytes / MB:.1f} MB; allowed: at most {AUDIO_MAX_BYTES // MB} MB")
+        )
     return problems
 
 

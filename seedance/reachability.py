@@ -13,8 +13,9 @@ from collections.abc import Iterable
 import httpx
 
 from seedance.ark.types import AudioContent, ImageContent, MediaContent, VideoContent
+from seedance.errors import Problem
 from seedance.media import SNIFF_BYTES, MediaKind, sniff
-from seedance.validation import Problem, media_url
+from seedance.validation import media_url
 
 PROBE_TIMEOUT = httpx.Timeout(10.0)
 _KIND: dict[type, MediaKind] = {ImageContent: "image", VideoContent: "video", AudioContent: "audio"}

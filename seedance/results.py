@@ -7,6 +7,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from seedance.ark.types import ContentGenerationTask
+from seedance.download import Downloaded
+from seedance.ledger import LedgerEntry
+from seedance.media import MediaInfo
+
 
 class VideoInfo(BaseModel):
     width: int
@@ -19,6 +24,22 @@ class VideoInfo(BaseModel):
     audio_channels: int | None = None
     size_bytes: int
     sha256: str
+
+    @classmethod
+    def of(cls, video: Downloaded, info: MediaInfo) -> VideoInfo:
+        """The facts of a downloaded video: bytes and digest from the download, the rest probed."""
+        return cls(
+            width=info.width or 0,
+            height=info.height or 0,
+            duration_seconds=info.duration or 0.0,
+            fps=info.fps or 0.0,
+            video_codec=info.video_codec or "",
+            has_audio=info.has_audio,
+            audio_codec=info.audio_codec,
+            audio_channels=info.audio_channels,
+            size_bytes=video.size_bytes,
+            sha256=video.sha256,
+        )
 
 
 class OutputFiles(BaseModel):
@@ -52,3 +73,40 @@ class GenerationResult(BaseModel):
     timings: dict[str, float] = Field(description="Seconds spent per step.")
     created_at: int
     finished_at: int
+
+    @classmethod
+    def build(
+        cls,
+        generation: ContentGenerationTask,
+        *,
+        gateway: str,
+        intent_key: str,
+        resumed: bool,
+        video: VideoInfo,
+        files: OutputFiles,
+        cost: LedgerEntry | None,
+        timings: dict[str, float],
+    ) -> GenerationResult:
+        """The result of a succeeded task: what it reported, what was downloaded, and what it cost."""
+        return cls(
+            task_id=generation.id,
+            gateway=gateway,
+            model=generation.model,
+            status=generation.status.value,
+            intent_key=intent_key,
+            resumed=resumed,
+            completion_tokens=generation.usage.completion_tokens if generation.usage else None,
+            estimated_tokens=cost.estimated_tokens if cost else None,
+            estimated_cost=cost.estimated_cost if cost else None,
+            billed_cost=cost.billed_cost if cost else None,
+            currency=cost.currency if cost else None,
+            seed=generation.seed,
+            resolution=generation.resolution,
+            ratio=generation.ratio,
+            duration=generation.duration,
+            video=video,
+            files=files,
+            timings={step: round(seconds, 3) for step, seconds in timings.items()},
+            created_at=generation.created_at,
+            finished_at=generation.updated_at,
+        )

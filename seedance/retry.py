@@ -1,12 +1,12 @@
-"""Backoff delays and `Retry-After` parsing, shared by the client and the Prefect tasks.
+"""Backoff delays and `Retry-After` parsing for the Ark client's own read retries.
 
-Prefect's task engine does not apply `retry_jitter_factor` today, so jitter comes from here.
+(Prefect tasks retry through `tasks.policy`, with Prefect's own backoff and jitter.)
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
 
@@ -31,8 +31,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 

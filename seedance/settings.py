@@ -45,7 +45,6 @@ class Settings(BaseSettings):
         default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
     )
 
-
     def poll_schedule(self, expected_seconds: float | None = None) -> PollSchedule:
         return PollSchedule(
             initial=self.poll_initial_seconds, maximum=self.poll_max_seconds, growth=self.poll_growth, expected=expected_seconds

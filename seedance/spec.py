@@ -34,10 +34,10 @@ from seedance.ark.types import (
     VideoContent,
 )
 from seedance.catalog import find_model
-from seedance.errors import SpecError
+from seedance.errors import Problem, SpecError
 from seedance.media import MediaError, ReferenceMedia, image_data_url, probe, reference_problems
 from seedance.postprocess import PostprocessStep
-from seedance.validation import Problem, check_request, media_url, problems_from_validation_error
+from seedance.validation import check_request, media_url, problems_from_validation_error
 
 REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://")
 
@@ -93,15 +93,21 @@ class GenerationSpec(CreateTaskRequest):
 
     def inlined(self) -> dict[Path, str]:
         """Local images small enough to send inline (see `inline_images_max_bytes`), as data: URLs."""
+        return {path: image_data_url(path) for path in self._inline_images()}
+
+    def uploads(self) -> list[Path]:
+        """Local files that go to S3: every local file but the images sent inline."""
+        inline = self._inline_images()
+        return [path for path in self.local_files() if path not in inline]
+
+    def _inline_images(self) -> set[Path]:
         limit = self.inline_images_max_bytes
         if limit is None:
-            return {}
+            return set()
         images = {
-            Path(media_url(item))
-            for _, item in self.items()
-            if isinstance(item, ImageContent) and is_local(media_url(item))
+            Path(media_url(item)) for _, item in self.items() if isinstance(item, ImageContent) and is_local(media_url(item))
         }
-        return {path: image_data_url(path) for path in images if path.stat().st_size <= limit}
+        return {path for path in images if path.stat().st_size <= limit}
 
     def local_files(self) -> list[Path]:
         """Local media files the spec refers to, in request order, without repeats."""
@@ -118,7 +124,10 @@ class GenerationSpec(CreateTaskRequest):
             if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_local(media_url(item)):
                 item = _with_url(item, url_for(Path(media_url(item))))
             content.append(item)
-        fields = self.model_dump(exclude={"model", "content", "prompt", "references", "name", "postprocess", "inline_images_max_bytes"}, exclude_none=True)
+        fields = self.model_dump(
+            exclude={"model", "content", "prompt", "references", "name", "postprocess", "inline_images_max_bytes"},
+            exclude_none=True,
+        )
         return CreateTaskRequest(model=self.model or default_model, content=content, **fields)
 
     def relative_to(self, base: Path) -> GenerationSpec:
@@ -209,9 +218,7 @@ def _relative_url(url: str, base: Path) -> str:
     return str(local if local.is_absolute() else (base / local))
 
 
-def _with_url(
-    item: ImageContent | VideoContent | AudioContent, url: str
-) -> ImageContent | VideoContent | AudioContent:
+def _with_url(item: ImageContent | VideoContent | AudioContent, url: str) -> ImageContent | VideoContent | AudioContent:
     media = MediaURL(url=url)
     if isinstance(item, ImageContent):
         return item.model_copy(update={"image_url": media})

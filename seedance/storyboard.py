@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seedance.errors import SpecError
 from seedance.ark.dialects import Dialect
+from seedance.errors import Problem, SpecError
 from seedance.spec import GenerationSpec, read_mapping
-from seedance.validation import Problem, problems_from_validation_error
+from seedance.validation import problems_from_validation_error
 
 DEFAULT_LOUDNESS = -16.0
 """Integrated loudness of the final cut: the common target for web video."""
@@ -54,7 +54,10 @@ class Storyboard(BaseModel):
         try:
             spec = GenerationSpec.model_validate(fields)
         except ValidationError as exc:
-            problems = [problem.model_copy(update={"field": f"shots[{index}].{problem.field}"}) for problem in problems_from_validation_error(exc)]
+            problems = [
+                problem.model_copy(update={"field": f"shots[{index}].{problem.field}"})
+                for problem in problems_from_validation_error(exc)
+            ]
             raise SpecError(problems, "storyboard") from None
         return spec.relative_to(self.base_dir)
 
@@ -67,7 +70,9 @@ class Storyboard(BaseModel):
                 self.shot_spec(index, opening).preflight(default_model, dialect)
             except SpecError as exc:
                 problems += [
-                    problem if problem.field.startswith("shots[") else problem.model_copy(update={"field": f"shots[{index}].{problem.field}"})
+                    problem
+                    if problem.field.startswith("shots[")
+                    else problem.model_copy(update={"field": f"shots[{index}].{problem.field}"})
                     for problem in exc.problems
                 ]
         if problems:

@@ -72,9 +72,14 @@ def submit_once(
             now = clock()
             intent = store.put(
                 Intent(
-                    key=key, gateway=client.gateway, model=request.model, state=IntentState.SUBMITTING,
-                    owner=owner, created_at=now, updated_at=now,
-                )  # fmt: skip
+                    key=key,
+                    gateway=client.gateway,
+                    model=request.model,
+                    state=IntentState.SUBMITTING,
+                    owner=owner,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
             try:
                 response = client.create_task(request)
@@ -82,7 +87,9 @@ def submit_once(
                 intent = store.put(intent.model_copy(update={"state": IntentState.UNKNOWN, "note": str(exc)}))
                 logger.warning("create for intent %s: outcome unknown (%s); reconciling", key, exc)
                 # an accepted create made its task before answering: it is listed already
-                found = _resolve(client, store, intent, request, 0.0 if exc.accepted else settle_seconds, clock, sleep, accepted=exc.accepted)
+                found = _resolve(
+                    client, store, intent, request, 0.0 if exc.accepted else settle_seconds, clock, sleep, accepted=exc.accepted
+                )
                 if found is not None:
                     return Submitted(task_id=found, resumed=True)
                 continue
@@ -95,7 +102,8 @@ def submit_once(
         # Every create was proven not to have landed: nothing is unknown, the gateway is just unwell.
         store.discard(key)
         raise ArkConnectionError(
-            f"intent {key}: {MAX_CREATES} creates in a row went unanswered and made no task; try again later", gateway=client.gateway
+            f"intent {key}: {MAX_CREATES} creates in a row went unanswered and made no task; try again later",
+            gateway=client.gateway,
         )
 
 
@@ -131,7 +139,9 @@ def _resolve(
     if outcome.verdict is Verdict.NOT_CREATED and not accepted:
         logger.warning("intent %s: the uncertain create made no task; creating again", intent.key)
         return None
-    reason = "the gateway accepted the create but lists no matching task" if outcome.verdict is Verdict.NOT_CREATED else outcome.reason
+    reason = (
+        "the gateway accepted the create but lists no matching task" if outcome.verdict is Verdict.NOT_CREATED else outcome.reason
+    )
     store.put(intent.model_copy(update={"state": IntentState.UNKNOWN, "note": reason}))
     raise CreateOutcomeUnknownError(
         f"intent {intent.key}: cannot tell which task was created ({reason}). Not creating again. "

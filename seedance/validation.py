@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from seedance.ark.types import (
     AudioContent,
@@ -24,25 +24,13 @@ from seedance.ark.types import (
     VideoContent,
 )
 from seedance.catalog import ImageMode, ModelSpec, find_model
+from seedance.errors import Problem
 
 SEED_MAX: Final = 2**32 - 1
 EXPIRES_RANGE: Final = (3600, 259200)
 PRIORITY_RANGE: Final = (0, 9)
 MAX_MEDIA_REFERENCES: Final = 3
 MEDIA_SCHEMES: Final = ("http://", "https://", "asset://")
-
-
-class Problem(BaseModel):
-    """One thing wrong with a request."""
-
-    model_config = ConfigDict(frozen=True)
-
-    field: str
-    message: str
-    code: str = "InvalidParameter"
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 def strip_nulls(body: Any) -> Any:
@@ -111,8 +99,7 @@ def check_request(request: CreateTaskRequest) -> list[Problem]:
         return [
             Problem(
                 field="model",
-                message=f"{request.model!r} is not a Seedance model or endpoint; "
-                "see `seedance models` for the known ids",
+                message=f"{request.model!r} is not a Seedance model or endpoint; see `seedance models` for the known ids",
                 code="InvalidEndpointOrModel.NotFound",
             )
         ]
@@ -160,12 +147,16 @@ def _check_content(request: CreateTaskRequest, spec: ModelSpec, problems: list[P
             url = media_url(item)
             if isinstance(item, VideoContent) and url.startswith("data:"):
                 problems.append(
-                    Problem(field=f"content[{i}].video_url.url", message="videos must be a URL or asset://; base64 is not accepted")
+                    Problem(
+                        field=f"content[{i}].video_url.url", message="videos must be a URL or asset://; base64 is not accepted"
+                    )
                 )
             elif not url.startswith(MEDIA_SCHEMES + ("data:",)):
                 problems.append(
-                    Problem(field=f"content[{i}].{item.type}.url",
-                            message=f"{_short(url)!r} is not a URL; allowed: http(s)://, asset://, data: (images and audio)")
+                    Problem(
+                        field=f"content[{i}].{item.type}.url",
+                        message=f"{_short(url)!r} is not a URL; allowed: http(s)://, asset://, data: (images and audio)",
+                    )
                 )
 
     mode = image_mode(request)
@@ -184,22 +175,34 @@ def _check_content(request: CreateTaskRequest, spec: ModelSpec, problems: list[P
         )
         return ImageMode.REFERENCE if videos or audios else ImageMode.FIRST_FRAME
     if mode is ImageMode.TEXT and not texts:
-        problems.append(Problem(field="content", message="a text prompt is required when no image is given", code="MissingParameter"))
+        problems.append(
+            Problem(field="content", message="a text prompt is required when no image is given", code="MissingParameter")
+        )
     if mode not in spec.modes:
         allowed = ", ".join(sorted(m.value for m in spec.modes))
         problems.append(Problem(field="content", message=f"{mode.value} is not supported by {spec.id}; allowed: {allowed}"))
     elif mode is ImageMode.REFERENCE:
         if len(images) > spec.max_reference_images:
             problems.append(
-                Problem(field="content", message=f"{len(images)} reference images; {spec.id} accepts at most {spec.max_reference_images}")
+                Problem(
+                    field="content",
+                    message=f"{len(images)} reference images; {spec.id} accepts at most {spec.max_reference_images}",
+                )
             )
         if (videos or audios) and not spec.media_references:
-            problems.append(Problem(field="content", message=f"reference video and audio are not supported by {spec.id}; only the 2.0 family accepts them"))
+            problems.append(
+                Problem(
+                    field="content",
+                    message=f"reference video and audio are not supported by {spec.id}; only the 2.0 family accepts them",
+                )
+            )
         if audios and not images and not videos:
             problems.append(Problem(field="content", message="audio cannot be the only reference media; add an image or a video"))
         for kind, found in (("reference videos", videos), ("reference audio clips", audios)):
             if len(found) > MAX_MEDIA_REFERENCES:
-                problems.append(Problem(field="content", message=f"{len(found)} {kind}; at most {MAX_MEDIA_REFERENCES} are allowed"))
+                problems.append(
+                    Problem(field="content", message=f"{len(found)} {kind}; at most {MAX_MEDIA_REFERENCES} are allowed")
+                )
     return mode
 
 
@@ -219,16 +222,23 @@ def _check_output(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode, 
     if request.frames is not None:
         f = request.frames
         if not spec.frames:
-            problems.append(Problem(field="frames", message=f"is not supported by {spec.id}; use duration (only the 1.0 series takes frames)"))
+            problems.append(
+                Problem(field="frames", message=f"is not supported by {spec.id}; use duration (only the 1.0 series takes frames)")
+            )
         elif not (29 <= f <= 289 and (f - 25) % 4 == 0):
-            problems.append(Problem(field="frames", message=f"{f} is not allowed; allowed: 25 + 4n within 29-289 (29, 33, …, 289)"))
+            problems.append(
+                Problem(field="frames", message=f"{f} is not allowed; allowed: 25 + 4n within 29-289 (29, 33, …, 289)")
+            )
     if request.seed is not None and not -1 <= request.seed <= SEED_MAX:
         problems.append(Problem(field="seed", message=f"{request.seed} is out of range; allowed: -1 (random) to {SEED_MAX}"))
     if request.execution_expires_after is not None:
         low, high = EXPIRES_RANGE
         if not low <= request.execution_expires_after <= high:
             problems.append(
-                Problem(field="execution_expires_after", message=f"{request.execution_expires_after} is out of range; allowed: {low}-{high} seconds")
+                Problem(
+                    field="execution_expires_after",
+                    message=f"{request.execution_expires_after} is out of range; allowed: {low}-{high} seconds",
+                )
             )
 
 
@@ -242,7 +252,9 @@ def _check_features(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode
         if not spec.draft:
             unsupported("draft", "; only 1.5-pro has draft mode")
         elif request.resolution not in (None, "480p"):
-            problems.append(Problem(field="resolution", message=f"{request.resolution!r} is not allowed in draft mode; allowed: 480p"))
+            problems.append(
+                Problem(field="resolution", message=f"{request.resolution!r} is not allowed in draft mode; allowed: 480p")
+            )
         if request.return_last_frame:
             problems.append(Problem(field="return_last_frame", message="is not available in draft mode"))
     if request.camera_fixed:
@@ -266,7 +278,9 @@ def _check_features(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode
         elif request.priority and request.service_tier == "flex":
             problems.append(Problem(field="priority", message="cannot be combined with service_tier 'flex'"))
     if request.safety_identifier is not None and len(request.safety_identifier) > 64:
-        problems.append(Problem(field="safety_identifier", message=f"is {len(request.safety_identifier)} characters; allowed: at most 64"))
+        problems.append(
+            Problem(field="safety_identifier", message=f"is {len(request.safety_identifier)} characters; allowed: at most 64")
+        )
     if request.callback_url is not None and not request.callback_url.startswith(("http://", "https://")):
         problems.append(Problem(field="callback_url", message=f"{request.callback_url!r} is not an http(s) URL"))
 
@@ -286,4 +300,3 @@ def media_url(item: ImageContent | VideoContent | AudioContent) -> str:
 
 def _short(url: str) -> str:
     return url if len(url) <= 60 else url[:57] + "..."
-

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask, TaskStatus
-from seedance.catalog import completion_tokens, find_model
+from seedance.catalog import FPS, find_model
+from seedance.cost.tokens import video_tokens
 from seedance.errors import WaitTimeoutError
 
 logger = logging.getLogger("seedance.wait")
@@ -45,7 +46,7 @@ def expected_seconds(model: str, resolution: str | None, ratio: str | None, dura
     resolution = resolution if resolution in spec.resolutions else spec.default_resolution
     width, height = spec.output_size(resolution, ratio if ratio and ":" in ratio else "16:9")
     seconds = duration if duration and duration > 0 else spec.max_duration
-    megatokens = completion_tokens(width, height, seconds) / 1e6
+    megatokens = video_tokens(width, height, round(seconds * FPS)) / 1e6
     return megatokens * SECONDS_PER_MEGATOKEN / (FAST_SPEEDUP if "fast" in spec.id else 1.0)
 
 
@@ -154,5 +155,7 @@ def wait_for_task(
 ) -> ContentGenerationTask:
     """Poll one task until it is terminal and return it, whatever its final status."""
     return next(
-        watch(client, [task_id], schedule=schedule, deadline_seconds=deadline_seconds, on_change=on_change, clock=clock, sleep=sleep)
+        watch(
+            client, [task_id], schedule=schedule, deadline_seconds=deadline_seconds, on_change=on_change, clock=clock, sleep=sleep
+        )
     )

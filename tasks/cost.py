@@ -6,19 +6,19 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from seedance.ark.dialects import DialectName, get_dialect
+from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
-from seedance.cost import Estimate, PriceTable, estimate_checked_spec
+from seedance.cost.estimate import Estimate, estimate_checked_spec
+from seedance.cost.prices import PriceTable
 from seedance.errors import SpecError
-from seedance.ledger import Budget, Ledger, LedgerEntry
+from seedance.ledger import Budget, LedgerEntry
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
+from seedance.state import spending_ledger
 
 
 @task(name="reserve-budget", cache_policy=NO_CACHE)
-def reserve_budget(
-    spec: GenerationSpec, default_model: str, intent_key: str, run_budget: str | None, dialect: DialectName = DialectName.ARK
-) -> Estimate | None:
+def reserve_budget(spec: GenerationSpec, gateway: SeedanceGateway, intent_key: str, run_budget: str | None) -> Estimate | None:
     """Estimate the generation and commit the estimate to the ledger, or refuse before anything is spent.
 
     The model is priced as the gateway bills it: on BytePlus, its own id, in USD. `spec` has passed
@@ -35,9 +35,9 @@ def reserve_budget(
     budgets = [Budget.parse(run_budget, run_id=flow_run.get_id())] if run_budget else []
     budgets += [Budget.parse(settings.budget)] if settings.budget else []
     try:
-        wire = get_dialect(dialect).wire_model
-        billed = spec.model_copy(update={"model": wire(spec.model or default_model)})
-        estimate = estimate_checked_spec(billed, wire(default_model), PriceTable.load())
+        wire = gateway.get_dialect().wire_model
+        billed = spec.model_copy(update={"model": wire(spec.model or gateway.default_model)})
+        estimate = estimate_checked_spec(billed, wire(gateway.default_model), PriceTable.load())
     except SpecError as exc:
         if budgets:
             raise
@@ -45,10 +45,17 @@ def reserve_budget(
         return None
     logger.info(
         "estimate: %s×%s, %g s → %s tokens ≈ %s %s (%s price)",
-        estimate.width, estimate.height, estimate.seconds, f"{estimate.tokens:,}", estimate.cost, estimate.currency, estimate.confidence,
-    )  # fmt: skip
-    ledger = Ledger(settings.state_dir)
-    for budget in budgets or [None]:
+        estimate.width,
+        estimate.height,
+        estimate.seconds,
+        f"{estimate.tokens:,}",
+        estimate.cost,
+        estimate.currency,
+        estimate.confidence,
+    )
+    ledger = spending_ledger(settings)
+    scopes: list[Budget | None] = [*budgets] or [None]  # without a budget the entry is still recorded
+    for budget in scopes:
         ledger.reserve(intent_key, estimate, budget, run_id=flow_run.get_id())
     return estimate
 
@@ -56,13 +63,13 @@ def reserve_budget(
 @task(name="release-budget", cache_policy=NO_CACHE)
 def release_budget(intent_key: str, reason: str) -> None:
     """Free the reservation of a generation that provably was not created."""
-    Ledger(get_settings().state_dir).release(intent_key, note=reason)
+    spending_ledger().release(intent_key, note=reason)
 
 
 @task(name="settle-cost", cache_policy=NO_CACHE)
 def settle_cost(intent_key: str, generation: ContentGenerationTask) -> LedgerEntry | None:
     """Record the billed `usage.completion_tokens` beside the estimate; None when there was no estimate."""
-    ledger = Ledger(get_settings().state_dir)
+    ledger = spending_ledger()
     if ledger.get(intent_key) is None:
         return None
     billed = generation.usage.completion_tokens if generation.usage else None

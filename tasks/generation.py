@@ -5,26 +5,19 @@ from __future__ import annotations
 import time
 
 from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from blocks.resolve import load_gateway
+from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
-from seedance.intents import IntentStore
 from seedance.settings import get_settings
+from seedance.state import intent_store
 from seedance.submit import Submitted, submit_once
 from seedance.waiting import StatusChange, Waited, wait_for_task
-from tasks.policy import jittered_delays, retry_if_retryable
+from tasks.policy import retrying
 
 
-@task(
-    name="submit-generation",
-    retries=2,
-    retry_delay_seconds=jittered_delays,
-    retry_condition_fn=retry_if_retryable,
-    cache_policy=NO_CACHE,
-)
-def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str | None) -> Submitted:
+@task(name="submit-generation", **retrying(2))
+def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: SeedanceGateway) -> Submitted:
     """Create the task for `intent_key`, or return the task id an earlier attempt already got.
 
     The intent is recorded before the POST and holds the task id the moment the response arrives;
@@ -36,30 +29,23 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: str 
         ArkAPIError: the gateway refused the request (nothing was created).
     """
     settings = get_settings()
-    block = load_gateway(gateway)
-    with block.get_client() as client:
+    with gateway.get_client() as client:
         submitted = submit_once(
             client,
-            IntentStore(settings.state_dir / "intents"),
+            intent_store(settings),
             intent_key,
             request,
             settle_seconds=settings.reconcile_settle_seconds,
             owner=flow_run.get_id(),
         )
     verb = "resuming" if submitted.resumed else "created"
-    get_run_logger().info("%s task %s on %s (intent %s)", verb, submitted.task_id, block.label, intent_key)
+    get_run_logger().info("%s task %s on %s (intent %s)", verb, submitted.task_id, gateway.label, intent_key)
     return submitted
 
 
-@task(
-    name="wait-for-generation",
-    retries=3,
-    retry_delay_seconds=jittered_delays,
-    retry_condition_fn=retry_if_retryable,
-    cache_policy=NO_CACHE,
-)
+@task(name="wait-for-generation", **retrying(3))
 def wait_for_generation(
-    task_id: str, gateway: str | None, deadline_seconds: float, expected_seconds: float | None = None
+    task_id: str, gateway: SeedanceGateway, deadline_seconds: float, expected_seconds: float | None = None
 ) -> Waited:
     """Poll the task until it is terminal, logging each status change; return it and its timeline.
 
@@ -77,8 +63,12 @@ def wait_for_generation(
         logger.info("task %s: %s", task.id, task.status.value)
 
     settings = get_settings()
-    with load_gateway(gateway).get_client() as client:
+    with gateway.get_client() as client:
         task = wait_for_task(
-            client, task_id, deadline_seconds=deadline_seconds, schedule=settings.poll_schedule(expected_seconds), on_change=changed
+            client,
+            task_id,
+            deadline_seconds=deadline_seconds,
+            schedule=settings.poll_schedule(expected_seconds),
+            on_change=changed,
         )
     return Waited(task=task, timeline=timeline)

@@ -7,44 +7,38 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect_aws import S3Bucket
 
-from blocks.resolve import load_bucket, s3_client
+from blocks.bucket import s3_client
 from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, VideoContent
 from seedance.errors import SpecError
 from seedance.reachability import unreachable
 from seedance.storage import content_key, presign_get, upload_if_absent
-from tasks.policy import jittered_delays, retry_if_retryable
+from tasks.policy import retrying
 
 
-@task(
-    name="upload-references",
-    retries=3,
-    retry_delay_seconds=jittered_delays,
-    retry_condition_fn=retry_if_retryable,
-    cache_policy=NO_CACHE,
-)
-def upload_references(files: dict[Path, str], bucket: str | None, lifetime_seconds: int) -> dict[str, str]:
+@task(name="upload-references", **retrying(3))
+def upload_references(files: dict[Path, str], bucket: S3Bucket, lifetime_seconds: int) -> dict[str, str]:
     """Upload local reference files under content-addressed keys and presign them.
 
     Args:
         files: local files and their sha256 (the flow has them from the intent key); each is
             uploaded once per content (a re-run sends no bytes).
-        bucket: a saved S3Bucket block name, or None for `SEEDANCE_BUCKET` and boto3's environment.
+        bucket: the run's S3 bucket block.
         lifetime_seconds: how long the presigned GET URLs stay valid.
 
     Returns:
         The presigned URL of each file, keyed by its path as given.
     """
     logger = get_run_logger()
-    block = load_bucket(bucket)
-    s3 = s3_client(block)
+    s3 = s3_client(bucket)
     urls: dict[str, str] = {}
     for path, digest in files.items():
-        key = content_key(block.bucket_folder, digest, path.suffix)
+        key = content_key(bucket.bucket_folder, digest, path.suffix)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        sent = upload_if_absent(s3, block.bucket_name, key, path, content_type)
-        logger.info("%s %s → s3://%s/%s", "uploaded" if sent else "already stored", path.name, block.bucket_name, key)
-        urls[str(path)] = presign_get(s3, block.bucket_name, key, lifetime_seconds)
+        sent = upload_if_absent(s3, bucket.bucket_name, key, path, content_type)
+        logger.info("%s %s → s3://%s/%s", "uploaded" if sent else "already stored", path.name, bucket.bucket_name, key)
+        urls[str(path)] = presign_get(s3, bucket.bucket_name, key, lifetime_seconds)
     return urls
 
 
@@ -58,7 +52,11 @@ def check_references(request: CreateTaskRequest, fields: list[str]) -> None:
     Raises:
         SpecError: naming each reference Ark would not be able to use; nothing is created.
     """
-    items = [(field, item) for field, item in zip(fields, request.content, strict=True) if isinstance(item, (ImageContent, VideoContent, AudioContent))]
+    items = [
+        (field, item)
+        for field, item in zip(fields, request.content, strict=True)
+        if isinstance(item, (ImageContent, VideoContent, AudioContent))
+    ]
     problems = unreachable(items)
     if problems:
         raise SpecError(problems, "references")

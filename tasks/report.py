@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
@@ -25,7 +25,7 @@ def artifact_key(name: str) -> str:
 
 
 def _when(unix: float) -> str:
-    return datetime.fromtimestamp(unix, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str:
@@ -35,15 +35,23 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
         ("gateway", result.gateway),
         ("model", result.model),
         ("status", result.status + (" (resumed from an earlier run)" if result.resumed else "")),
-        ("output", f"{result.video.width}×{result.video.height}, {result.video.duration_seconds:.2f} s, "
-                   f"{result.video.fps:g} fps, {result.video.video_codec}" + (f" + {result.video.audio_codec}" if result.video.has_audio else "")),
+        (
+            "output",
+            f"{result.video.width}×{result.video.height}, {result.video.duration_seconds:.2f} s, "
+            f"{result.video.fps:g} fps, {result.video.video_codec}"
+            + (f" + {result.video.audio_codec}" if result.video.has_audio else ""),
+        ),
         ("tokens billed", f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"),
         ("tokens estimated", f"{result.estimated_tokens:,}" if result.estimated_tokens is not None else "—"),
-        ("cost", f"{result.billed_cost:.4f} {result.currency} (estimated {result.estimated_cost:.4f})"
-                 if result.billed_cost is not None and result.estimated_cost is not None else "—"),
+        (
+            "cost",
+            f"{result.billed_cost:.4f} {result.currency} (estimated {result.estimated_cost:.4f})"
+            if result.billed_cost is not None and result.estimated_cost is not None
+            else "—",
+        ),
         ("seed", str(result.seed) if result.seed is not None else "—"),
         ("intent", f"`{result.intent_key}`"),
-    ]  # fmt: skip
+    ]
     lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
     lines += ["", "**Status timeline**", "", "| when | status |", "|---|---|"]
     lines += [f"| {_when(change.at)} | {change.status.value} |" for change in timeline]
@@ -69,6 +77,10 @@ def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:
 def publish_report(result: GenerationResult, timeline: list[StatusChange], name: str) -> None:
     """A markdown artifact with the generation's facts and an image artifact of its poster."""
     key = artifact_key(name)
-    create_markdown_artifact(markdown=render_report(result, timeline), key=key, description=f"Seedance generation {result.task_id}")
+    create_markdown_artifact(
+        markdown=render_report(result, timeline), key=key, description=f"Seedance generation {result.task_id}"
+    )
     if result.files.poster is not None:
-        create_image_artifact(image_url=thumbnail_data_url(result.files.poster), key=f"{key}-poster", description=f"Poster of {result.task_id}")
+        create_image_artifact(
+            image_url=thumbnail_data_url(result.files.poster), key=f"{key}-poster", description=f"Poster of {result.task_id}"
+        )

@@ -7,8 +7,10 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
+from prefect_aws import S3Bucket
 
-from blocks.resolve import load_bucket, load_gateway, s3_client
+from blocks.bucket import s3_client
+from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
 from seedance.catalog import FPS, find_model
 from seedance.download import Downloaded, download
@@ -18,19 +20,13 @@ from seedance.media import MediaInfo, probe
 from seedance.postprocess import PostprocessStep, poster
 from seedance.results import GenerationResult
 from seedance.storage import TRANSFER
-from tasks.policy import jittered_delays, retry_if_retryable
+from tasks.policy import retrying
 
 DURATION_TOLERANCE_SECONDS = 0.25
 
 
-@task(
-    name="download-video",
-    retries=3,
-    retry_delay_seconds=jittered_delays,
-    retry_condition_fn=retry_if_retryable,
-    cache_policy=NO_CACHE,
-)
-def download_video(generation: ContentGenerationTask, gateway: str | None, dest: Path) -> tuple[Downloaded, MediaInfo]:
+@task(name="download-video", **retrying(3))
+def download_video(generation: ContentGenerationTask, gateway: SeedanceGateway, dest: Path) -> tuple[Downloaded, MediaInfo]:
     """Download the task's video to `dest`, verified with PyAV against what the task reported.
 
     Returns the download (path, size, sha256) and the video's probed properties.
@@ -48,14 +44,8 @@ def download_video(generation: ContentGenerationTask, gateway: str | None, dest:
     return result, probed[-1]
 
 
-@task(
-    name="download-last-frame",
-    retries=3,
-    retry_delay_seconds=jittered_delays,
-    retry_condition_fn=retry_if_retryable,
-    cache_policy=NO_CACHE,
-)
-def download_last_frame(generation: ContentGenerationTask, gateway: str | None, dest: Path) -> Downloaded:
+@task(name="download-last-frame", **retrying(3))
+def download_last_frame(generation: ContentGenerationTask, gateway: SeedanceGateway, dest: Path) -> Downloaded:
     """Download the task's last-frame PNG (present when the request set `return_last_frame`)."""
     generation = _fresh_on_retry(generation, gateway)
     url = generation.content.last_frame_url if generation.content else None
@@ -64,11 +54,11 @@ def download_last_frame(generation: ContentGenerationTask, gateway: str | None, 
     return download(url, dest, verify=lambda path: _expect_image(probe(path), path))
 
 
-def _fresh_on_retry(generation: ContentGenerationTask, gateway: str | None) -> ContentGenerationTask:
+def _fresh_on_retry(generation: ContentGenerationTask, gateway: SeedanceGateway) -> ContentGenerationTask:
     """On a retry, the task as the gateway has it now, with fresh result URLs."""
     if task_run.run_count <= 1:
         return generation
-    with load_gateway(gateway).get_client() as client:
+    with gateway.get_client() as client:
         return client.get_task(generation.id)
 
 
@@ -131,27 +121,26 @@ def write_result(result: GenerationResult) -> Path:
     return result.files.result
 
 
-@task(
-    name="persist-outputs",
-    retries=3,
-    retry_delay_seconds=jittered_delays,
-    retry_condition_fn=retry_if_retryable,
-    cache_policy=NO_CACHE,
-)
-def persist_outputs(result: GenerationResult, bucket: str | None) -> list[str]:
+@task(name="persist-outputs", **retrying(3))
+def persist_outputs(result: GenerationResult, bucket: S3Bucket) -> list[str]:
     """Copy every output file to `<bucket folder>/outputs/<task id>/` with the task's metadata.
 
     Returns the `s3://` URIs written.
     """
-    block = load_bucket(bucket)
-    s3 = s3_client(block)
-    prefix = "/".join(part for part in (block.bucket_folder.strip("/"), "outputs", result.task_id) if part)
+    s3 = s3_client(bucket)
+    prefix = "/".join(part for part in (bucket.bucket_folder.strip("/"), "outputs", result.task_id) if part)
     metadata = {"task-id": result.task_id, "model": result.model, "gateway": result.gateway, "video-sha256": result.video.sha256}
-    files = [result.files.video, result.files.poster, result.files.last_frame, result.files.result, *result.files.postprocessed.values()]
+    files = [
+        result.files.video,
+        result.files.poster,
+        result.files.last_frame,
+        result.files.result,
+        *result.files.postprocessed.values(),
+    ]
     written = []
     for path in (path for path in files if path is not None):
         key = f"{prefix}/{path.name}"
-        s3.upload_file(str(path), block.bucket_name, key, ExtraArgs={"Metadata": metadata}, Config=TRANSFER)
-        written.append(f"s3://{block.bucket_name}/{key}")
-    get_run_logger().info("kept %d output file(s) under s3://%s/%s/", len(written), block.bucket_name, prefix)
+        s3.upload_file(str(path), bucket.bucket_name, key, ExtraArgs={"Metadata": metadata}, Config=TRANSFER)
+        written.append(f"s3://{bucket.bucket_name}/{key}")
+    get_run_logger().info("kept %d output file(s) under s3://%s/%s/", len(written), bucket.bucket_name, prefix)
     return written

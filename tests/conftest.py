@@ -90,13 +90,43 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "document.png").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
     for name, seconds in (("reference_864x496.mp4", 3), ("long_20s.mp4", 20)):
         ffmpeg(
-            "-f", "lavfi", "-i", f"testsrc2=size=864x496:rate=24:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-ac", "1", "-shortest", "-movflags", "+faststart", str(root / name),
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=864x496:rate=24:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=330:sample_rate=48000:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-ac",
+            "1",
+            "-shortest",
+            "-movflags",
+            "+faststart",
+            str(root / name),
         )
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3", "-c:a", "libmp3lame", "-b:a", "64k", str(root / "music_3s.mp3"))
-    ffmpeg("-f", "lavfi", "-i", "sine=frequency=550:sample_rate=16000:duration=3", "-c:a", "pcm_s16le", str(root / "voice_3s.wav"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=44100:duration=3",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "64k",
+        str(root / "music_3s.mp3"),
+    )
+    ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=550:sample_rate=16000:duration=3", "-c:a", "pcm_s16le", str(root / "voice_3s.wav")
+    )
     assert sorted(p.name for p in root.iterdir()) == sorted(MEDIA)
     return root
 
@@ -104,7 +134,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class _QuietFiles(SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -183,8 +213,21 @@ def gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
         workdir = tmp_path_factory.mktemp("gateway")
         log_path = workdir / "gateway.log"
         command = [
-            sys.executable, "-m", "seedance.gateway", "serve", "--host", "127.0.0.1", "--port", "0",
-            "--api-key", api_key, "--latency", str(latency), "--data-dir", str(workdir / "data"), *args,
+            sys.executable,
+            "-m",
+            "local_gateway",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--api-key",
+            api_key,
+            "--latency",
+            str(latency),
+            "--data-dir",
+            str(workdir / "data"),
+            *args,
         ]
         with log_path.open("w") as log:
             # session fixtures start before the autouse fixture has cleaned the environment

@@ -132,9 +132,7 @@ class ArkClient:
         while True:
             attempt += 1
             try:
-                response = self._http.post(
-                    defaults.TASKS_PATH, json=body, headers={"X-Client-Request-Id": _client_request_id()}
-                )
+                response = self._http.post(defaults.TASKS_PATH, json=body, headers={"X-Client-Request-Id": _client_request_id()})
             except _NOT_SENT as exc:
                 error: ArkError = self._transport_error(exc, "create")
             except httpx.TransportError as exc:
@@ -148,7 +146,9 @@ class ArkClient:
                     except ProtocolError as exc:
                         raise CreateOutcomeUnknownError(f"create: {exc}", gateway=self.gateway, accepted=True) from exc
                     if not created.id:
-                        raise CreateOutcomeUnknownError("create: accepted, but the answer holds no task id", gateway=self.gateway, accepted=True)
+                        raise CreateOutcomeUnknownError(
+                            "create: accepted, but the answer holds no task id", gateway=self.gateway, accepted=True
+                        )
                     return created
                 error = self._api_error(response)
                 if isinstance(error, ServerError):
@@ -177,7 +177,7 @@ class ArkClient:
         service_tier: str | None = None,
     ) -> TaskList:
         """Tasks of the last 7 days matching the filters (`filter.task_ids` is repeated per id)."""
-        params: list[tuple[str, str | int]] = []
+        params: list[tuple[str, str]] = []
         for name, value in (
             ("page_num", page_num),
             ("page_size", page_size),
@@ -188,7 +188,7 @@ class ArkClient:
             if value is not None:
                 params.append((name, str(value)))
         params.extend(("filter.task_ids", task_id) for task_id in task_ids)
-        return self._parse(self._read("GET", defaults.TASKS_PATH, params=params), TaskList, self._read_list)
+        return self._parse(self._read("GET", defaults.TASKS_PATH, params=httpx.QueryParams(tuple(params))), TaskList, self._read_list)
 
     def delete_task(self, task_id: str) -> None:
         """Cancel a queued task, or delete a finished one. Running and cancelled tasks are refused."""
@@ -196,7 +196,7 @@ class ArkClient:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _read(self, method: str, path: str, *, params: list[tuple[str, str | int]] | None = None) -> httpx.Response:
+    def _read(self, method: str, path: str, *, params: httpx.QueryParams | None = None) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1

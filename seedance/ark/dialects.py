@@ -17,7 +17,7 @@ video that ignores what was asked for is worse than a clear error.
     aimanyi      documents model/content/generate_audio/ratio/duration/watermark only
     quickrouter  create answers `status: submitted`; documents 2–12 s and no `adaptive` ratio
 
-The local gateway serves each of them from these same facts (`seedance/gateway/dialects.py`).
+The local gateway serves each of them from these same facts (`local_gateway/dialects.py`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
 from seedance.catalog import ADAPTIVE, find_model
-from seedance.validation import Problem
+from seedance.errors import Problem
 
 
 class DialectName(StrEnum):
@@ -98,12 +98,19 @@ class Dialect(BaseModel):
                 )
         if self.max_duration is not None and request.duration is not None and request.duration > self.max_duration:
             problems.append(
-                Problem(field="duration", message=f"{request.duration} is more than the {self.name} gateway documents; allowed: up to {self.max_duration}")
+                Problem(
+                    field="duration",
+                    message=f"{request.duration} is more than the {self.name} gateway documents; allowed: up to {self.max_duration}",
+                )
             )
         if not self.adaptive_ratio and request.ratio == ADAPTIVE:
-            problems.append(Problem(field="ratio", message=f"'adaptive' is not offered by the {self.name} gateway; give a fixed ratio"))
+            problems.append(
+                Problem(field="ratio", message=f"'adaptive' is not offered by the {self.name} gateway; give a fixed ratio")
+            )
         if self.top_level_prompt and not _prompt(request):
-            problems.append(Problem(field="prompt", message=f"the {self.name} gateway requires a text prompt", code="MissingParameter"))
+            problems.append(
+                Problem(field="prompt", message=f"the {self.name} gateway requires a text prompt", code="MissingParameter")
+            )
         return problems
 
     def wire_model(self, model: str) -> str:

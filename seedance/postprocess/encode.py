@@ -156,8 +156,10 @@ def concat(videos: Sequence[Path], dest: Path, *, loudnorm_target: float | None 
             f"trim=duration={seconds},setpts=PTS-STARTPTS[v{i}]"
         )
         # Every shot's audio lasts exactly as long as the shot: padded with silence, or cut.
-        source = f"[{i}:a:0]aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo,apad," if info.has_audio else (
-            f"anullsrc=r={AUDIO_RATE}:cl=stereo,"
+        source = (
+            f"[{i}:a:0]aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo,apad,"
+            if info.has_audio
+            else (f"anullsrc=r={AUDIO_RATE}:cl=stereo,")
         )
         audio_chains.append(f"{source}atrim=duration={seconds},asetpts=PTS-STARTPTS[a{i}]")
     n = len(videos)
@@ -172,8 +174,24 @@ def concat(videos: Sequence[Path], dest: Path, *, loudnorm_target: float | None 
         audio_out = "[an]"
     with atomic_output("concat", dest) as tmp:
         ffmpeg(
-            "concat", *inputs, "-filter_complex", graph, "-map", "[v]", "-map", audio_out,
-            *X264, "-crf", str(CONCAT_CRF), "-c:a", "aac", "-b:a", CONCAT_AUDIO_BITRATE, "-ar", str(AUDIO_RATE),
-            *FASTSTART, tmp,
-        )  # fmt: skip
+            "concat",
+            *inputs,
+            "-filter_complex",
+            graph,
+            "-map",
+            "[v]",
+            "-map",
+            audio_out,
+            *X264,
+            "-crf",
+            str(CONCAT_CRF),
+            "-c:a",
+            "aac",
+            "-b:a",
+            CONCAT_AUDIO_BITRATE,
+            "-ar",
+            str(AUDIO_RATE),
+            *FASTSTART,
+            tmp,
+        )
     return dest

@@ -48,9 +48,7 @@ class LoudnormMeasurement(BaseModel):
     target_offset: float = Field(description="Offset gain for the second pass, LU.")
 
 
-def loudnorm_filter(
-    target_lufs: float, true_peak: float, lra: float, measured: LoudnormMeasurement | None = None
-) -> str:
+def loudnorm_filter(target_lufs: float, true_peak: float, lra: float, measured: LoudnormMeasurement | None = None) -> str:
     """The loudnorm filter: a first (measuring) pass without `measured`, the second pass with it."""
     base = f"loudnorm=I={target_lufs:g}:TP={true_peak:g}:LRA={lra:g}"
     if measured is None:
@@ -113,9 +111,26 @@ def loudnorm(
     second = loudnorm_filter(target_lufs, true_peak, lra, measured)
     with atomic_output("loudnorm", dest) as tmp:
         ffmpeg(
-            "loudnorm", "-i", video, "-map", "0:v:0", "-map", "0:a:0", "-c:v", "copy",
-            "-af", second, "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", str(AUDIO_RATE), *FASTSTART, tmp,
-        )  # fmt: skip
+            "loudnorm",
+            "-i",
+            video,
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0",
+            "-c:v",
+            "copy",
+            "-af",
+            second,
+            "-c:a",
+            "aac",
+            "-b:a",
+            AUDIO_BITRATE,
+            "-ar",
+            str(AUDIO_RATE),
+            *FASTSTART,
+            tmp,
+        )
     return dest
 
 
@@ -138,9 +153,19 @@ def measure_loudness(path: Path) -> float:
     if not info.has_audio:
         raise PostprocessError("measure-loudness", f"{path.name} has no audio stream")
     stderr = ffmpeg(
-        "measure-loudness", "-nostats", "-i", path, "-map", "0:a:0", "-af", "ebur128=framelog=quiet",
-        "-f", "null", "-", loglevel="info",
-    )  # fmt: skip
+        "measure-loudness",
+        "-nostats",
+        "-i",
+        path,
+        "-map",
+        "0:a:0",
+        "-af",
+        "ebur128=framelog=quiet",
+        "-f",
+        "null",
+        "-",
+        loglevel="info",
+    )
     found = _INTEGRATED.findall(stderr.rpartition("Summary:")[2])
     if not found:
         tail = "\n".join(stderr.strip().splitlines()[-5:])

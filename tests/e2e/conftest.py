@@ -10,8 +10,8 @@ import pytest
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
-from seedance.devstack import DevStack
-from seedance.demo import save_local_blocks
+from cli.demo import save_local_blocks
+from local_gateway.devstack import DevStack
 
 API_KEY = "e2e-gateway-key-5f2c9a"
 

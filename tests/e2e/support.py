@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 
 
 def gateway_stats(stack: DevStack) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 
+from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.batch import generate_batch
-from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 from seedance.manifest import load_manifest
 from seedance.media import probe
 from tests.e2e.support import gateway_stats
@@ -32,7 +32,9 @@ SIZES = {"rain": (864, 480), "snow": (640, 640), "fog": (480, 864), "wind": (864
 def test_a_batch_is_polled_together_and_every_video_collected(local_blocks: DevStack, tmp_path: Path) -> None:
     (tmp_path / "batch.yaml").write_text(MANIFEST)
     before = gateway_stats(local_blocks)["requests"]
-    result = generate_batch(items=load_manifest(tmp_path / "batch.yaml"), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    result = generate_batch(
+        items=load_manifest(tmp_path / "batch.yaml"), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK
+    )
     after = gateway_stats(local_blocks)["requests"]
 
     assert result.succeeded == len(SIZES)

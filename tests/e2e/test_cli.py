@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 from seedance.media import probe
 from tests.e2e.support import gateway_stats, prefect_env, s3_object_count
 
@@ -22,17 +22,25 @@ SEEDANCE = str(Path(sys.executable).with_name("seedance"))
 def run_cli(stack: DevStack, tmp_path: Path, spec: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(SAMPLES / "lantern.jpg", tmp_path / "lantern.jpg")
     (tmp_path / "spec.yaml").write_text(spec)
-    env = prefect_env(tmp_path) | stack.aws_env() | {
-        "ARK_BASE_URL": stack.gateway_url,
-        "ARK_API_KEY": stack.api_key,
-        "SEEDANCE_STATE_DIR": str(tmp_path / "state"),
-        "SEEDANCE_POLL_INITIAL_SECONDS": "0.1",
-        "SEEDANCE_POLL_MAX_SECONDS": "0.5",
-    }
+    env = (
+        prefect_env(tmp_path)
+        | stack.aws_env()
+        | {
+            "ARK_BASE_URL": stack.gateway_url,
+            "ARK_API_KEY": stack.api_key,
+            "SEEDANCE_STATE_DIR": str(tmp_path / "state"),
+            "SEEDANCE_POLL_INITIAL_SECONDS": "0.1",
+            "SEEDANCE_POLL_MAX_SECONDS": "0.5",
+        }
+    )
     return subprocess.run(
         [SEEDANCE, "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_generate_with_only_environment_variables(stack: DevStack, tmp_path: Path) -> None:

@@ -7,18 +7,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelling
 
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 from seedance.media import probe
 from tests.e2e.support import gateway_stats, prefect_env
 
@@ -37,14 +38,18 @@ duration: 2
 @pytest.fixture(scope="module")
 def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """Tasks stay queued 3 s and finish after 8 s: time to kill a run mid-wait."""
-    with DevStack(api_key="slow-key", latency=8, gateway_args=("--queue-seconds", "3"), log_dir=tmp_path_factory.mktemp("slow")) as stack:
+    with DevStack(
+        api_key="slow-key", latency=8, gateway_args=("--queue-seconds", "3"), log_dir=tmp_path_factory.mktemp("slow")
+    ) as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
 def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """Tasks stay queued for two minutes: time to cancel them."""
-    with DevStack(api_key="queue-key", latency=130, gateway_args=("--queue-seconds", "120"), log_dir=tmp_path_factory.mktemp("queue")) as stack:
+    with DevStack(
+        api_key="queue-key", latency=130, gateway_args=("--queue-seconds", "120"), log_dir=tmp_path_factory.mktemp("queue")
+    ) as stack:
         yield stack
 
 
@@ -58,7 +63,7 @@ def cli_env(stack: DevStack, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -67,8 +72,12 @@ def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-u
 
 
 def tasks_on(stack: DevStack) -> list[dict]:
-    response = httpx.get(f"{stack.gateway_url}/contents/generations/tasks", params={"page_size": 100},
-                         headers={"Authorization": f"Bearer {stack.api_key}"}, timeout=5)  # fmt: skip
+    response = httpx.get(
+        f"{stack.gateway_url}/contents/generations/tasks",
+        params={"page_size": 100},
+        headers={"Authorization": f"Bearer {stack.api_key}"},
+        timeout=5,
+    )
     return response.json()["items"]
 
 
@@ -103,11 +112,21 @@ def test_cancelling_the_flow_run_cancels_its_queued_task(prefect_api: None, queu
     env = cli_env(queue_stack, tmp_path) | {"PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
     serve = "from flows.generate import generate_video; generate_video.serve(name='cancel-test')"
     with (tmp_path / "runner.log").open("w") as log:
-        runner = subprocess.Popen([sys.executable, "-c", serve], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        runner = subprocess.Popen(
+            [sys.executable, "-c", serve], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            spec = {"model": "doubao-seedance-1-0-lite-t2v-250428", "prompt": "a queue that never moves", "resolution": "480p", "duration": 2}
+            spec = {
+                "model": "doubao-seedance-1-0-lite-t2v-250428",
+                "prompt": "a queue that never moves",
+                "resolution": "480p",
+                "duration": 2,
+            }
             wait_for(lambda: _deployment_exists("generate-video/cancel-test"), 90, "the served deployment")
-            flow_run = run_deployment("generate-video/cancel-test", parameters={"spec": spec, "out_dir": str(tmp_path / "out")}, timeout=0)
+            flow_run = run_deployment(
+                "generate-video/cancel-test", parameters={"spec": spec, "out_dir": str(tmp_path / "out")}, timeout=0
+            )
+            assert isinstance(flow_run, FlowRun)  # sync context: run_deployment returns the run, not a coroutine
             wait_for(lambda: any(task["status"] == "queued" for task in tasks_on(queue_stack)), 120, "the task to be queued")
             [task] = tasks_on(queue_stack)
             with get_client(sync_client=True) as client:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from cli.demo import save_local_blocks
 from flows.generate import generate_video
+from local_gateway.devstack import DevStack
 from seedance.ark.dialects import DialectName, get_dialect
-from seedance.demo import save_local_blocks
-from seedance.devstack import DevStack
 from seedance.media import probe
 from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
@@ -39,7 +39,7 @@ def dialect_spec(prompt: str = "lanterns over the harbour at dusk") -> Generatio
     return GenerationSpec(
         model="doubao-seedance-2-0-260128",  # byteplus sends dreamina-seedance-2-0-260128
         prompt=prompt,
-        references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}],  # type: ignore[list-item]
+        references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}],
         ratio="16:9",
         duration=5,
         generate_audio=True,
@@ -75,7 +75,9 @@ def served(request: pytest.FixtureRequest, prefect_api: None, tmp_path_factory: 
 
 
 def test_generate_video_succeeds_in_the_dialect(served: DialectStack, tmp_path: Path) -> None:
-    result = generate_video(spec=dialect_spec(), out_dir=tmp_path, gateway=served.gateway_block, bucket=served.bucket_block, name="harbour")
+    result = generate_video(
+        spec=dialect_spec(), out_dir=tmp_path, gateway=served.gateway_block, bucket=served.bucket_block, name="harbour"
+    )
 
     assert isinstance(result, GenerationResult)
     info = probe(result.files.video)
@@ -87,8 +89,12 @@ def test_generate_video_succeeds_in_the_dialect(served: DialectStack, tmp_path: 
     assert saved["task_id"] == result.task_id
     assert saved["task_id"].startswith(get_dialect(served.name).task_id_prefix)  # task_… for aiid, cgt-… elsewhere
     assert (saved["status"], saved["model"], saved["resolution"], saved["ratio"], saved["duration"]) == (
-        "succeeded", "doubao-seedance-2-0-260128", "720p", "16:9", 5,
-    )  # fmt: skip
+        "succeeded",
+        "doubao-seedance-2-0-260128",
+        "720p",
+        "16:9",
+        5,
+    )
     assert isinstance(saved["created_at"], int) and saved["finished_at"] >= saved["created_at"]
     # priced as the gateway bills it: BytePlus ids in USD, Volcengine ids in CNY
     assert saved["currency"] == ("USD" if served.name is DialectName.BYTEPLUS else "CNY")

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from bench.pipeline import LITE_T2V, PipelineConfig, generate_many, soak_request
+from cli.demo import save_local_blocks
 from flows.generate import generate_video
-from seedance.demo import save_local_blocks
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 from seedance.errors import GenerationFailedError
 from seedance.intents import IntentStore
 from seedance.media import probe
@@ -34,14 +34,18 @@ pytestmark = pytest.mark.e2e
 GENERATIONS = 50
 CONCURRENCY = 8
 SLOW_SECONDS = 2.0
-TASK_FAILURE_CODES = {"OutputVideoSensitiveContentDetected", "OutputVideoSensitiveContentDetected.PolicyViolation", "InternalServiceError"}
+TASK_FAILURE_CODES = {
+    "OutputVideoSensitiveContentDetected",
+    "OutputVideoSensitiveContentDetected.PolicyViolation",
+    "InternalServiceError",
+}
 
 
 @pytest.fixture(scope="module")
 def faulty_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
     return gateway_factory(
         "--faults", "0.2", "--slow-seconds", str(SLOW_SECONDS), "--fault-seed", "20", "--render-workers", "2", latency=0.3
-    )  # fmt: skip
+    )
 
 
 def test_fifty_generations_at_twenty_percent_faults(faulty_gateway: GatewayProcess, tmp_path: Path) -> None:
@@ -88,7 +92,16 @@ FLOW_GATEWAY, FLOW_BUCKET = "faulty", "faulty-assets"
 def faulty_stack(prefect_api: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """A dev stack whose gateway injects 30% faults, half of the creates dropped after creating, and
     blocks of its own (the session's stay as they are)."""
-    options = ("--faults", "0.3", "--fault-rate", "drop-after-create=0.5", "--slow-seconds", str(SLOW_SECONDS), "--fault-seed", "3")
+    options = (
+        "--faults",
+        "0.3",
+        "--fault-rate",
+        "drop-after-create=0.5",
+        "--slow-seconds",
+        str(SLOW_SECONDS),
+        "--fault-seed",
+        "3",
+    )
     with DevStack(api_key=API_KEY, latency=0.3, gateway_args=options, log_dir=tmp_path_factory.mktemp("faulty-stack")) as stack:
         save_local_blocks(stack, gateway_block=FLOW_GATEWAY, bucket_block=FLOW_BUCKET)
         yield stack
@@ -98,7 +111,9 @@ def test_flow_runs_against_a_faulty_gateway(faulty_stack: DevStack, tmp_path: Pa
     monkeypatch.setenv("SEEDANCE_RECONCILE_SETTLE_SECONDS", str(SLOW_SECONDS + 0.5))
     outcomes: list[object] = []
     for index in range(4):
-        spec = GenerationSpec(model=LITE_T2V, prompt=f"flow under faults #{index}", resolution="480p", ratio="16:9", duration=2, seed=77 + index)
+        spec = GenerationSpec(
+            model=LITE_T2V, prompt=f"flow under faults #{index}", resolution="480p", ratio="16:9", duration=2, seed=77 + index
+        )
         try:
             outcomes.append(generate_video(spec=spec, out_dir=tmp_path / str(index), gateway=FLOW_GATEWAY, bucket=FLOW_BUCKET))
         except GenerationFailedError as exc:

@@ -9,9 +9,9 @@ from pathlib import Path
 import av
 import pytest
 
+from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.generate import generate_video
-from seedance.devstack import DevStack
-from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
+from local_gateway.devstack import DevStack
 from seedance.errors import AuthenticationError, BudgetExceededError, SpecError
 from seedance.media import probe
 from seedance.spec import GenerationSpec, load_spec
@@ -55,11 +55,11 @@ generate_audio: true
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (864, 496)
-        assert float(stream.average_rate) == 24.0
+        assert stream.average_rate is not None and float(stream.average_rate) == 24.0
         assert stream.codec_context.name == "h264"
         audio = container.streams.audio[0]
         assert audio.codec_context.name == "aac" and audio.codec_context.channels == 1
-        assert abs(container.duration / av.time_base - 4.0) <= 0.1
+        assert container.duration is not None and abs(container.duration / av.time_base - 4.0) <= 0.1
     assert result.completion_tokens == 864 * 496 * 24 * 4 // 1024
     saved = json.loads(result.files.result.read_text())
     assert saved["task_id"] == result.task_id and saved["video"]["sha256"] == result.video.sha256
@@ -95,7 +95,9 @@ def test_first_frame_with_last_frame_output(local_blocks: DevStack, tmp_path: Pa
 
 
 def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack, tmp_path: Path) -> None:
-    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="rain on a window, take 1", resolution="480p", duration=2)
+    spec = GenerationSpec(
+        model="doubao-seedance-1-0-lite-t2v-250428", prompt="rain on a window, take 1", resolution="480p", duration=2
+    )
     before = gateway_stats(local_blocks)
     first = generate_video(spec=spec, out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     second = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
@@ -106,8 +108,14 @@ def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack
 
 
 def test_running_the_same_generation_twice_uploads_nothing_the_second_time(local_blocks: DevStack, tmp_path: Path) -> None:
-    spec = GenerationSpec(model="doubao-seedance-2-0-fast-260128", prompt="harbour at dawn", resolution="480p", duration=4,
-                          generate_audio=False, references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}])  # fmt: skip
+    spec = GenerationSpec(
+        model="doubao-seedance-2-0-fast-260128",
+        prompt="harbour at dawn",
+        resolution="480p",
+        duration=4,
+        generate_audio=False,
+        references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}],
+    )
     generate_video(spec=spec, out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     seen = len(local_blocks.s3_requests())
     again = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, salt="a second take")
@@ -118,24 +126,37 @@ def test_running_the_same_generation_twice_uploads_nothing_the_second_time(local
 def test_a_reference_url_that_cannot_be_fetched_is_refused_before_create(
     local_blocks: DevStack, media_server: MediaServer, tmp_path: Path
 ) -> None:
-    spec = GenerationSpec(model="doubao-seedance-2-0-fast-260128", prompt="x", resolution="480p", duration=4, references=[
-        {"url": media_server.url("frame_640x360.jpg"), "role": "reference_image"},
-        {"url": media_server.url("missing.jpg"), "role": "reference_image"},
-        {"url": media_server.url("document.png"), "role": "reference_image"},
-    ])  # fmt: skip
+    spec = GenerationSpec(
+        model="doubao-seedance-2-0-fast-260128",
+        prompt="x",
+        resolution="480p",
+        duration=4,
+        references=[
+            {"url": media_server.url("frame_640x360.jpg"), "role": "reference_image"},
+            {"url": media_server.url("missing.jpg"), "role": "reference_image"},
+            {"url": media_server.url("document.png"), "role": "reference_image"},
+        ],
+    )
     creates = gateway_stats(local_blocks)["requests"]["create"]
     with pytest.raises(SpecError) as caught:
         generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     assert [(p.field, "HTTP 404" in p.message or "not" in p.message) for p in caught.value.problems] == [
-        ("references[1]", True), ("references[2]", True)
+        ("references[1]", True),
+        ("references[2]", True),
     ]
     assert gateway_stats(local_blocks)["requests"]["create"] == creates
 
 
 def test_small_images_can_be_sent_inline_instead_of_uploaded(local_blocks: DevStack, tmp_path: Path) -> None:
-    spec = GenerationSpec(model="doubao-seedance-2-0-fast-260128", prompt="the lantern, inline", resolution="480p", duration=4,
-                          generate_audio=False, inline_images_max_bytes=100_000,
-                          references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])  # fmt: skip
+    spec = GenerationSpec(
+        model="doubao-seedance-2-0-fast-260128",
+        prompt="the lantern, inline",
+        resolution="480p",
+        duration=4,
+        generate_audio=False,
+        inline_images_max_bytes=100_000,
+        references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}],
+    )
     seen = len(local_blocks.s3_requests())
     result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     assert local_blocks.s3_requests()[seen:] == []
@@ -143,7 +164,12 @@ def test_small_images_can_be_sent_inline_instead_of_uploaded(local_blocks: DevSt
 
 
 def test_bad_spec_fails_before_anything_is_sent(local_blocks: DevStack, tmp_path: Path) -> None:
-    spec = GenerationSpec(model="doubao-seedance-2-0-260128", prompt="x", ratio="5:4", references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])
+    spec = GenerationSpec(
+        model="doubao-seedance-2-0-260128",
+        prompt="x",
+        ratio="5:4",
+        references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}],
+    )
     before = gateway_stats(local_blocks)["requests"]["create"]
     objects = s3_object_count(local_blocks)
     with pytest.raises(SpecError, match=r"ratio: '5:4' is not allowed .*allowed: 16:9"):
@@ -156,7 +182,9 @@ def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_pat
     from blocks.gateway import SeedanceGateway
 
     SeedanceGateway(base_url=local_blocks.gateway_url, api_key="not-the-key").save("wrong-key", overwrite=True)
-    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="a key that does not open", resolution="480p", duration=2)
+    spec = GenerationSpec(
+        model="doubao-seedance-1-0-lite-t2v-250428", prompt="a key that does not open", resolution="480p", duration=2
+    )
     before = gateway_stats(local_blocks)["requests"]["create"]
     with pytest.raises(AuthenticationError, match=r"\[wrong-key\] HTTP 401 AuthenticationError"):
         generate_video(spec=spec, out_dir=tmp_path, gateway="wrong-key", bucket=BUCKET_BLOCK)
@@ -164,8 +192,13 @@ def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_pat
 
 
 def test_a_run_past_its_budget_is_refused_before_anything_is_spent(local_blocks: DevStack, tmp_path: Path) -> None:
-    spec = GenerationSpec(model="doubao-seedance-2-0-260128", prompt="an expensive idea", resolution="1080p", duration=15,
-                          references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}])  # fmt: skip
+    spec = GenerationSpec(
+        model="doubao-seedance-2-0-260128",
+        prompt="an expensive idea",
+        resolution="1080p",
+        duration=15,
+        references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}],
+    )
     creates = gateway_stats(local_blocks)["requests"]["create"]
     objects = s3_object_count(local_blocks)
     with pytest.raises(BudgetExceededError, match="CNY"):

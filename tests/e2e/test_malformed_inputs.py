@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.generate import generate_video
-from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 from seedance.errors import SpecError
 from seedance.spec import load_spec
 from tests.e2e.support import gateway_stats, s3_object_count
@@ -73,12 +73,32 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown-field", {"size": "1280x720"}, "size", "not a parameter"),
     ("adaptive-text-on-1.0", {"model": LITE_T2V, "ratio": "adaptive"}, "ratio", "allowed: 16:9, 4:3, 1:1, 3:4, 9:16, 21:9"),
     ("images-on-t2v-model", {"model": LITE_T2V, "references": [ref(IMG, "first_frame")]}, "content", "allowed: text-to-video"),
-    ("reference-images-on-1.0-pro", {"model": PRO, "references": [ref(IMG, "reference_image")]}, "content", "reference is not supported by"),
+    (
+        "reference-images-on-1.0-pro",
+        {"model": PRO, "references": [ref(IMG, "reference_image")]},
+        "content",
+        "reference is not supported by",
+    ),
     ("ten-reference-images", {"references": [ref(IMG, "reference_image")] * 10}, "content", "at most 9"),
-    ("first-last-on-pro-fast", {"model": PRO_FAST, "references": [ref(IMG, "first_frame"), ref(SQUARE, "last_frame")]}, "content", "first-and-last-frame is not supported"),
-    ("video-ref-on-lite-i2v", {"model": LITE_I2V, "references": [ref(IMG, "reference_image"), ref(VIDEO, "reference_video")]}, "content", "only the 2.0 family"),
+    (
+        "first-last-on-pro-fast",
+        {"model": PRO_FAST, "references": [ref(IMG, "first_frame"), ref(SQUARE, "last_frame")]},
+        "content",
+        "first-and-last-frame is not supported",
+    ),
+    (
+        "video-ref-on-lite-i2v",
+        {"model": LITE_I2V, "references": [ref(IMG, "reference_image"), ref(VIDEO, "reference_video")]},
+        "content",
+        "only the 2.0 family",
+    ),
     ("four-reference-videos", {"references": [ref(VIDEO, "reference_video")] * 4}, "content", "at most 3"),
-    ("1080p-reference-mode-lite-i2v", {"model": LITE_I2V, "resolution": "1080p", "references": [ref(IMG, "reference_image")]}, "resolution", "allowed: 480p, 720p"),
+    (
+        "1080p-reference-mode-lite-i2v",
+        {"model": LITE_I2V, "resolution": "1080p", "references": [ref(IMG, "reference_image")]},
+        "resolution",
+        "allowed: 480p, 720p",
+    ),
     ("empty-prompt", {"prompt": "  "}, "prompt", "must not be empty"),
     ("long-safety-identifier", {"safety_identifier": "x" * 65}, "safety_identifier", "at most 64"),
     ("callback-not-http", {"callback_url": "ftp://example.com/hook"}, "callback_url", "not an http(s) URL"),

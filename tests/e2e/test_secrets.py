@@ -29,7 +29,11 @@ def everything_visible(flow_run_ids: list[str]) -> str:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids)))
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=flow_run_ids)))
-        tasks = [task for run in runs for task in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))]
+        tasks = [
+            task
+            for run in runs
+            for task in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        ]
         artifacts = client.read_artifacts()
     parts = [json.dumps(run.parameters, default=str) + str(run.state) for run in runs]
     parts += [log.message for log in logs]
@@ -39,21 +43,34 @@ def everything_visible(flow_run_ids: list[str]) -> str:
 
 
 @pytest.fixture(scope="module", params=list(DialectName), ids=str)
-def dialect_served(request: pytest.FixtureRequest, prefect_api: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialectStack]:
+def dialect_served(
+    request: pytest.FixtureRequest, prefect_api: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DialectStack]:
     name: DialectName = request.param
     # a key as unguessable as a real one, so that finding it anywhere can only be a leak
-    with dialect_stack(name, api_key=f"sk-{secrets.token_urlsafe(18)}", log_dir=tmp_path_factory.mktemp(f"secrets-{name}")) as running:
+    with dialect_stack(
+        name, api_key=f"sk-{secrets.token_urlsafe(18)}", log_dir=tmp_path_factory.mktemp(f"secrets-{name}")
+    ) as running:
         yield running
 
 
-def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(dialect_served: DialectStack, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(
+    dialect_served: DialectStack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     stack, name = dialect_served.stack, dialect_served.name
-    ok = generate_video(spec=dialect_spec("nothing to hide"), out_dir=tmp_path / "ok", gateway=dialect_served.gateway_block,
-                        bucket=dialect_served.bucket_block, return_state=True)  # fmt: skip
+    ok = generate_video(
+        spec=dialect_spec("nothing to hide"),
+        out_dir=tmp_path / "ok",
+        gateway=dialect_served.gateway_block,
+        bucket=dialect_served.bucket_block,
+        return_state=True,
+    )
     result = ok.result()
     leaky = f"leaky-{name}"
     SeedanceGateway(base_url=stack.gateway_url, api_key=WRONG_KEY, dialect=name).save(leaky, overwrite=True)
-    failed = generate_video(spec=dialect_spec(), out_dir=tmp_path / "failed", gateway=leaky, bucket=dialect_served.bucket_block, return_state=True)
+    failed = generate_video(
+        spec=dialect_spec(), out_dir=tmp_path / "failed", gateway=leaky, bucket=dialect_served.bucket_block, return_state=True
+    )
     with pytest.raises(AuthenticationError) as caught:
         failed.result()
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.storyboard import storyboard
-from seedance.demo import BUCKET_BLOCK, GATEWAY_BLOCK
-from seedance.devstack import DevStack
+from local_gateway.devstack import DevStack
 from seedance.media import probe
 from seedance.postprocess import measure_loudness
 from seedance.storyboard import load_storyboard
@@ -41,7 +41,9 @@ def first_frame(video: Path) -> np.ndarray:
 
 def test_three_shots_cut_into_one_continuous_video(local_blocks: DevStack, tmp_path: Path) -> None:
     (tmp_path / "board.yaml").write_text(BOARD)
-    result = storyboard(board=load_storyboard(tmp_path / "board.yaml"), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    result = storyboard(
+        board=load_storyboard(tmp_path / "board.yaml"), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK
+    )
 
     final = probe(result.video)
     assert abs((final.duration or 0) - 12.0) <= 0.2

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from seedance.gateway import GatewayConfig, LocalGateway
+from local_gateway import GatewayConfig, LocalGateway
 
 if TYPE_CHECKING:
     from tests.conftest import GatewayProcess

@@ -20,17 +20,17 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from local_gateway import FaultKind, FaultPlan, GatewayConfig, LocalGateway
+from local_gateway.dialects import OVERDUE_ERROR, ServedDialect
+from local_gateway.lifecycle import Lifecycle
+from local_gateway.plan import OutputPlan
+from local_gateway.render import RenderResult
+from local_gateway.store import TaskStore
+from local_gateway.wire import task_object
 from seedance.ark.client import ArkClient
 from seedance.ark.dialects import DIALECTS, DialectName, get_dialect
 from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
 from seedance.errors import CreateOutcomeUnknownError
-from seedance.gateway import FaultKind, FaultPlan, GatewayConfig, LocalGateway
-from seedance.gateway.dialects import OVERDUE_ERROR, ServedDialect
-from seedance.gateway.lifecycle import Lifecycle
-from seedance.gateway.plan import OutputPlan
-from seedance.gateway.render import RenderResult
-from seedance.gateway.store import TaskStore
-from seedance.gateway.wire import task_object
 from seedance.media import probe
 from tests.conftest import GatewayFactory, MediaServer
 from tests.gateway.support import FAST, SEEDANCE_2, TASKS, download, error_of, frames_of, mean_difference, wait_for
@@ -109,7 +109,9 @@ CREATE_ANSWER_KEYS = {
 
 
 @pytest.mark.parametrize("name", list(DialectName))
-def test_each_dialect_answers_its_own_way_and_the_client_reads_ark_shapes(served: dict[DialectName, Served], name: DialectName) -> None:
+def test_each_dialect_answers_its_own_way_and_the_client_reads_ark_shapes(
+    served: dict[DialectName, Served], name: DialectName
+) -> None:
     gateway, dialect = served[name], get_dialect(name)
     body = dialect.shape(request(f"wire {name}"))
     answer = gateway.api.post(TASKS, json=body)
@@ -159,7 +161,11 @@ def test_the_fault_layer_and_the_stats_work_in_every_dialect(name: DialectName) 
     finally:
         gateway.close()
     assert task.status is TaskStatus.SUCCEEDED
-    assert {kind: n for kind, n in stats["faults"].items() if n} == {"rate-limit": 1, "completion-500": 1, "truncated-download": 1}
+    assert {kind: n for kind, n in stats["faults"].items() if n} == {
+        "rate-limit": 1,
+        "completion-500": 1,
+        "truncated-download": 1,
+    }
     assert stats["tasks_created"] == 1 and stats["duplicate_creates"] == 0
     assert stats["requests"]["create"] == 2 and stats["requests"]["files"] == 1
 
@@ -200,7 +206,12 @@ def test_a_model_id_of_the_other_cloud_is_not_found(served: dict[DialectName, Se
 
 def test_byteplus_serves_its_1_x_ids_and_lists_by_them(served: dict[DialectName, Served]) -> None:
     gateway = served[DialectName.BYTEPLUS]
-    body = {"model": "seedance-1-0-pro-fast-251015", "content": [{"type": "text", "text": "a kite"}], "resolution": "480p", "duration": 2}
+    body = {
+        "model": "seedance-1-0-pro-fast-251015",
+        "content": [{"type": "text", "text": "a kite"}],
+        "resolution": "480p",
+        "duration": 2,
+    }
     task_id = gateway.api.post(TASKS, json=body).json()["id"]
 
     task = wait_for(gateway.api, task_id)
@@ -214,8 +225,12 @@ def test_byteplus_serves_its_1_x_ids_and_lists_by_them(served: dict[DialectName,
 
 
 @pytest.mark.parametrize("name", ["kkiai", "aimanyi"])
-@pytest.mark.parametrize("field", [{"resolution": "720p"}, {"seed": 7}, {"callback_url": "http://127.0.0.1:9/cb"}, {"return_last_frame": True}])
-def test_kkiai_and_aimanyi_refuse_fields_they_do_not_document(served: dict[DialectName, Served], name: str, field: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "field", [{"resolution": "720p"}, {"seed": 7}, {"callback_url": "http://127.0.0.1:9/cb"}, {"return_last_frame": True}]
+)
+def test_kkiai_and_aimanyi_refuse_fields_they_do_not_document(
+    served: dict[DialectName, Served], name: str, field: dict[str, Any]
+) -> None:
     body = {"model": FAST, "content": [{"type": "text", "text": "x"}]} | field
     error = error_of(served[DialectName(name)].api.post(TASKS, json=body), 400)
 
@@ -235,10 +250,19 @@ def test_kkiai_and_aimanyi_take_nulls_and_text_items_without_image_url(served: d
 
 @pytest.mark.parametrize(
     ("name", "seed"),
-    [("kkiai", "000_kkiai.json"), ("maxtoken", "002_maxtoken.json"), ("aimanyi", "003_aimanyi.json"), ("quickrouter", "004_quickrouter.json")],
+    [
+        ("kkiai", "000_kkiai.json"),
+        ("maxtoken", "002_maxtoken.json"),
+        ("aimanyi", "003_aimanyi.json"),
+        ("quickrouter", "004_quickrouter.json"),
+    ],
 )
-def test_each_gateway_takes_its_own_published_example(served: dict[DialectName, Served], media_server: MediaServer, name: str, seed: str) -> None:
-    response = served[DialectName(name)].api.post(TASKS, content=seed_body(seed, media_server), headers={"Content-Type": "application/json"})
+def test_each_gateway_takes_its_own_published_example(
+    served: dict[DialectName, Served], media_server: MediaServer, name: str, seed: str
+) -> None:
+    response = served[DialectName(name)].api.post(
+        TASKS, content=seed_body(seed, media_server), headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 200, response.text
     assert set(response.json()) == CREATE_ANSWER_KEYS[DialectName(name)]
@@ -270,9 +294,16 @@ def test_aiid_aliases_map_onto_ark_fields(
 ) -> None:
     gateway = served[DialectName.AIID]
     body = {
-        "model": SEEDANCE_2, "prompt": "the harbour at dawn", "mode": "i2v", "image_url": media_server.url("frame_640x360.jpg"),
-        "seconds": "5", "aspect_ratio": "16:9", "size": "1280x720", "fps": 24, "quality": "720p",
-    }  # fmt: skip
+        "model": SEEDANCE_2,
+        "prompt": "the harbour at dawn",
+        "mode": "i2v",
+        "image_url": media_server.url("frame_640x360.jpg"),
+        "seconds": "5",
+        "aspect_ratio": "16:9",
+        "size": "1280x720",
+        "fps": 24,
+        "quality": "720p",
+    }
     answer = gateway.api.post(TASKS, json=body)
     assert answer.status_code == 200, answer.text
 
@@ -291,16 +322,24 @@ def test_aiid_reference_aliases_and_named_items(served: dict[DialectName, Served
     # the published example's shape (seed 001): `mode`, `size`, named content items, media references,
     # but on a 2.0 model: the published lite-i2v takes no video or audio references
     body = {
-        "model": SEEDANCE_2, "mode": "reference_material", "prompt": "测试文字",
+        "model": SEEDANCE_2,
+        "mode": "reference_material",
+        "prompt": "测试文字",
         "content": [
             {"type": "text", "text": "测试文字"},
-            {"type": "image_url", "image_url": {"url": media_server.url("square_720x720.png")}, "role": "reference_image", "name": "1"},
+            {
+                "type": "image_url",
+                "image_url": {"url": media_server.url("square_720x720.png")},
+                "role": "reference_image",
+                "name": "1",
+            },
         ],
         "image_urls": [media_server.url("frame_640x360.jpg")],
         "video_urls": [media_server.url("reference_864x496.mp4")],
         "audio_urls": [media_server.url("music_3s.mp3")],
-        "duration": 5, "size": "864x496",
-    }  # fmt: skip
+        "duration": 5,
+        "size": "864x496",
+    }
     answer = served[DialectName.AIID].api.post(TASKS, json=body)
     assert answer.status_code == 200, answer.text
 
@@ -325,7 +364,9 @@ def test_aiid_reference_aliases_and_named_items(served: dict[DialectName, Served
         ({"image_url": "http://x/a.png", "input_reference": "http://x/b.png"}, "input_reference"),
     ],
 )
-def test_aiid_refuses_malformed_or_contradicting_aliases(served: dict[DialectName, Served], extra: dict[str, Any], param: str) -> None:
+def test_aiid_refuses_malformed_or_contradicting_aliases(
+    served: dict[DialectName, Served], extra: dict[str, Any], param: str
+) -> None:
     body = {"model": FAST, "prompt": "a kite"} | extra
     error = error_of(served[DialectName.AIID].api.post(TASKS, json=body), 400)
 
@@ -354,12 +395,25 @@ def test_aiid_has_no_expired_state_an_overdue_task_fails_with_a_clear_code(tmp_p
     served = ServedDialect.named("aiid")
     store = TaskStore(time.time, id_prefix=served.dialect.task_id_prefix, cancel_queued=served.cancels_queued)
     never = lambda plan, out: RenderResult(video=out / "v.mp4")  # noqa: E731 - never called: the task stays queued
-    lifecycle = Lifecycle(store, never, tasks_dir=tmp_path, latency=60, queue_seconds=30, render_workers=1, overdue_error=served.overdue_error)
+    lifecycle = Lifecycle(
+        store, never, tasks_dir=tmp_path, latency=60, queue_seconds=30, render_workers=1, overdue_error=served.overdue_error
+    )
     lifecycle.start()
     try:
         req = request("overdue", execution_expires_after=1)
-        plan = OutputPlan(resolution="480p", ratio="16:9", width=864, height=496, frames=96, reports_frames=False, seed=1,
-                          generate_audio=True, draft=False, watermark=False, return_last_frame=False)  # fmt: skip
+        plan = OutputPlan(
+            resolution="480p",
+            ratio="16:9",
+            width=864,
+            height=496,
+            frames=96,
+            reports_frames=False,
+            seed=1,
+            generate_audio=True,
+            draft=False,
+            watermark=False,
+            return_last_frame=False,
+        )
         task_id = store.reserve_id(time.time())
         lifecycle.submit(store.create(task_id, req, plan, time.time(), time.monotonic()))
         deadline = time.monotonic() + 5
@@ -383,6 +437,7 @@ def test_maxtoken_defaults_watermark_and_camera_fixed_to_true(served: dict[Diale
     plain = gateway.api.post(TASKS, json=omitted).json()["id"]
     with gateway.client() as client:  # our maxtoken dialect sends both as false
         explicit = client.create_task(CreateTaskRequest.model_validate(omitted)).id
+        assert explicit is not None
     camera_true = gateway.api.post(TASKS, json=omitted | {"camera_fixed": True})  # on 2.0: maxtoken lists it there
 
     tasks = gateway.local_tasks()
@@ -403,8 +458,12 @@ def test_maxtoken_defaults_watermark_and_camera_fixed_to_true(served: dict[Diale
 # -- quickrouter: submitted, 12 s at most, no adaptive ----------------------------------------------
 
 
-@pytest.mark.parametrize(("extra", "param"), [({"duration": 13}, "duration"), ({"duration": 15}, "duration"), ({"ratio": "adaptive"}, "ratio")])
-def test_quickrouter_refuses_long_durations_and_adaptive(served: dict[DialectName, Served], extra: dict[str, Any], param: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "param"), [({"duration": 13}, "duration"), ({"duration": 15}, "duration"), ({"ratio": "adaptive"}, "ratio")]
+)
+def test_quickrouter_refuses_long_durations_and_adaptive(
+    served: dict[DialectName, Served], extra: dict[str, Any], param: str
+) -> None:
     body = {"model": FAST, "content": [{"type": "text", "text": "x"}], "ratio": "16:9"} | extra
     error = error_of(served[DialectName.QUICKROUTER].api.post(TASKS, json=body), 400)
 
@@ -414,7 +473,9 @@ def test_quickrouter_refuses_long_durations_and_adaptive(served: dict[DialectNam
 
 def test_quickrouter_submitted_is_only_the_create_answer(served: dict[DialectName, Served]) -> None:
     gateway = served[DialectName.QUICKROUTER]
-    answer = gateway.api.post(TASKS, json={"model": FAST, "content": [{"type": "text", "text": "x"}], "duration": 12, "resolution": "480p"})
+    answer = gateway.api.post(
+        TASKS, json={"model": FAST, "content": [{"type": "text", "text": "x"}], "duration": 12, "resolution": "480p"}
+    )
 
     assert answer.json()["status"] == "submitted"
     assert gateway.api.get(f"{TASKS}/{answer.json()['id']}").json()["status"] in ("queued", "running", "succeeded")
@@ -433,7 +494,9 @@ def test_serve_takes_dialect_and_refuses_unknown_ones(gateway_factory: GatewayFa
     assert AIID_ID.match(answer.json()["id"])
 
     refused = subprocess.run(
-        [sys.executable, "-m", "seedance.gateway", "serve", "--api-key", "k", "--port", "0", "--dialect", "openai"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "local_gateway", "serve", "--api-key", "k", "--port", "0", "--dialect", "openai"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert refused.returncode == 2 and "openai" in refused.stderr

@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from local_gateway import FaultKind, FaultPlan, GatewayConfig, LocalGateway
+from local_gateway.faults import APPLIES_TO, applicable, parse_rates
 from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
 from seedance.download import download
@@ -33,8 +35,6 @@ from seedance.errors import (
     ServerError,
     is_retryable,
 )
-from seedance.gateway import FaultKind, FaultPlan, GatewayConfig, LocalGateway
-from seedance.gateway.faults import APPLIES_TO, applicable, parse_rates
 from seedance.intents import IntentStore
 from seedance.submit import submit_once
 from seedance.waiting import PollSchedule, wait_for_task, watch
@@ -45,7 +45,11 @@ KEY = "fault-key"
 SLOW = 1.0
 """The gateway's slow_seconds: twice the clients' read timeout."""
 READ_TIMEOUT = 0.5
-TASK_FAILURE_CODES = {"OutputVideoSensitiveContentDetected", "OutputVideoSensitiveContentDetected.PolicyViolation", "InternalServiceError"}
+TASK_FAILURE_CODES = {
+    "OutputVideoSensitiveContentDetected",
+    "OutputVideoSensitiveContentDetected.PolicyViolation",
+    "InternalServiceError",
+}
 SCHEDULE = PollSchedule(initial=0.05, maximum=0.2)
 
 
@@ -71,10 +75,14 @@ class Faulty:
 
     def client(self, sleeps: list[float] | None = None, read_retries: int = 2) -> ArkClient:
         return ArkClient(
-            self.base_url, KEY, gateway="faulty", read_retries=read_retries, retry_base_seconds=0.01,
+            self.base_url,
+            KEY,
+            gateway="faulty",
+            read_retries=read_retries,
+            retry_base_seconds=0.01,
             timeout=httpx.Timeout(connect=2.0, read=READ_TIMEOUT, write=2.0, pool=2.0),
             sleep=sleeps.append if sleeps is not None else time.sleep,
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +113,13 @@ def finished(module_gateway: Faulty) -> dict[str, Any]:
 def request(index: int, **fields: Any) -> CreateTaskRequest:
     """A small request of its own: the seed (which the task list echoes) tells it from the others."""
     return CreateTaskRequest(
-        model=LITE_T2V, content=[TextContent(text=f"fault test {index}")], resolution="480p", ratio="16:9", duration=2, seed=index, **fields
+        model=LITE_T2V,
+        content=[TextContent(text=f"fault test {index}")],
+        resolution="480p",
+        ratio="16:9",
+        duration=2,
+        seed=index,
+        **fields,
     )
 
 
@@ -145,9 +159,28 @@ def test_impossible_plans_are_refused(make: Callable[[], object], message: str) 
 
 
 def test_the_cli_options_become_the_plan(gateway_factory: GatewayFactory) -> None:
-    process = gateway_factory("--faults", "0.25", "--fault-rate", "slow=0", "--fault-rate", "expired-url=0.5", "--slow-seconds", "3", "--fault-seed", "9")
+    process = gateway_factory(
+        "--faults",
+        "0.25",
+        "--fault-rate",
+        "slow=0",
+        "--fault-rate",
+        "expired-url=0.5",
+        "--slow-seconds",
+        "3",
+        "--fault-seed",
+        "9",
+    )
     plan = httpx.get(f"{process.origin}/_local/faults", timeout=5).json()
-    assert plan == {"rate": 0.25, "rates": {"slow": 0.0, "expired-url": 0.5}, "slow_seconds": 3.0, "retry_after_seconds": 1, "truncate_at": None, "seed": 9, "limit": None}
+    assert plan == {
+        "rate": 0.25,
+        "rates": {"slow": 0.0, "expired-url": 0.5},
+        "slow_seconds": 3.0,
+        "retry_after_seconds": 1,
+        "truncate_at": None,
+        "seed": 9,
+        "limit": None,
+    }
     assert process.stats()["faults"] == dict.fromkeys((kind.value for kind in FaultKind), 0)
 
 
@@ -175,7 +208,11 @@ def test_rate_limit_is_a_429_envelope_with_retry_after_in_seconds_or_as_a_date(f
     faulty.plan(FaultKind.RATE_LIMIT, retry_after_seconds=3)
     codes, formats = set(), set()
     for index in range(12):
-        response = faulty.api.post(TASKS, json=text_body(LITE_T2V, prompt=f"r{index}")) if index % 2 else faulty.api.get(f"{TASKS}/cgt-x")
+        response = (
+            faulty.api.post(TASKS, json=text_body(LITE_T2V, prompt=f"r{index}"))
+            if index % 2
+            else faulty.api.get(f"{TASKS}/cgt-x")
+        )
         error = error_of(response, 429)
         assert error["type"] == "TooManyRequests"
         codes.add(error["code"])
@@ -352,7 +389,7 @@ def test_client_reaction(faulty: Faulty, finished: dict[str, Any], tmp_path: Pat
 def test_completion_500_is_retried_and_the_success_still_seen(faulty: Faulty) -> None:
     faulty.plan(FaultKind.COMPLETION_500)
     with faulty.client() as client:
-        task_id = client.create_task(request(1)).id
+        task_id = _create(client, request(1))
         task = wait_for_task(client, task_id, schedule=SCHEDULE, deadline_seconds=30)
     assert task.status is TaskStatus.SUCCEEDED
     assert faulty.stats()["faults"]["completion-500"] == 1
@@ -361,7 +398,7 @@ def test_completion_500_is_retried_and_the_success_still_seen(faulty: Faulty) ->
 def test_task_failure_is_a_permanent_generation_failure(faulty: Faulty) -> None:
     faulty.plan(FaultKind.TASK_FAILURE)
     with faulty.client() as client:
-        task = wait_for_task(client, client.create_task(request(2)).id, schedule=SCHEDULE, deadline_seconds=30)
+        task = wait_for_task(client, _create(client, request(2)), schedule=SCHEDULE, deadline_seconds=30)
         failure = GenerationFailedError(task, gateway=client.gateway)
     assert task.status is TaskStatus.FAILED and task.error is not None and task.error.code in TASK_FAILURE_CODES
     assert not is_retryable(failure)
@@ -379,18 +416,26 @@ class RangeRecorder(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def test_a_truncated_download_resumes_with_range_and_ends_byte_identical(faulty: Faulty, finished: dict[str, Any], tmp_path: Path) -> None:
+def test_a_truncated_download_resumes_with_range_and_ends_byte_identical(
+    faulty: Faulty, finished: dict[str, Any], tmp_path: Path
+) -> None:
     faulty.plan(rates={FaultKind.TRUNCATED_DOWNLOAD.value: 0.6})
     recorder = RangeRecorder()
-    result = download(finished["content"]["video_url"], tmp_path / "video.mp4", attempts=30, retry_base_seconds=0.0, transport=recorder)
+    result = download(
+        finished["content"]["video_url"], tmp_path / "video.mp4", attempts=30, retry_base_seconds=0.0, transport=recorder
+    )
     assert result.resumed >= 1 and faulty.stats()["faults"]["truncated-download"] == result.resumed
-    assert recorder.ranges[0] is None and all(r and r.startswith("bytes=") for r in recorder.ranges[1:])  # never from byte 0 again
+    assert recorder.ranges[0] is None and all(
+        r and r.startswith("bytes=") for r in recorder.ranges[1:]
+    )  # never from byte 0 again
     assert (tmp_path / "video.mp4").read_bytes() == finished["bytes"]
     assert result.sha256 == hashlib.sha256(finished["bytes"]).hexdigest()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
 
 
-def test_an_expired_url_raises_a_typed_error_and_a_fresh_get_recovers(faulty: Faulty, finished: dict[str, Any], tmp_path: Path) -> None:
+def test_an_expired_url_raises_a_typed_error_and_a_fresh_get_recovers(
+    faulty: Faulty, finished: dict[str, Any], tmp_path: Path
+) -> None:
     faulty.plan(FaultKind.EXPIRED_URL)
     with pytest.raises(ResultURLExpiredError) as caught:
         download(finished["content"]["video_url"], tmp_path / "video.mp4")
@@ -418,7 +463,7 @@ def test_an_uncertain_flex_create_is_reconciled_under_the_flex_filter(faulty: Fa
 
 def test_watching_flex_and_default_tasks_costs_one_list_request_per_tier(faulty: Faulty) -> None:
     with faulty.client() as client:
-        ids = [client.create_task(request(10 + i, service_tier="flex" if i % 2 else None)).id for i in range(6)]
+        ids = [_create(client, request(10 + i, service_tier="flex" if i % 2 else None)) for i in range(6)]
         until(lambda: {t["status"] for t in _states(faulty, *ids)} == {"succeeded"})
         faulty.plan()
         finished = list(watch(client, ids, schedule=SCHEDULE, deadline_seconds=30))
@@ -427,12 +472,21 @@ def test_watching_flex_and_default_tasks_costs_one_list_request_per_tier(faulty:
     assert (requests["list"], requests["get"]) == (2, 0)  # not a GET per flex task
 
 
+def _create(client: ArkClient, req: CreateTaskRequest) -> str:
+    """The new task's id: this gateway always answers a create with one."""
+    task_id = client.create_task(req).id
+    assert task_id is not None
+    return task_id
+
+
 def _states(faulty: Faulty, *task_ids: str) -> list[dict[str, Any]]:
     tasks = faulty.admin.get("/_local/tasks").json()["tasks"]
     return [t for t in tasks if t["id"] in task_ids]
 
 
-def test_a_download_cut_at_half_completes_by_resuming_with_the_source_bytes(gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+def test_a_download_cut_at_half_completes_by_resuming_with_the_source_bytes(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
     """`seedance gateway serve --truncate-at 0.5`: the first transfer stops at 50%, Range fetches the rest."""
     gateway = gateway_factory("--fault-rate", "truncated-download=1", "--truncate-at", "0.5", "--fault-limit", "1", api_key=KEY)
     with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as api:

@@ -10,17 +10,26 @@ from pathlib import Path
 import httpx
 import pytest
 
+from local_gateway import GatewayConfig, LocalGateway
+from local_gateway.lifecycle import Lifecycle
+from local_gateway.plan import OutputPlan
+from local_gateway.render import RenderResult
+from local_gateway.store import CANCELLED_RETENTION_SECONDS, RETENTION_SECONDS, DeleteOutcome, TaskFilter, TaskStore
 from seedance.ark.types import CreateTaskRequest, TaskError, TaskStatus, TextContent
-from seedance.gateway import GatewayConfig, LocalGateway
-from seedance.gateway.lifecycle import Lifecycle
-from seedance.gateway.plan import OutputPlan
-from seedance.gateway.render import RenderResult
-from seedance.gateway.store import CANCELLED_RETENTION_SECONDS, RETENTION_SECONDS, DeleteOutcome, TaskFilter, TaskStore
 from tests.gateway.support import LITE_T2V, TASKS, create, error_of, text_body, wait_for
 
 PLAN = OutputPlan(
-    resolution="480p", ratio="16:9", width=864, height=480, frames=48, reports_frames=False, seed=1,
-    generate_audio=None, draft=None, watermark=False, return_last_frame=False,
+    resolution="480p",
+    ratio="16:9",
+    width=864,
+    height=480,
+    frames=48,
+    reports_frames=False,
+    seed=1,
+    generate_audio=None,
+    draft=None,
+    watermark=False,
+    return_last_frame=False,
 )
 REQUEST = CreateTaskRequest(model=LITE_T2V, content=[TextContent(text="x")])
 RESULT = RenderResult(video=Path("/nonexistent/video.mp4"))
@@ -78,7 +87,9 @@ def in_status(store: TaskStore, clock: Clock, status: TaskStatus) -> str:
         (TaskStatus.EXPIRED, DeleteOutcome.DELETED, None),
     ],
 )
-def test_delete_follows_the_status(store: TaskStore, clock: Clock, status: TaskStatus, outcome: DeleteOutcome, after: TaskStatus | None) -> None:
+def test_delete_follows_the_status(
+    store: TaskStore, clock: Clock, status: TaskStatus, outcome: DeleteOutcome, after: TaskStatus | None
+) -> None:
     task_id = in_status(store, clock, status)
 
     assert store.delete(task_id)[0] is outcome
@@ -125,7 +136,9 @@ def test_a_task_still_unfinished_at_its_deadline_expires(tmp_path: Path) -> None
     try:
         # the validated minimum is an hour; the lifecycle itself takes any deadline
         task_id = store.reserve_id(time.time())
-        record = store.create(task_id, REQUEST.model_copy(update={"execution_expires_after": 1}), PLAN, time.time(), time.monotonic())
+        record = store.create(
+            task_id, REQUEST.model_copy(update={"execution_expires_after": 1}), PLAN, time.time(), time.monotonic()
+        )
         lifecycle.submit(record)
         deadline = time.monotonic() + 5
         while (current := store.get(task_id)) is not None and current.status is not TaskStatus.EXPIRED:

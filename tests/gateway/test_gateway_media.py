@@ -60,8 +60,20 @@ def test_sniff_reads_magic_numbers(head: bytes, expected: tuple[str, str] | None
     [
         ("frame_640x360.jpg", {"kind": "image", "format": "jpeg", "width": 640, "height": 360, "duration": None}),
         ("square_720x720.png", {"kind": "image", "format": "png", "width": 720, "height": 720}),
-        ("reference_864x496.mp4", {"kind": "video", "format": "mp4", "width": 864, "height": 496, "fps": 24.0,
-                                   "video_codec": "h264", "audio_codec": "aac", "audio_channels": 1, "has_audio": True}),
+        (
+            "reference_864x496.mp4",
+            {
+                "kind": "video",
+                "format": "mp4",
+                "width": 864,
+                "height": 496,
+                "fps": 24.0,
+                "video_codec": "h264",
+                "audio_codec": "aac",
+                "audio_channels": 1,
+                "has_audio": True,
+            },
+        ),
         ("music_3s.mp3", {"kind": "audio", "format": "mp3", "audio_codec": "mp3", "width": None, "has_audio": True}),
         ("voice_3s.wav", {"kind": "audio", "format": "wav", "audio_codec": "pcm_s16le", "audio_channels": 1}),
     ],
@@ -104,20 +116,32 @@ def image(width: int = 1280, height: int = 720, fmt: str = "jpeg", size: int = 1
     return MediaInfo(kind="image", format=fmt, width=width, height=height, size_bytes=size)
 
 
-def video(seconds: float = 5.0, fps: float = 24.0, width: int = 864, height: int = 496, fmt: str = "mp4", codec: str = "h264",
-          size: int = 1000) -> MediaInfo:
-    return MediaInfo(kind="video", format=fmt, width=width, height=height, duration=seconds, fps=fps, video_codec=codec,
-                     size_bytes=size)
+def video(
+    seconds: float = 5.0,
+    fps: float = 24.0,
+    width: int = 864,
+    height: int = 496,
+    fmt: str = "mp4",
+    codec: str = "h264",
+    size: int = 1000,
+) -> MediaInfo:
+    return MediaInfo(
+        kind="video", format=fmt, width=width, height=height, duration=seconds, fps=fps, video_codec=codec, size_bytes=size
+    )
 
 
 def audio(seconds: float = 5.0, fmt: str = "mp3", size: int = 1000) -> MediaInfo:
-    return MediaInfo(kind="audio", format=fmt, duration=seconds, audio_codec=fmt, audio_channels=1, has_audio=True,
-                     size_bytes=size)
+    return MediaInfo(
+        kind="audio", format=fmt, duration=seconds, audio_codec=fmt, audio_channels=1, has_audio=True, size_bytes=size
+    )
 
 
 def refs(*infos: MediaInfo) -> list[ReferenceMedia]:
     kinds = {"image": "image_url", "video": "video_url", "audio": "audio_url"}
-    return [ReferenceMedia(field=f"content[{i}].{kinds[info.kind]}.url", expected=info.kind, info=info) for i, info in enumerate(infos)]
+    return [
+        ReferenceMedia(field=f"content[{i}].{kinds[info.kind]}.url", expected=info.kind, info=info)
+        for i, info in enumerate(infos)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import MediaServer
 from tests.gateway.support import FAST, PRO_FAST_1_0, TASKS, error_of, generate, image, text_body
 
 
-def reference_body(*media: dict[str, object], model: str = FAST) -> dict[str, object]:
+def reference_body(*media: dict[str, object], model: str = FAST) -> dict[str, Any]:
     body = text_body(model)
     body["content"] = [{"type": "text", "text": "use the references"}, *media]
     return body
@@ -34,14 +35,43 @@ def audio(url: str) -> dict[str, object]:
         (lambda s: [image(s.url("tiny_200x200.png"), "reference_image")], "content[1].image_url.url", "200x200"),
         (lambda s: [video(s.url("long_20s.mp4"))], "content[1].video_url.url", "lasts 20.00 s; allowed: 2-15 s"),
         (lambda s: [image(s.url("reference_864x496.mp4"), "reference_image")], "content[1].image_url.url", "not an image"),
-        (lambda s: [image(s.url("square_720x720.png"), "reference_image"), audio(s.url("square_720x720.png"))],
-         "content[2].audio_url.url", "not an audio"),
-        (lambda s: [video(s.url("reference_864x496.mp4")), video(s.url("reference_864x496.mp4")),
-                    video(s.url("reference_864x496.mp4")), audio(s.url("music_3s.mp3"))], None, None),
-        (lambda s: [image("asset://asset-20260101-abc", "reference_image")], "content[1].image_url.url", "not available in the local gateway"),
-        (lambda s: [image("http://127.0.0.1:9/nothing-listens-here.png", "reference_image")], "content[1].image_url.url", "could not be fetched"),
+        (
+            lambda s: [image(s.url("square_720x720.png"), "reference_image"), audio(s.url("square_720x720.png"))],
+            "content[2].audio_url.url",
+            "not an audio",
+        ),
+        (
+            lambda s: [
+                video(s.url("reference_864x496.mp4")),
+                video(s.url("reference_864x496.mp4")),
+                video(s.url("reference_864x496.mp4")),
+                audio(s.url("music_3s.mp3")),
+            ],
+            None,
+            None,
+        ),
+        (
+            lambda s: [image("asset://asset-20260101-abc", "reference_image")],
+            "content[1].image_url.url",
+            "not available in the local gateway",
+        ),
+        (
+            lambda s: [image("http://127.0.0.1:9/nothing-listens-here.png", "reference_image")],
+            "content[1].image_url.url",
+            "could not be fetched",
+        ),
     ],
-    ids=["404", "pdf-as-png", "too-small", "too-long", "video-as-image", "image-as-audio", "three-videos-accepted", "asset", "unreachable"],
+    ids=[
+        "404",
+        "pdf-as-png",
+        "too-small",
+        "too-long",
+        "video-as-image",
+        "image-as-audio",
+        "three-videos-accepted",
+        "asset",
+        "unreachable",
+    ],
 )
 def test_references_are_fetched_and_refused_like_ark(
     api: httpx.Client, media_server: MediaServer, media: object, param: str | None, says: str | None
@@ -77,7 +107,9 @@ def test_a_base64_first_frame_is_accepted(api: httpx.Client, media_dir: Path) ->
 
 def test_a_base64_audio_clip_is_accepted_with_an_image(api: httpx.Client, media_dir: Path, media_server: MediaServer) -> None:
     encoded = base64.b64encode((media_dir / "voice_3s.wav").read_bytes()).decode()
-    body = reference_body(image(media_server.url("square_720x720.png"), "reference_image"), audio(f"data:audio/wav;base64,{encoded}"))
+    body = reference_body(
+        image(media_server.url("square_720x720.png"), "reference_image"), audio(f"data:audio/wav;base64,{encoded}")
+    )
 
     task = generate(api, body)
 

@@ -36,27 +36,75 @@ def _video(url: str) -> dict[str, Any]:
 CASES: list[tuple[str, Any, tuple[int, int], str, float, bool]] = [
     # id, body(media_server), (width, height), ratio reported, seconds, audio
     ("2.0-fast 480p 16:9 audio", lambda s: text_body(FAST, ratio="16:9"), (864, 496), "16:9", 4, True),
-    ("2.0-fast 720p 4:3", lambda s: text_body(FAST, resolution="720p", ratio="4:3", generate_audio=False), (1112, 834), "4:3", 4, False),
+    (
+        "2.0-fast 720p 4:3",
+        lambda s: text_body(FAST, resolution="720p", ratio="4:3", generate_audio=False),
+        (1112, 834),
+        "4:3",
+        4,
+        False,
+    ),
     ("2.0 adaptive text", lambda s: text_body(SEEDANCE_2, ratio="adaptive"), (864, 496), "16:9", 4, True),
     ("1.5-pro 9:16 silent", lambda s: text_body(PRO_1_5, ratio="9:16", generate_audio=False), (496, 864), "9:16", 4, False),
     ("1.5-pro duration -1", lambda s: text_body(PRO_1_5, duration=-1), (864, 496), "16:9", 5, True),
     ("1.0-lite-t2v 1:1", lambda s: text_body(LITE_T2V, ratio="1:1"), (640, 640), "1:1", 2, False),
-    ("1.0-pro-fast frames 29 21:9", lambda s: text_body(PRO_FAST_1_0, ratio="21:9", frames=29), (960, 416), "21:9", 29 / 24, False),
-    ("1.0-pro-fast first frame adaptive",
-     lambda s: text_body(PRO_FAST_1_0) | {"content": [image(s.url("frame_640x360.jpg"))]}, (864, 480), "16:9", 2, False),
-    ("1.0-lite-i2v first+last adaptive",
-     lambda s: text_body(LITE_I2V) | {"content": [image(s.url("square_720x720.png"), "first_frame"),
-                                                 image(s.url("frame_640x360.jpg"), "last_frame")]}, (640, 640), "1:1", 2, False),
-    ("2.0-fast reference video wins adaptive",
-     lambda s: text_body(FAST) | {"content": [{"type": "text", "text": "x"}, image(s.url("square_720x720.png"), "reference_image"),
-                                             _video(s.url("reference_864x496.mp4"))]}, (864, 496), "16:9", 4, True),
+    (
+        "1.0-pro-fast frames 29 21:9",
+        lambda s: text_body(PRO_FAST_1_0, ratio="21:9", frames=29),
+        (960, 416),
+        "21:9",
+        29 / 24,
+        False,
+    ),
+    (
+        "1.0-pro-fast first frame adaptive",
+        lambda s: text_body(PRO_FAST_1_0) | {"content": [image(s.url("frame_640x360.jpg"))]},
+        (864, 480),
+        "16:9",
+        2,
+        False,
+    ),
+    (
+        "1.0-lite-i2v first+last adaptive",
+        lambda s: (
+            text_body(LITE_I2V)
+            | {"content": [image(s.url("square_720x720.png"), "first_frame"), image(s.url("frame_640x360.jpg"), "last_frame")]}
+        ),
+        (640, 640),
+        "1:1",
+        2,
+        False,
+    ),
+    (
+        "2.0-fast reference video wins adaptive",
+        lambda s: (
+            text_body(FAST)
+            | {
+                "content": [
+                    {"type": "text", "text": "x"},
+                    image(s.url("square_720x720.png"), "reference_image"),
+                    _video(s.url("reference_864x496.mp4")),
+                ]
+            }
+        ),
+        (864, 496),
+        "16:9",
+        4,
+        True,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("body", "size", "ratio", "seconds", "audio"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_the_video_is_exactly_what_the_task_reports(
-    api: httpx.Client, media_server: MediaServer, tmp_path: Path,
-    body: Any, size: tuple[int, int], ratio: str, seconds: float, audio: bool,
+    api: httpx.Client,
+    media_server: MediaServer,
+    tmp_path: Path,
+    body: Any,
+    size: tuple[int, int],
+    ratio: str,
+    seconds: float,
+    audio: bool,
 ) -> None:
     task = generate(api, body(media_server))
     path = download(task["content"]["video_url"], tmp_path / "video.mp4")
@@ -85,7 +133,9 @@ def _cover(picture: Image.Image, size: tuple[int, int]) -> np.ndarray:
 def test_the_first_frame_is_the_given_image_cropped_to_cover(
     api: httpx.Client, media_server: MediaServer, media_dir: Path, tmp_path: Path, ratio: str, size: tuple[int, int]
 ) -> None:
-    body = text_body(FAST, ratio=ratio, generate_audio=False) | {"content": [image(media_server.url("frame_640x360.jpg"), "first_frame")]}
+    body = text_body(FAST, ratio=ratio, generate_audio=False) | {
+        "content": [image(media_server.url("frame_640x360.jpg"), "first_frame")]
+    }
 
     task = generate(api, body)
     path = download(task["content"]["video_url"], tmp_path / "video.mp4")
@@ -98,7 +148,7 @@ def test_the_first_frame_is_the_given_image_cropped_to_cover(
 
 
 def test_the_last_frame_is_a_png_of_the_final_frame_without_watermark(api: httpx.Client, tmp_path: Path) -> None:
-    common = dict(ratio="16:9", seed=77, generate_audio=False, return_last_frame=True)
+    common: dict[str, Any] = {"ratio": "16:9", "seed": 77, "generate_audio": False, "return_last_frame": True}
     marked = generate(api, text_body(LITE_T2V, watermark=True, **common))
     plain = generate(api, text_body(LITE_T2V, watermark=False, **common))
 

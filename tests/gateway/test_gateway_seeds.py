@@ -47,7 +47,9 @@ def test_a_seed_body_renders_to_the_size_and_length_it_asks_for(
 
 
 def test_the_published_002_body_with_trailing_commas_is_refused(api: httpx.Client, media_server: MediaServer) -> None:
-    response = api.post(TASKS, content=seed_body("002_maxtoken_raw.txt", media_server), headers={"Content-Type": "application/json"})
+    response = api.post(
+        TASKS, content=seed_body("002_maxtoken_raw.txt", media_server), headers={"Content-Type": "application/json"}
+    )
 
     error = error_of(response, 400)
     assert (error["code"], error["param"], error["type"]) == ("InvalidParameter", "body", "BadRequest")

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from seedance.catalog import completion_tokens
+from seedance.catalog import FPS
+from seedance.cost.tokens import video_tokens
 from tests.conftest import GatewayProcess
 from tests.gateway.support import (
     FAST,
@@ -38,13 +39,30 @@ def test_a_finished_task_has_every_field_of_the_ark_task_object(api: httpx.Clien
     task = generate(api, text_body(FAST, duration=4))
 
     assert set(task) == {
-        "id", "model", "status", "content", "usage", "created_at", "updated_at", "seed", "resolution",
-        "ratio", "duration", "framespersecond", "service_tier", "execution_expires_after",
-        "generate_audio", "draft", "priority",
+        "id",
+        "model",
+        "status",
+        "content",
+        "usage",
+        "created_at",
+        "updated_at",
+        "seed",
+        "resolution",
+        "ratio",
+        "duration",
+        "framespersecond",
+        "service_tier",
+        "execution_expires_after",
+        "generate_audio",
+        "draft",
+        "priority",
     }
     assert task["model"] == FAST
     assert set(task["content"]) == {"video_url"}
-    assert task["usage"] == {"completion_tokens": completion_tokens(864, 496, 4), "total_tokens": completion_tokens(864, 496, 4)}
+    assert task["usage"] == {
+        "completion_tokens": video_tokens(864, 496, 4 * FPS),
+        "total_tokens": video_tokens(864, 496, 4 * FPS),
+    }
     assert isinstance(task["created_at"], int) and isinstance(task["updated_at"], int)
     assert task["created_at"] <= task["updated_at"]
     assert isinstance(task["seed"], int) and task["seed"] >= 0
@@ -57,7 +75,7 @@ def test_frames_are_reported_instead_of_duration_when_requested(api: httpx.Clien
 
     assert task["frames"] == 29 and "duration" not in task
     assert "generate_audio" not in task  # the 1.0 series has no audio
-    assert task["usage"]["completion_tokens"] == completion_tokens(960, 416, 29 / 24)
+    assert task["usage"]["completion_tokens"] == video_tokens(960, 416, 29)
 
 
 def test_an_explicit_seed_is_kept_and_minus_one_draws_one(api: httpx.Client) -> None:
@@ -72,8 +90,15 @@ def test_json_null_anywhere_means_absent(api: httpx.Client) -> None:
     body = {
         "model": FAST,
         "content": [{"type": "text", "text": "rain on a window", "role": None}],
-        "resolution": "480p", "ratio": None, "duration": 4, "seed": None, "watermark": None,
-        "callback_url": None, "service_tier": None, "tools": None, "output_format": None,
+        "resolution": "480p",
+        "ratio": None,
+        "duration": 4,
+        "seed": None,
+        "watermark": None,
+        "callback_url": None,
+        "service_tier": None,
+        "tools": None,
+        "output_format": None,
     }
     task = generate(api, body)
 
@@ -226,7 +251,7 @@ def test_list_pages_and_filters_by_status_model_and_tier(api: httpx.Client) -> N
         ({"filter.service_tier": "gold"}, "filter.service_tier"),
     ],
 )
-def test_list_refuses_out_of_range_parameters(api: httpx.Client, params: dict[str, object], param: str) -> None:
+def test_list_refuses_out_of_range_parameters(api: httpx.Client, params: dict[str, str | int], param: str) -> None:
     assert error_of(api.get(TASKS, params=params), 400)["param"] == param
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from seedance.errors import (
 
 KEY = "sk-unit-test-secret"
 REQUEST = CreateTaskRequest(model="doubao-seedance-2-0-260128", content=[TextContent(text="a boat")], duration=5)
-TASK = {
+TASK: dict[str, Any] = {
     "id": "cgt-20261121120000-abcde",
     "model": "doubao-seedance-2-0-260128",
     "status": "succeeded",
@@ -37,7 +38,9 @@ def envelope(status: int, code: str, headers: dict[str, str] | None = None) -> h
     return httpx.Response(status, json=body, headers=headers)
 
 
-def client_with(handler: Callable[[httpx.Request], httpx.Response], sleeps: list[float] | None = None) -> tuple[ArkClient, list[httpx.Request]]:
+def client_with(
+    handler: Callable[[httpx.Request], httpx.Response], sleeps: list[float] | None = None
+) -> tuple[ArkClient, list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -93,7 +96,9 @@ def test_create_is_retried_when_no_connection_was_made() -> None:
 
 
 def test_create_honours_retry_after_on_429() -> None:
-    answers = iter([envelope(429, "RateLimitExceeded.EndpointRPMExceeded", {"Retry-After": "7"}), httpx.Response(200, json={"id": "cgt-2"})])
+    answers = iter(
+        [envelope(429, "RateLimitExceeded.EndpointRPMExceeded", {"Retry-After": "7"}), httpx.Response(200, json={"id": "cgt-2"})]
+    )
     sleeps: list[float] = []
     client, seen = client_with(lambda r: next(answers), sleeps)
     assert client.create_task(REQUEST).id == "cgt-2"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -13,9 +12,12 @@ import pytest
 import yaml
 from rich.console import Console
 
-import seedance.cost
-from seedance.ark.types import CreateTaskRequest, TextContent, VideoContent, MediaURL
-from seedance.cost import PriceTable, estimate_file, estimate_request, render_report, video_tokens
+import seedance
+from seedance.ark.types import CreateTaskRequest, MediaURL, TextContent, VideoContent
+from seedance.cost.estimate import estimate_request
+from seedance.cost.prices import PriceTable
+from seedance.cost.report import estimate_file, render_report
+from seedance.cost.tokens import video_tokens
 from seedance.errors import SpecError
 
 V1_PRO = "doubao-seedance-1-0-pro-250528"
@@ -43,7 +45,9 @@ def request(model: str, **fields: Any) -> CreateTaskRequest:
     ("resolution", "size", "tokens"),
     [("480p", (864, 480), 48_600), ("720p", (1248, 704), 102_960), ("1080p", (1920, 1088), 244_800)],
 )
-def test_the_published_1_0_token_figures_come_out_exactly(prices: PriceTable, resolution: str, size: tuple[int, int], tokens: int) -> None:
+def test_the_published_1_0_token_figures_come_out_exactly(
+    prices: PriceTable, resolution: str, size: tuple[int, int], tokens: int
+) -> None:
     estimate = estimate_request(request(V1_PRO, resolution=resolution, ratio="16:9", duration=5), prices=prices)
     assert (estimate.width, estimate.height) == size
     assert estimate.tokens == tokens
@@ -129,14 +133,21 @@ def write(path: Path, data: object) -> Path:
     return path
 
 
-def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(tmp_path: Path, prices: PriceTable, media_dir: Path) -> None:
+def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(
+    tmp_path: Path, prices: PriceTable, media_dir: Path
+) -> None:
     shutil.copy(media_dir / "frame_640x360.jpg", tmp_path / "boat.png")
     write(tmp_path / "shots" / "harbour.yaml", {"prompt": "a harbour at dawn", "duration": 10})
     manifest = write(
         tmp_path / "batch.yaml",
         {
-            "defaults": {"model": V2, "resolution": "720p", "ratio": "16:9", "duration": 5,
-                         "references": [{"url": "boat.png", "role": "first_frame"}]},
+            "defaults": {
+                "model": V2,
+                "resolution": "720p",
+                "ratio": "16:9",
+                "duration": 5,
+                "references": [{"url": "boat.png", "role": "first_frame"}],
+            },
             "items": [
                 {"name": "boat", "prompt": "a paper boat drifts"},
                 "shots/harbour.yaml",
@@ -163,8 +174,10 @@ def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(tmp_p
 def test_manifest_items_in_two_currencies_total_separately(tmp_path: Path, prices: PriceTable) -> None:
     manifest = write(
         tmp_path / "m.json",
-        {"defaults": {"resolution": "720p", "ratio": "16:9", "duration": 5, "prompt": "p"},
-         "items": [{"model": V2}, {"model": V2_BYTEPLUS}]},
+        {
+            "defaults": {"resolution": "720p", "ratio": "16:9", "duration": 5, "prompt": "p"},
+            "items": [{"model": V2}, {"model": V2_BYTEPLUS}],
+        },
     )
     report = estimate_file(manifest, default_model=V2, prices=prices)
     assert report.totals == {"CNY": Decimal("4.968"), "USD": Decimal("0.756")}
@@ -175,22 +188,33 @@ def test_a_single_spec_file_and_a_bad_manifest_item_named_in_the_error(tmp_path:
     report = estimate_file(spec, default_model=V1_PRO, prices=prices)
     assert [(item.name, item.estimate.tokens) for item in report.items] == [("one", 48_600)]
 
-    manifest = write(tmp_path / "m.yaml", {"defaults": {"model": V2}, "items": [{"prompt": "ok"}, {"prompt": "p", "duration": 99}]})
+    manifest = write(
+        tmp_path / "m.yaml", {"defaults": {"model": V2}, "items": [{"prompt": "ok"}, {"prompt": "p", "duration": 99}]}
+    )
     with pytest.raises(SpecError, match=r"items\[1\]: duration: 99 is not allowed"):
         estimate_file(manifest, default_model=V2, prices=prices)
 
 
 def test_a_local_reference_video_is_measured(tmp_path: Path, prices: PriceTable, media_dir: Path) -> None:
     shutil.copy(media_dir / "reference_864x496.mp4", tmp_path / "clip.mp4")
-    spec = write(tmp_path / "s.yaml", {"model": V2, "prompt": "extend", "resolution": "480p", "ratio": "16:9", "duration": 5,
-                                       "references": [{"url": "clip.mp4", "role": "reference_video"}]})
+    spec = write(
+        tmp_path / "s.yaml",
+        {
+            "model": V2,
+            "prompt": "extend",
+            "resolution": "480p",
+            "ratio": "16:9",
+            "duration": 5,
+            "references": [{"url": "clip.mp4", "role": "reference_video"}],
+        },
+    )
     estimate = estimate_file(spec, default_model=V2, prices=prices).items[0].estimate
     assert estimate.reference_video_seconds == pytest.approx(3.0, abs=0.05)
     assert estimate.tokens == int(864 * 496 * 24 * (5 + estimate.reference_video_seconds) // 1024)
 
 
 def bundled_data() -> dict[str, Any]:
-    return yaml.safe_load((Path(seedance.cost.__file__).parent / "prices.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((Path(seedance.__file__).parent / "prices.yaml").read_text(encoding="utf-8"))
 
 
 def test_a_malformed_price_file_names_the_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,8 +243,23 @@ def test_overlapping_entries_and_a_missing_currency_are_refused(tmp_path: Path) 
 
 
 def test_a_user_price_file_replaces_the_bundled_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    data = {"tables": [{"name": "mine", "currency": "EUR", "entries": [
-        {"name": "pro", "models": [V1_PRO], "per_million": {"default": 2}, "confidence": "inferred", "source": "my contract"}]}]}
+    data = {
+        "tables": [
+            {
+                "name": "mine",
+                "currency": "EUR",
+                "entries": [
+                    {
+                        "name": "pro",
+                        "models": [V1_PRO],
+                        "per_million": {"default": 2},
+                        "confidence": "inferred",
+                        "source": "my contract",
+                    }
+                ],
+            }
+        ]
+    }
     path = tmp_path / "p.json"
     path.write_text(__import__("json").dumps(data))
     monkeypatch.setenv("SEEDANCE_PRICES_FILE", str(path))

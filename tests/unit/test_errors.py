@@ -48,7 +48,9 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("status", "code", "message", "cls", "retryable"), TABLE)
-def test_status_and_code_map_to_class_and_retry_decision(status: int, code: str, message: str, cls: type, retryable: bool) -> None:
+def test_status_and_code_map_to_class_and_retry_decision(
+    status: int, code: str, message: str, cls: type, retryable: bool
+) -> None:
     found = api_error_class(status, code, message)
     assert found is cls
     error = found(gateway="gw", status_code=status, code=code, message=message)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from seedance.cost import Estimate
+from seedance.cost.estimate import Estimate
 from seedance.errors import BudgetExceededError, SpecError
 from seedance.ledger import Budget, EntryStatus, Ledger
 
@@ -19,10 +19,20 @@ CNY = "CNY"
 
 def estimate(cost: str = "4.968", tokens: int = 108_000, currency: str = CNY, price: str = "46") -> Estimate:
     return Estimate(
-        model="doubao-seedance-2-0-260128", resolution="720p", ratio="16:9", width=1280, height=720, seconds=5.0,
-        tokens=tokens, price_per_million=Decimal(price), currency=currency, cost=Decimal(cost), tier="default",
-        price_entry="volcengine / 2.0 480p-720p", confidence="inferred",
-    )  # fmt: skip
+        model="doubao-seedance-2-0-260128",
+        resolution="720p",
+        ratio="16:9",
+        width=1280,
+        height=720,
+        seconds=5.0,
+        tokens=tokens,
+        price_per_million=Decimal(price),
+        currency=currency,
+        cost=Decimal(cost),
+        tier="default",
+        price_entry="volcengine / 2.0 480p-720p",
+        confidence="inferred",
+    )
 
 
 def budget(amount: str, currency: str = CNY, **scope: Any) -> Budget:
@@ -32,7 +42,12 @@ def budget(amount: str, currency: str = CNY, **scope: Any) -> Budget:
 def test_reserve_within_budget_commits_the_estimate(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
     entry = ledger.reserve("a", estimate(), budget("10"), run_id="run-1")
-    assert (entry.status, entry.estimated_cost, entry.billed_tokens, entry.run_id) == (EntryStatus.RESERVED, Decimal("4.968"), None, "run-1")
+    assert (entry.status, entry.estimated_cost, entry.billed_tokens, entry.run_id) == (
+        EntryStatus.RESERVED,
+        Decimal("4.968"),
+        None,
+        "run-1",
+    )
     ledger.reserve("b", estimate(), budget("10"))
     assert ledger.committed(budget("10")) == Decimal("9.936")
     assert Ledger(tmp_path).get("a") == entry  # durable: a new process reads the same
@@ -94,7 +109,8 @@ def test_an_unsuccessful_task_costs_nothing_and_frees_its_reservation(tmp_path: 
 def test_release_and_settle_errors(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
     ledger.reserve("a", estimate(), budget("5"))
-    assert ledger.release("a", "create refused: 400").status is EntryStatus.RELEASED
+    released = ledger.release("a", "create refused: 400")
+    assert released is not None and released.status is EntryStatus.RELEASED
     assert ledger.committed(budget("5")) == 0
     with pytest.raises(LookupError, match="no reservation for intent nope"):
         ledger.settle("nope", 1, "succeeded")

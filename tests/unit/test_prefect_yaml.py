@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from prefect.flows import load_flow_from_entrypoint
+from prefect.flows import Flow, load_flow_from_entrypoint
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
@@ -14,7 +15,7 @@ DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
 def test_deployment_entrypoint_and_parameters(deployment: dict) -> None:
-    flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
+    flow: Flow[..., Any] = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
     assert flow.name == deployment["name"]
     known = set(flow.parameters.properties)
     for parameters in [deployment.get("parameters", {})] + [s.get("parameters", {}) for s in deployment.get("schedules", [])]:

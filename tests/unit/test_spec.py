@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -27,20 +28,28 @@ def write(tmp_path: Path, data: object, name: str = "spec.yaml") -> Path:
 
 
 def test_an_ark_body_with_a_local_path_reads_as_a_request(tmp_path: Path) -> None:
-    body = {
+    body: dict[str, Any] = {
         "model": MODEL,
-        "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "img.png"}, "role": "first_frame"}],
+        "content": [
+            {"type": "text", "text": "hi"},
+            {"type": "image_url", "image_url": {"url": "img.png"}, "role": "first_frame"},
+        ],
         "ratio": "16:9",
         "seed": None,
     }
     spec = load_spec(write(tmp_path, body, "spec.json"))
     assert spec.local_files() == [tmp_path / "img.png"]
     request = spec.to_request("unused", lambda path: f"https://s3/{path.name}")
-    assert request.to_body() == {**{k: v for k, v in body.items() if v is not None}, "content": [body["content"][0], {"type": "image_url", "image_url": {"url": "https://s3/img.png"}, "role": "first_frame"}]}
+    assert request.to_body() == {
+        **{k: v for k, v in body.items() if v is not None},
+        "content": [body["content"][0], {"type": "image_url", "image_url": {"url": "https://s3/img.png"}, "role": "first_frame"}],
+    }
 
 
 def test_shorthands_and_default_model(tmp_path: Path) -> None:
-    spec = load_spec(write(tmp_path, {"prompt": "p", "references": [{"url": "img.png", "role": "reference_image"}], "duration": 5}))
+    spec = load_spec(
+        write(tmp_path, {"prompt": "p", "references": [{"url": "img.png", "role": "reference_image"}], "duration": 5})
+    )
     request = spec.preflight(MODEL)
     assert request.model == MODEL
     assert [item.type for item in request.content] == ["text", "image_url"]
@@ -48,8 +57,16 @@ def test_shorthands_and_default_model(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported_under_the_spec_field_that_caused_it(tmp_path: Path) -> None:
     spec = load_spec(
-        write(tmp_path, {"model": MODEL, "prompt": "p", "ratio": "5:4", "duration": 99,
-                         "references": [{"url": "missing.png", "role": "first_frame"}]})  # fmt: skip
+        write(
+            tmp_path,
+            {
+                "model": MODEL,
+                "prompt": "p",
+                "ratio": "5:4",
+                "duration": 99,
+                "references": [{"url": "missing.png", "role": "first_frame"}],
+            },
+        )
     )
     with pytest.raises(SpecError) as caught:
         spec.preflight(MODEL)

@@ -13,9 +13,11 @@ from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.errors import BadRequestError, CreateOutcomeUnknownError
 from seedance.intents import Intent, IntentState, IntentStore
-from seedance.submit import submit_once
+from seedance.submit import Submitted, submit_once
 
-REQUEST = CreateTaskRequest(model="doubao-seedance-1-0-pro-250528", content=[TextContent(text="t")], resolution="480p", duration=5)
+REQUEST = CreateTaskRequest(
+    model="doubao-seedance-1-0-pro-250528", content=[TextContent(text="t")], resolution="480p", duration=5
+)
 
 
 class ScriptedGateway:
@@ -27,8 +29,17 @@ class ScriptedGateway:
         self.create_calls = 0
 
     def task(self, task_id: str, **fields: object) -> dict:
-        return {"id": task_id, "model": REQUEST.model, "status": "queued", "created_at": int(time.time()),
-                "updated_at": int(time.time()), "resolution": "480p", "ratio": "16:9", "duration": 5, **fields}  # fmt: skip
+        return {
+            "id": task_id,
+            "model": REQUEST.model,
+            "status": "queued",
+            "created_at": int(time.time()),
+            "updated_at": int(time.time()),
+            "resolution": "480p",
+            "ratio": "16:9",
+            "duration": 5,
+            **fields,
+        }
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
@@ -49,7 +60,7 @@ class ScriptedGateway:
         raise AssertionError(action)
 
 
-def run(gateway: ScriptedGateway, store: IntentStore, key: str = "key1"):  # type: ignore[no-untyped-def]
+def run(gateway: ScriptedGateway, store: IntentStore, key: str = "key1") -> Submitted:
     client = ArkClient("http://gw/api/v3", "k", gateway="scripted", transport=httpx.MockTransport(gateway), sleep=lambda _: None)
     return submit_once(client, store, key, REQUEST, settle_seconds=0)
 
@@ -79,7 +90,9 @@ def test_a_crash_mid_create_is_reconciled_before_creating(tmp_path: Path) -> Non
     gateway, store = ScriptedGateway([]), IntentStore(tmp_path)
     gateway.tasks.append(gateway.task("cgt-made-before-crash"))
     now = time.time()
-    store.put(Intent(key="key1", gateway="scripted", model=REQUEST.model, state=IntentState.SUBMITTING, created_at=now, updated_at=now))
+    store.put(
+        Intent(key="key1", gateway="scripted", model=REQUEST.model, state=IntentState.SUBMITTING, created_at=now, updated_at=now)
+    )
     assert run(gateway, store).task_id == "cgt-made-before-crash"
     assert gateway.create_calls == 0
 
@@ -88,7 +101,9 @@ def test_ambiguity_stops_and_names_the_intent(tmp_path: Path) -> None:
     gateway, store = ScriptedGateway([]), IntentStore(tmp_path)
     gateway.tasks += [gateway.task("cgt-a"), gateway.task("cgt-b")]
     now = time.time()
-    store.put(Intent(key="key1", gateway="scripted", model=REQUEST.model, state=IntentState.UNKNOWN, created_at=now, updated_at=now))
+    store.put(
+        Intent(key="key1", gateway="scripted", model=REQUEST.model, state=IntentState.UNKNOWN, created_at=now, updated_at=now)
+    )
     with pytest.raises(CreateOutcomeUnknownError, match="intent key1: cannot tell which task .*cgt-a, cgt-b"):
         run(gateway, store)
     assert gateway.create_calls == 0
@@ -99,7 +114,17 @@ def test_tasks_claimed_by_other_intents_or_with_other_settings_are_not_adopted(t
     gateway.tasks.append(gateway.task("cgt-other-resolution", resolution="720p"))
     gateway.tasks.append(gateway.task("cgt-claimed"))
     now = time.time()
-    store.put(Intent(key="other", gateway="scripted", model=REQUEST.model, state=IntentState.SUBMITTED, task_id="cgt-claimed", created_at=now, updated_at=now))
+    store.put(
+        Intent(
+            key="other",
+            gateway="scripted",
+            model=REQUEST.model,
+            state=IntentState.SUBMITTED,
+            task_id="cgt-claimed",
+            created_at=now,
+            updated_at=now,
+        )
+    )
     assert run(gateway, store).task_id == "cgt-2"
 
 

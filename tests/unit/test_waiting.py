@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -27,7 +29,7 @@ def task(task_id: str, status: str) -> dict:
     return {"id": task_id, "model": "m", "status": status, "created_at": 1, "updated_at": 2}
 
 
-def client_for(handler, clock: FakeClock) -> ArkClient:  # type: ignore[no-untyped-def]
+def client_for(handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock) -> ArkClient:
     return ArkClient("http://gw/api/v3", "k", gateway="fake", transport=httpx.MockTransport(handler), sleep=clock.sleep)
 
 
@@ -41,7 +43,9 @@ def test_many_tasks_cost_one_list_request_per_round() -> None:
         items = [task(i, "succeeded" if clock.now >= done_at[i] else "running") for i in ids]
         return httpx.Response(200, json={"items": items, "total": len(items)})
 
-    finished = list(watch(client_for(handler, clock), done_at, schedule=SCHEDULE, deadline_seconds=600, clock=clock, sleep=clock.sleep))
+    finished = list(
+        watch(client_for(handler, clock), done_at, schedule=SCHEDULE, deadline_seconds=600, clock=clock, sleep=clock.sleep)
+    )
     assert sorted(t.id for t in finished) == sorted(done_at)
     assert all(r.url.path.endswith("/tasks") for r in requests)
     assert len(requests) / len(done_at) <= 0.5
@@ -49,13 +53,22 @@ def test_many_tasks_cost_one_list_request_per_round() -> None:
 
 def test_a_failing_status_call_at_completion_loses_nothing() -> None:
     clock = FakeClock()
-    answers = iter([(200, task("t", "running")), (500, {"error": {"code": "InternalServiceError"}}), (502, {}), (200, task("t", "succeeded"))])
+    answers = iter(
+        [
+            (200, task("t", "running")),
+            (500, {"error": {"code": "InternalServiceError"}}),
+            (502, {}),
+            (200, task("t", "succeeded")),
+        ]
+    )
 
     def handler(request: httpx.Request) -> httpx.Response:
         status, body = next(answers)
         return httpx.Response(status, json=body)
 
-    result = wait_for_task(client_for(handler, clock), "t", schedule=SCHEDULE, deadline_seconds=60, clock=clock, sleep=clock.sleep)
+    result = wait_for_task(
+        client_for(handler, clock), "t", schedule=SCHEDULE, deadline_seconds=60, clock=clock, sleep=clock.sleep
+    )
     assert result.status == "succeeded"
 
 
@@ -63,7 +76,15 @@ def test_status_changes_are_reported_once_and_aliases_understood() -> None:
     clock, seen = FakeClock(), []
     answers = iter(["submitted", "submitted", "processing", "processing", "succeeded"])
     handler = lambda request: httpx.Response(200, json=task("t", next(answers)))  # noqa: E731
-    wait_for_task(client_for(handler, clock), "t", schedule=SCHEDULE, deadline_seconds=60, on_change=lambda t: seen.append(t.status.value), clock=clock, sleep=clock.sleep)
+    wait_for_task(
+        client_for(handler, clock),
+        "t",
+        schedule=SCHEDULE,
+        deadline_seconds=60,
+        on_change=lambda t: seen.append(t.status.value),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert seen == ["queued", "running", "succeeded"]
 
 

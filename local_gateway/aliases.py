@@ -27,8 +27,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
+from local_gateway.errors import invalid_parameter
 from seedance.catalog import FPS, RATIOS, ModelSpec
-from seedance.gateway.errors import invalid_parameter
 
 MODES: Final = ("t2v", "i2v", "i2v_first_last", "reference_images", "reference_material")
 """aiid's Seedance modes; gemini-omni's own (r2v, edit) name a model this gateway does not serve."""
@@ -78,8 +78,14 @@ def to_ark_body(body: dict[str, Any], spec: ModelSpec | None) -> dict[str, Any]:
     many = _strings(body.pop("image_urls", None), "image_urls")
     frame_roles = iter(("first_frame", "last_frame")) if mode in FRAME_MODES and first is None else iter(())
     items += [_image(url, next(frame_roles, "reference_image")) for url in many]
-    items += [{"type": "video_url", "video_url": {"url": url}, "role": "reference_video"} for url in _strings(body.pop("video_urls", None), "video_urls")]
-    items += [{"type": "audio_url", "audio_url": {"url": url}, "role": "reference_audio"} for url in _strings(body.pop("audio_urls", None), "audio_urls")]
+    items += [
+        {"type": "video_url", "video_url": {"url": url}, "role": "reference_video"}
+        for url in _strings(body.pop("video_urls", None), "video_urls")
+    ]
+    items += [
+        {"type": "audio_url", "audio_url": {"url": url}, "role": "reference_audio"}
+        for url in _strings(body.pop("audio_urls", None), "audio_urls")
+    ]
 
     content = body.get("content", [])
     if isinstance(content, list):
@@ -150,7 +156,9 @@ def _string(value: Any, field: str) -> str | None:
 def _strings(value: Any, field: str) -> list[str]:
     if value is None:
         return []
-    checked = _typed(value, field, lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "an array of URL strings")
+    checked = _typed(
+        value, field, lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "an array of URL strings"
+    )
     return list(checked)
 
 
@@ -158,4 +166,3 @@ def _typed(value: Any, field: str, ok: Callable[[Any], bool], what: str) -> Any:
     if value is not None and not ok(value):
         raise invalid_parameter(field, f"{value!r} is not {what}")
     return value
-

@@ -9,7 +9,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from seedance.gateway.faults import ENDPOINTS, Endpoint, FaultKind
+from local_gateway.faults import ENDPOINTS, Endpoint, FaultKind
 
 
 def body_key(body: Any) -> str:

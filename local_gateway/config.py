@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from local_gateway.faults import FaultPlan
 from seedance.ark.dialects import DialectName
-from seedance.gateway.faults import FaultPlan
 
 
 class GatewayConfig(BaseModel):

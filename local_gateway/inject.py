@@ -21,12 +21,12 @@ from typing import Final, TypeVar
 
 from pydantic import ValidationError
 
+from local_gateway import ids
+from local_gateway.errors import ArkError, invalid_parameter
+from local_gateway.faults import Endpoint, FaultKind, FaultPlan, applicable
+from local_gateway.routes import Cut, GatewayApp, Request, Response, endpoint_of
+from local_gateway.stats import Stats
 from seedance.ark.types import TaskError
-from seedance.gateway import ids
-from seedance.gateway.errors import ArkError, invalid_parameter
-from seedance.gateway.faults import Endpoint, FaultKind, FaultPlan, applicable
-from seedance.gateway.routes import Cut, GatewayApp, Request, Response, endpoint_of
-from seedance.gateway.stats import Stats
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,9 @@ _SERVER_ERRORS: Final = (
 )
 _TASK_FAILURES: Final = (
     TaskError(code="OutputVideoSensitiveContentDetected", message="The generated video may contain sensitive content"),
-    TaskError(code="OutputVideoSensitiveContentDetected.PolicyViolation", message="The generated video may violate platform rules"),
+    TaskError(
+        code="OutputVideoSensitiveContentDetected.PolicyViolation", message="The generated video may violate platform rules"
+    ),
     TaskError(code="InternalServiceError", message="The service encountered an unexpected internal error"),
 )
 
@@ -203,7 +205,7 @@ class FaultInjector:
         if response.status != 200:
             return []
         payload = json.loads(response.body)
-        tasks = payload["items"] if "items" in payload else [payload]
+        tasks = payload.get("items", [payload])
         with self._lock:
             return [t["id"] for t in tasks if t.get("status") == "succeeded" and t["id"] not in self._shown]
 

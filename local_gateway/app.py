@@ -12,17 +12,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from seedance.gateway.config import GatewayConfig
-from seedance.gateway.dialects import ServedDialect
-from seedance.gateway.fetch import ReferenceFetcher
-from seedance.gateway.files import UrlSigner
-from seedance.gateway.inject import FaultInjector
-from seedance.gateway.lifecycle import Lifecycle, RenderFunction
-from seedance.gateway.render import Renderer
-from seedance.gateway.routes import API_PREFIX, GatewayApp
-from seedance.gateway.server import GatewayHTTPServer
-from seedance.gateway.stats import Stats
-from seedance.gateway.store import TaskStore
+from local_gateway.config import GatewayConfig
+from local_gateway.dialects import ServedDialect
+from local_gateway.fetch import ReferenceFetcher
+from local_gateway.files import UrlSigner
+from local_gateway.inject import FaultInjector
+from local_gateway.lifecycle import Lifecycle, RenderFunction
+from local_gateway.render import Renderer
+from local_gateway.routes import API_PREFIX, GatewayApp
+from local_gateway.server import GatewayHTTPServer
+from local_gateway.stats import Stats
+from local_gateway.store import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,9 @@ class LocalGateway:
             raise
         self._server = server
         lifecycle.start()
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway-http", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway-http", daemon=True
+        )
         self._thread.start()
         log.info("Seedance local gateway serving %s in the %s dialect (data in %s)", self.base_url, dialect.name, data_dir)
         return self

@@ -5,15 +5,15 @@ from __future__ import annotations
 import secrets
 from importlib.resources import files
 from pathlib import Path
+from typing import Protocol
 
 from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import SecretStr
 
 from blocks.gateway import SeedanceGateway
-from seedance.ark.dialects import DialectName
 from flows.generate import generate_video
-from seedance.devstack import S3_ACCESS_KEY, S3_REGION, DevStack
+from seedance.ark.dialects import DialectName
 from seedance.results import GenerationResult
 from seedance.spec import load_spec
 
@@ -21,19 +21,33 @@ GATEWAY_BLOCK = "local"
 BUCKET_BLOCK = "local-assets"
 
 
+class LocalStack(Protocol):
+    """What blocks need of a running local stack (`local_gateway.devstack.DevStack` is one)."""
+
+    gateway_url: str
+    api_key: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_region: str
+    s3_secret_key: str
+    bucket: str
+
+
 def save_local_blocks(
-    stack: DevStack,
+    stack: LocalStack,
     *,
     gateway_block: str = GATEWAY_BLOCK,
     bucket_block: str = BUCKET_BLOCK,
     dialect: DialectName = DialectName.ARK,
 ) -> None:
     """Save a gateway block and a bucket block (with its credentials block) for a running DevStack."""
-    SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key), dialect=dialect).save(gateway_block, overwrite=True)
+    SeedanceGateway(base_url=stack.gateway_url, api_key=SecretStr(stack.api_key), dialect=dialect).save(
+        gateway_block, overwrite=True
+    )
     credentials = AwsCredentials(
-        aws_access_key_id=S3_ACCESS_KEY,
+        aws_access_key_id=stack.s3_access_key,
         aws_secret_access_key=SecretStr(stack.s3_secret_key),
-        region_name=S3_REGION,
+        region_name=stack.s3_region,
         aws_client_parameters=AwsClientParameters(endpoint_url=stack.s3_endpoint, config={"signature_version": "s3v4"}),
     )
     credentials.save(f"{bucket_block}-credentials", overwrite=True)
@@ -42,6 +56,8 @@ def save_local_blocks(
 
 def run_demo(out_dir: Path, *, latency: float = 2.0) -> GenerationResult:
     """Start the local stack, save blocks for it, run generate-video on the bundled sample, stop the stack."""
+    from local_gateway.devstack import DevStack  # the dev-only servers, imported only by the demo
+
     samples = Path(str(files("seedance") / "samples"))
     with DevStack(api_key=secrets.token_urlsafe(24), latency=latency, log_dir=out_dir / "logs") as stack:
         save_local_blocks(stack)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from seedance.validation import Problem
+from seedance.errors import Problem
 
 ERROR_TYPES: Final[dict[int, str]] = {
     400: "BadRequest",

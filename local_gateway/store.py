@@ -16,6 +16,7 @@ with the error given to `expire`.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import itertools
 import threading
@@ -24,10 +25,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from local_gateway import ids
+from local_gateway.plan import OutputPlan
+from local_gateway.render import RenderResult
 from seedance.ark.types import CreateTaskRequest, TaskError, TaskStatus
-from seedance.gateway import ids
-from seedance.gateway.plan import OutputPlan
-from seedance.gateway.render import RenderResult
 
 RETENTION_SECONDS: Final = 7 * 24 * 3600
 """Task ids are kept 7 days from creation; GET and list see nothing older."""
@@ -113,8 +114,14 @@ class TaskStore:
         """Store a new queued task under an id from `reserve_id`."""
         with self._lock:
             record = TaskRecord(
-                id=task_id, seq=next(self._seq), request=request, plan=plan,
-                created_at=created_at, created_mono=created_mono, updated_at=created_at, fail_with=fail_with,
+                id=task_id,
+                seq=next(self._seq),
+                request=request,
+                plan=plan,
+                created_at=created_at,
+                created_mono=created_mono,
+                updated_at=created_at,
+                fail_with=fail_with,
             )
             self._reserved.discard(task_id)
             self._tasks[task_id] = record
@@ -142,7 +149,7 @@ class TaskStore:
                 return None
             return dataclasses.replace(record)
 
-    def list(self, task_filter: TaskFilter, page_num: int, page_size: int) -> tuple[list[TaskRecord], int]:
+    def list(self, task_filter: TaskFilter, page_num: int, page_size: int) -> tuple[builtins.list[TaskRecord], int]:
         """One page of matching tasks, newest first, and the number of matches."""
         with self._lock:
             matches = [r for r in self._tasks.values() if self._visible(r) and _matches(r, task_filter)]
@@ -150,7 +157,7 @@ class TaskStore:
             start = (page_num - 1) * page_size
             return [dataclasses.replace(r) for r in matches[start : start + page_size]], len(matches)
 
-    def all(self) -> list[TaskRecord]:
+    def all(self) -> builtins.list[TaskRecord]:
         """Copies of every visible task, of every tier, oldest first."""
         with self._lock:
             records = [dataclasses.replace(r) for r in self._tasks.values() if self._visible(r)]

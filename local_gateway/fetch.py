@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 
+from local_gateway.errors import from_problems
+from local_gateway.plan import Reference
 from seedance.ark.types import CreateTaskRequest, ImageContent, MediaContent, VideoContent
 from seedance.catalog import ModelSpec
-from seedance.gateway.errors import from_problems
-from seedance.gateway.plan import Reference
+from seedance.errors import Problem
 from seedance.media import MAX_BYTES, MB, MediaError, MediaKind, ReferenceMedia, probe, reference_problems
-from seedance.validation import Problem, media_url
+from seedance.validation import media_url
 
 _CHUNK = 256 * 1024
 
@@ -98,12 +99,15 @@ class ReferenceFetcher:
 
 
 def _decode_data_url(url: str, kind: MediaKind, field: str, dest: Path) -> Problem | None:
-    header, comma, payload = url[len("data:"):].partition(",")
+    header, comma, payload = url[len("data:") :].partition(",")
     media_type, *params = header.split(";")
     if not comma or "base64" not in params:
         return Problem(field=field, message=f"is not a base64 data URL; expected data:{kind}/<format>;base64,<data>")
     if not media_type.lower().startswith(f"{kind}/"):
-        return Problem(field=field, message=f"data URL type {media_type!r} is not an {kind} type; expected data:{kind}/<format>;base64,<data>")
+        return Problem(
+            field=field,
+            message=f"data URL type {media_type!r} is not an {kind} type; expected data:{kind}/<format>;base64,<data>",
+        )
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from local_gateway.plan import OutputPlan
+from local_gateway.render import RenderResult
+from local_gateway.scheduler import Scheduler
+from local_gateway.store import DeleteOutcome, TaskRecord, TaskStore
 from seedance.ark.types import TaskError
-from seedance.gateway.plan import OutputPlan
-from seedance.gateway.render import RenderResult
-from seedance.gateway.scheduler import Scheduler
-from seedance.gateway.store import DeleteOutcome, TaskRecord, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -107,4 +107,6 @@ class Lifecycle:
 
     def _expire(self, task_id: str) -> None:
         if self._store.expire(task_id, error=self._overdue_error):
-            log.info("task %s expired%s", task_id, "" if self._overdue_error is None else f" (failed: {self._overdue_error.code})")
+            log.info(
+                "task %s expired%s", task_id, "" if self._overdue_error is None else f" (failed: {self._overdue_error.code})"
+            )

@@ -8,9 +8,9 @@ Both are real processes on 127.0.0.1 with free ports, started and stopped togeth
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import json
 import secrets
 import shutil
 import signal
@@ -22,13 +22,15 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import boto3
 import httpx
-from botocore.client import BaseClient
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
 
 S3_ACCESS_KEY: Final = "local-access-key"
 S3_REGION: Final = "us-east-1"
@@ -70,6 +72,8 @@ class DevStack:
         self.bucket = bucket
         self.latency = latency
         self.gateway_args = gateway_args
+        self.s3_access_key = S3_ACCESS_KEY
+        self.s3_region = S3_REGION
         self.s3_secret_key = secrets.token_hex(16)
         self.log_dir = log_dir
         self._processes: list[subprocess.Popen[str]] = []
@@ -90,7 +94,7 @@ class DevStack:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
-    def s3_client(self) -> BaseClient:
+    def s3_client(self) -> S3Client:
         return boto3.client(
             "s3",
             endpoint_url=self.s3_endpoint,
@@ -124,7 +128,9 @@ class DevStack:
         self._recording = Path(tempfile.mkdtemp(prefix="seedance-s3-")) / "requests.jsonl"
         env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self._recording)}
         self._processes.append(
-            subprocess.Popen([_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, text=True, env=env)
+            subprocess.Popen(
+                [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, text=True, env=env
+            )
         )
         self.s3_endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -147,9 +153,19 @@ class DevStack:
 
     def _start_gateway(self) -> None:
         command = [
-            _bin("seedance"), "gateway", "serve", "--host", "127.0.0.1", "--port", "0",
-            "--api-key", self.api_key, "--latency", str(self.latency), *self.gateway_args,
-        ]  # fmt: skip
+            _bin("seedance"),
+            "gateway",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--api-key",
+            self.api_key,
+            "--latency",
+            str(self.latency),
+            *self.gateway_args,
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log("gateway"), text=True, env=env)
         self._processes.append(process)

@@ -1,7 +1,7 @@
 """The `seedance` command line.
 
-Prefect is imported only by the commands that run flows, so `seedance gateway serve` and
-`seedance models` start fast.
+Prefect is imported only by the commands that run flows, and the local gateway only by
+`seedance gateway ...` and `seedance demo`, so `seedance models` starts fast.
 """
 
 from __future__ import annotations
@@ -13,22 +13,34 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from seedance.catalog import DEFAULT_MODEL, MODELS
 from seedance.errors import SeedanceError
-from seedance.gateway.cli import app as gateway_app
 
 if TYPE_CHECKING:
     from seedance.ark.dialects import Dialect
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
-app.add_typer(gateway_app, name="gateway")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    help="The local Ark-compatible gateway (`seedance gateway serve --help`).",
+)
+def gateway(ctx: typer.Context) -> None:
+    """Hand the rest of the command line to the local gateway's own CLI, imported only now."""
+    from local_gateway.cli import app as gateway_app
+
+    gateway_app(args=ctx.args, prog_name="seedance gateway")
+
 
 _err = Console(stderr=True, soft_wrap=True)
 
 GatewayOption = Annotated[
-    str | None, typer.Option("--gateway", help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY / SEEDANCE_DIALECT.")
+    str | None,
+    typer.Option("--gateway", help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY / SEEDANCE_DIALECT."),
 ]
 BucketOption = Annotated[
     str | None, typer.Option("--bucket", help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")
@@ -48,11 +60,10 @@ def _print_last_at_exit() -> list[str]:
 
 def _environment_gateway() -> tuple[str, Dialect]:
     """Default model and dialect of the gateway the environment names, for checks before Prefect starts."""
-    from blocks.resolve import load_gateway
-    from seedance.ark.dialects import get_dialect
+    from blocks.gateway import SeedanceGateway
 
-    block = load_gateway(None)
-    return block.default_model, get_dialect(block.dialect)
+    block = SeedanceGateway.from_environment()
+    return block.default_model, block.get_dialect()
 
 
 def _fail(exc: BaseException, code: int = 1) -> NoReturn:
@@ -63,12 +74,16 @@ def _fail(exc: BaseException, code: int = 1) -> NoReturn:
 
 @app.command()
 def generate(
-    spec_file: Annotated[Path, typer.Argument(help="A YAML or JSON spec: an Ark request body whose media URLs may be local paths.")],
+    spec_file: Annotated[
+        Path, typer.Argument(help="A YAML or JSON spec: an Ark request body whose media URLs may be local paths.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for the video, poster and result.json.")],
     gateway: GatewayOption = None,
     bucket: BucketOption = None,
     name: Annotated[str | None, typer.Option(help="Stem of the output files; default: the spec file's.")] = None,
-    again: Annotated[bool, typer.Option("--again", help="Pay for a new generation even if this spec already ran on this gateway.")] = False,
+    again: Annotated[
+        bool, typer.Option("--again", help="Pay for a new generation even if this spec already ran on this gateway.")
+    ] = False,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit if the estimate exceeds this, e.g. "20 CNY".')] = None,
 ) -> None:
     """Run the generate-video flow for one spec; the MP4's absolute path is the last line printed."""
@@ -106,7 +121,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo video and its logs.")] = Path("out/demo"),
 ) -> None:
     """Run the pipeline end to end on this machine (local S3 + local gateway); prints the MP4 path last."""
-    from seedance.demo import run_demo
+    from cli.demo import run_demo
 
     last = _print_last_at_exit()
     try:
@@ -180,7 +195,7 @@ def estimate(
     model: Annotated[str, typer.Option(help="Model for specs that name none.")] = DEFAULT_MODEL,
 ) -> None:
     """Tokens and cost per item and in total, from the price file; no network."""
-    from seedance.cost import estimate_file, render_report
+    from seedance.cost.report import estimate_file, render_report
 
     try:
         report = estimate_file(spec_or_manifest, model)
@@ -193,6 +208,8 @@ def estimate(
 def models() -> None:
     """The known Seedance models and what each accepts."""
     table = Table("model id", "BytePlus id", "resolutions", "durations", "modes", "audio")
+    for column in table.columns[:2]:
+        column.overflow = "fold"  # an id cut short with "…" is no id: fold it instead
     for spec in MODELS.values():
         table.add_row(
             spec.id,
@@ -202,4 +219,12 @@ def models() -> None:
             ", ".join(sorted(mode.value for mode in spec.modes)),
             "yes" if spec.generate_audio else "no",
         )
-    Console().print(table)
+    _print_table(table)
+
+
+def _print_table(table: Table) -> None:
+    """Print a table whole: at the terminal's width, or at its natural width when piped."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=Measurement.get(console, console.options.update_width(10_000), table).maximum)
+    console.print(table)

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 from xml.sax.saxutils import escape
 
+from local_gateway import ids
+from local_gateway.dialects import ServedDialect
+from local_gateway.errors import ArkError, from_problems, invalid_parameter, not_found
+from local_gateway.faults import Endpoint
+from local_gateway.fetch import ReferenceFetcher
+from local_gateway.files import FILES_PREFIX, UrlSigner, byte_range
+from local_gateway.lifecycle import Lifecycle
+from local_gateway.plan import OutputPlan, plan_output
+from local_gateway.stats import Stats
+from local_gateway.store import DeleteOutcome, TaskFilter, TaskRecord, TaskStore
+from local_gateway.wire import task_object
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent, TaskError, TaskStatus
-from seedance.gateway import ids
-from seedance.gateway.dialects import ServedDialect
-from seedance.gateway.errors import ArkError, from_problems, invalid_parameter, not_found
-from seedance.gateway.faults import Endpoint
-from seedance.gateway.fetch import ReferenceFetcher
-from seedance.gateway.files import FILES_PREFIX, UrlSigner, byte_range
-from seedance.gateway.lifecycle import Lifecycle
-from seedance.gateway.plan import OutputPlan, plan_output
-from seedance.gateway.stats import Stats
-from seedance.gateway.store import DeleteOutcome, TaskFilter, TaskRecord, TaskStore
-from seedance.gateway.wire import task_object
 from seedance.validation import image_mode, parse_request, strip_nulls
 
 log = logging.getLogger(__name__)
@@ -312,7 +312,9 @@ class GatewayApp:
             assert record is not None
             # Ark documents that running and cancelled tasks cannot be deleted, but not the error it
             # returns (ark-api.md §1.3): 400 InvalidParameter is our choice.
-            finished = ", ".join(s.value for s in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.EXPIRED) if s in self._dialect.statuses)
+            finished = ", ".join(
+                s.value for s in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.EXPIRED) if s in self._dialect.statuses
+            )
             queued = "cancelled" if self._dialect.cancels_queued else "deleted"
             raise invalid_parameter(
                 "task_id",
@@ -324,13 +326,17 @@ class GatewayApp:
 
     def _task_object(self, request: Request, record: TaskRecord) -> dict[str, Any]:
         origin = f"http://{request.headers['host']}"
-        return self._dialect.present(task_object(record, lambda name: self._signer.url(origin, record.id, name, record.updated_at)))
+        return self._dialect.present(
+            task_object(record, lambda name: self._signer.url(origin, record.id, name, record.updated_at))
+        )
 
     # -- result files ---------------------------------------------------------------------------
 
     def _file(self, request: Request, path: str, request_id: str) -> Response:
         task_id, _, name = path[len(FILES_PREFIX) :].partition("/")
-        reason = self._signer.check(task_id, name, _last(request.query, "expires") or "", _last(request.query, "signature") or "", self._clock())
+        reason = self._signer.check(
+            task_id, name, _last(request.query, "expires") or "", _last(request.query, "signature") or "", self._clock()
+        )
         if reason is not None:
             return Response.xml_error(403, "AccessDenied", reason, request_id)
         record = self._store.get(task_id)
@@ -357,10 +363,14 @@ def _task_state(record: TaskRecord) -> dict[str, Any]:
     """A task as `GET /_local/tasks` shows it: times to the microsecond, for measuring how soon a
     client notices a change (the task object's `updated_at` is whole seconds), and what it renders."""
     return {
-        "id": record.id, "status": record.status.value, "created_at": record.created_at, "updated_at": record.updated_at,
+        "id": record.id,
+        "status": record.status.value,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
         # the resolved defaults the task object does not echo (a gateway's own defaults show here)
-        "watermark": record.plan.watermark, "camera_fixed": record.plan.camera_fixed,
-    }  # fmt: skip
+        "watermark": record.plan.watermark,
+        "camera_fixed": record.plan.camera_fixed,
+    }
 
 
 def _error_response(error: ArkError, request_id: str) -> Response:

@@ -13,7 +13,8 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict
 
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent
-from seedance.catalog import ADAPTIVE, FPS, Family, ImageMode, ModelSpec, closest_ratio, completion_tokens
+from seedance.catalog import ADAPTIVE, FPS, Family, ImageMode, ModelSpec, closest_ratio
+from seedance.cost.tokens import video_tokens
 from seedance.media import MediaInfo
 
 DEFAULT_DURATION: Final = 5
@@ -75,7 +76,7 @@ class OutputPlan(BaseModel):
 
     @property
     def tokens(self) -> int:
-        return completion_tokens(self.width, self.height, self.seconds)
+        return video_tokens(self.width, self.height, self.frames)
 
 
 def plan_output(
@@ -141,8 +142,7 @@ def _resolve_ratio(ratio: str, mode: ImageMode, references: Sequence[Reference])
     elif mode is ImageMode.REFERENCE:
         videos = [r.info for r in references if r.info.kind == "video"]
         images = [r.info for r in references if r.info.kind == "image"]
-        source = (videos or images or [None])[0]
+        source = next(iter(videos or images), None)
     if source is None or not source.width or not source.height:
         return "16:9"
     return closest_ratio(source.width, source.height)
-

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from seedance.gateway.errors import ArkError, invalid_parameter
-from seedance.gateway.routes import App, Request, Response
+from local_gateway.errors import ArkError, invalid_parameter
+from local_gateway.routes import App, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(request_or_refusal)
             else:
                 self._write(self.server.app.handle(request_or_refusal))
-        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
     def _read_request(self) -> Request | Response:
         app = self.server.app
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True
-            return app.refuse(ArkError(411, "InvalidParameter", "Chunked request bodies are not accepted; send Content-Length", "body"))
+            return app.refuse(
+                ArkError(411, "InvalidParameter", "Chunked request bodies are not accepted; send Content-Length", "body")
+            )
         declared = self.headers.get("Content-Length", "0").strip() or "0"
         if not declared.isdigit():
             self.close_connection = True
@@ -127,5 +129,5 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s %s", self.address_string(), format % args)

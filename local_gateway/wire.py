@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from local_gateway.store import TaskRecord
 from seedance.ark.types import TaskStatus
 from seedance.catalog import FPS, find_model
-from seedance.gateway.store import TaskRecord
 
 FileUrl = Callable[[str], str]
 """Builds the signed URL of one of the task's files, by file name."""

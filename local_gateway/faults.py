@@ -48,9 +48,14 @@ class FaultKind(StrEnum):
 
 APPLIES_TO: Final[dict[Endpoint, tuple[FaultKind, ...]]] = {
     "create": (
-        FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR, FaultKind.DROP_BEFORE_CREATE, FaultKind.DROP_AFTER_CREATE,
-        FaultKind.SLOW, FaultKind.LATE_CREATE, FaultKind.TASK_FAILURE,
-    ),  # fmt: skip
+        FaultKind.RATE_LIMIT,
+        FaultKind.SERVER_ERROR,
+        FaultKind.DROP_BEFORE_CREATE,
+        FaultKind.DROP_AFTER_CREATE,
+        FaultKind.SLOW,
+        FaultKind.LATE_CREATE,
+        FaultKind.TASK_FAILURE,
+    ),
     "get": (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR, FaultKind.SLOW, FaultKind.COMPLETION_500),
     "list": (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR, FaultKind.SLOW, FaultKind.COMPLETION_500),
     "delete": (FaultKind.RATE_LIMIT, FaultKind.SERVER_ERROR),

@@ -3,7 +3,7 @@
 Start it as a process (`seedance gateway serve --port 0 --api-key K --latency 2`, which prints
 `Seedance local gateway listening on http://H:P/api/v3`) or in-process:
 
-    >>> from seedance.gateway import GatewayConfig, LocalGateway
+    >>> from local_gateway import GatewayConfig, LocalGateway
     >>> with LocalGateway(GatewayConfig(api_key="k", latency=0.5)) as gateway:
     ...     gateway.base_url
     'http://127.0.0.1:40123/api/v3'
@@ -22,8 +22,8 @@ object), `stats` (request and fault counters), `faults` (fault kinds and the `Fa
 `inject` (acting the plan out), `cli`.
 """
 
-from seedance.gateway.app import LocalGateway
-from seedance.gateway.config import GatewayConfig
-from seedance.gateway.faults import FaultKind, FaultPlan
+from local_gateway.app import LocalGateway
+from local_gateway.config import GatewayConfig
+from local_gateway.faults import FaultKind, FaultPlan
 
 __all__ = ["FaultKind", "FaultPlan", "GatewayConfig", "LocalGateway"]

@@ -19,8 +19,8 @@ from typing import Final
 import imageio_ffmpeg
 from pydantic import BaseModel, ConfigDict
 
+from local_gateway.plan import OutputPlan
 from seedance.catalog import FPS
-from seedance.gateway.plan import OutputPlan
 from seedance.media import MediaError, probe
 
 DURATION_TOLERANCE: Final = 0.1
@@ -122,9 +122,7 @@ def ffmpeg_command(ffmpeg: str, plan: OutputPlan, video: Path, last_frame: Path 
         f"color=c={color}:s={box}x{box}:r={FPS}[box];"
         f"[still][box]overlay=x=-w+W*t/{plan.seconds:.4f}:y=(H-h)/2:shortest=1,format=yuv420p"
     )
-    watermark = (
-        ",drawbox=x=iw-iw/8-iw/40:y=ih-ih/16-ih/40:w=iw/8:h=ih/16:color=white@0.7:t=fill" if plan.watermark else ""
-    )
+    watermark = ",drawbox=x=iw-iw/8-iw/40:y=ih-ih/16-ih/40:w=iw/8:h=ih/16:color=white@0.7:t=fill" if plan.watermark else ""
     if last_frame is not None:
         # Ark's last frame carries no watermark, so it is taken before the watermark is drawn.
         graph += f",split=2[main][tail];[main]null{watermark}[video];[tail]select=eq(n\\,{frames - 1})[last]"
@@ -134,9 +132,23 @@ def ffmpeg_command(ffmpeg: str, plan: OutputPlan, video: Path, last_frame: Path 
     if plan.audio:
         command += ["-map", "1:a", "-c:a", "aac", "-ac", "1", "-ar", str(AUDIO_SAMPLE_RATE), "-b:a", "64k"]
     command += [
-        "-frames:v", str(frames), "-t", f"{plan.seconds:.6f}", "-r", str(FPS),
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-        "-movflags", "+faststart", "-f", "mp4", str(video),
+        "-frames:v",
+        str(frames),
+        "-t",
+        f"{plan.seconds:.6f}",
+        "-r",
+        str(FPS),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(video),
     ]
     if last_frame is not None:
         command += ["-map", "[last]", "-frames:v", "1", "-update", "1", "-f", "image2", "-c:v", "png", str(last_frame)]

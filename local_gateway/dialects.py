@@ -27,12 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from local_gateway import aliases
+from local_gateway.errors import ArkError, from_problems, invalid_parameter, not_found
 from seedance.ark.dialects import Dialect, DialectName, get_dialect
 from seedance.ark.types import CreateTaskRequest, TaskError, TaskStatus
 from seedance.catalog import ADAPTIVE, ModelSpec, find_model
-from seedance.gateway import aliases
-from seedance.gateway.errors import ArkError, from_problems, invalid_parameter, not_found
-from seedance.validation import Problem, check_request, strip_nulls
+from seedance.errors import Problem
+from seedance.validation import check_request, strip_nulls
 
 ALIASED: Final = frozenset({DialectName.AIID})
 """Dialects whose documents define the field aliases of `aliases.py`."""
@@ -86,7 +87,13 @@ class ServedDialect:
             extra = sorted(set(body) - documented)
             if extra:
                 raise from_problems(
-                    [Problem(field=field, message=f"is not a parameter of the {self.name} API; it documents {', '.join(sorted(documented))}") for field in extra]
+                    [
+                        Problem(
+                            field=field,
+                            message=f"is not a parameter of the {self.name} API; it documents {', '.join(sorted(documented))}",
+                        )
+                        for field in extra
+                    ]
                 )
         if self.name in ALIASED:
             model = body.get("model")
@@ -126,7 +133,9 @@ class ServedDialect:
         if limit is not None and request.duration is not None and request.duration > limit:
             # Only the maximum: quickrouter's "2–12 s" is one line for all its models, and a model's
             # own minimum (4 s for 2.0) is the official rule it does not claim to relax.
-            problems.append(Problem(field="duration", message=f"{request.duration} is out of range on this gateway; allowed: at most {limit}"))
+            problems.append(
+                Problem(field="duration", message=f"{request.duration} is out of range on this gateway; allowed: at most {limit}")
+            )
         if not self.dialect.adaptive_ratio and request.ratio == ADAPTIVE:
             problems.append(Problem(field="ratio", message="'adaptive' is not offered by this gateway; allowed: a fixed ratio"))
         return problems
@@ -181,7 +190,9 @@ class ServedDialect:
             return None
         allowed = [s for s in TaskStatus if s in self.statuses]
         if status not in {s.value for s in allowed}:
-            raise invalid_parameter("filter.status", f"{status!r} is not a task status; allowed: {', '.join(s.value for s in allowed)}")
+            raise invalid_parameter(
+                "filter.status", f"{status!r} is not a task status; allowed: {', '.join(s.value for s in allowed)}"
+            )
         return TaskStatus(status)
 
 

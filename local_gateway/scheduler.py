@@ -19,7 +19,7 @@ class Scheduler:
     """
 
     def __init__(self) -> None:
-        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._queue: list[tuple[float, int, Callable[[], object]]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._stopped = False
@@ -28,7 +28,7 @@ class Scheduler:
     def start(self) -> None:
         self._thread.start()
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+    def call_later(self, delay: float, callback: Callable[[], object]) -> None:
         """Run `callback` once, `delay` seconds from now (at once when `delay` <= 0)."""
         with self._wake:
             heapq.heappush(self._queue, (time.monotonic() + delay, next(self._order), callback))
