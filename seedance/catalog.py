@@ -82,6 +82,12 @@ class ModelSpec(BaseModel):
     flex: bool
     tools: bool
     priority: bool
+    billed_extra_frame: bool = False
+    """Billed frames are 24·s + 1, not 24·s (observed on 2.0 bills)."""
+    billed_input_video: bool = False
+    """Input video seconds are billed as output seconds (2.0 family)."""
+    video_input_minimum: bool = False
+    """With video input, at least ⌈5·d/3⌉ seconds are billed for a d-second output."""
 
     @property
     def sizes(self) -> dict[str, tuple[tuple[int, int], ...]]:
@@ -257,6 +263,9 @@ MODELS: Final[dict[str, ModelSpec]] = {
             flex=False,
             tools=True,
             priority=True,
+            billed_extra_frame=True,
+            billed_input_video=True,
+            video_input_minimum=True,
         ),
         ModelSpec(
             id="doubao-seedance-2-0-fast-260128",
@@ -280,6 +289,9 @@ MODELS: Final[dict[str, ModelSpec]] = {
             flex=False,
             tools=True,
             priority=True,
+            billed_extra_frame=True,
+            billed_input_video=True,
+            video_input_minimum=True,
         ),
     )
 }
