@@ -1,4 +1,4 @@
-"""Small file helpers: content digests and atomic writes (temporary file, fsync, rename)."""
+"""Small file helpers: content digests, atomic writes (temporary file, fsync, rename), YAML/JSON mappings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seedance.errors import Problem, SpecError
 
 _CHUNK = 2**20
 
@@ -32,3 +37,28 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Parse a YAML or JSON file that must hold a mapping (`what` says which, for the error).
+
+    Raises:
+        SpecError: naming the file, when it cannot be read, parsed, or is not a mapping.
+    """
+    source = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], source) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {_yaml_error(exc)}")], source) from None
+    if not isinstance(data, dict):
+        raise SpecError([Problem(field="file", message=f"must hold a mapping ({what})")], source)
+    return data
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """What the parser found wrong, and where: `line 3, column 7: mapping values are not allowed here`."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem

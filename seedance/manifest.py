@@ -19,7 +19,8 @@ from typing import Any, Final
 from pydantic import BaseModel, ValidationError
 
 from seedance.errors import Problem, SpecError
-from seedance.spec import GenerationSpec, load_spec, read_mapping
+from seedance.files import read_mapping
+from seedance.spec import GenerationSpec, load_spec
 from seedance.validation import problems_from_validation_error
 
 MANIFEST: Final = "a spec, or a manifest with `items:`"

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seedance.ark.dialects import Dialect
@@ -35,9 +34,10 @@ from seedance.ark.types import (
 )
 from seedance.catalog import find_model
 from seedance.errors import Problem, SpecError
+from seedance.files import read_mapping
 from seedance.media import MediaError, ReferenceMedia, image_data_url, probe, reference_problems
 from seedance.postprocess import PostprocessStep
-from seedance.validation import check_request, media_url, problems_from_validation_error
+from seedance.validation import check_request, infer_task_type, media_url, problems_from_validation_error
 
 REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://")
 
@@ -130,6 +130,22 @@ class GenerationSpec(CreateTaskRequest):
         )
         return CreateTaskRequest(model=self.model or default_model, content=content, **fields)
 
+    def with_task_type(self, default_model: str, dialect: Dialect | None = None) -> GenerationSpec:
+        """This spec with `omni_reference_task_type` set where its media make the type clear.
+
+        Sent explicitly, the type makes Ark check its constraints at create, before anything is paid
+        (ark-api-updates.md §1.2). Only for models whose catalog entry lists task types, and gateways
+        that document the field; a type the spec names itself is kept.
+        """
+        spec = find_model(self.model or default_model)
+        takes_field = (
+            dialect is None or dialect.documented_fields is None or "omni_reference_task_type" in dialect.documented_fields
+        )
+        if self.omni_reference_task_type is not None or spec is None or not spec.task_types or not takes_field:
+            return self
+        task_type = infer_task_type(self.to_request(default_model, lambda path: path.as_uri()), spec)
+        return self if task_type is None else self.model_copy(update={"omni_reference_task_type": task_type})
+
     def relative_to(self, base: Path) -> GenerationSpec:
         """The same spec with relative local paths taken from `base`."""
         content: list[ContentItem] = [
@@ -177,24 +193,6 @@ class GenerationSpec(CreateTaskRequest):
 
 def is_local(url: str) -> bool:
     return not url.startswith(REMOTE_PREFIXES)
-
-
-def read_mapping(path: Path, what: str) -> dict[str, Any]:
-    """Parse a YAML or JSON file that must hold a mapping (`what` says which, for the error).
-
-    Raises:
-        SpecError: naming the file, when it cannot be read, parsed, or is not a mapping.
-    """
-    source = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], source) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {exc}".splitlines()[0])], source) from None
-    if not isinstance(data, dict):
-        raise SpecError([Problem(field="file", message=f"must hold a mapping ({what})")], source)
-    return data
 
 
 def load_spec(path: Path) -> GenerationSpec:

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seedance.ark.dialects import Dialect
 from seedance.errors import Problem, SpecError
-from seedance.spec import GenerationSpec, read_mapping
+from seedance.files import read_mapping
+from seedance.spec import GenerationSpec
 from seedance.validation import problems_from_validation_error
 
 DEFAULT_LOUDNESS = -16.0

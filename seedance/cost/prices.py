@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from seedance.errors import Problem, SpecError
+from seedance.files import read_mapping
 from seedance.settings import get_settings
-from seedance.spec import read_mapping
 
 Tier = Literal["default", "flex"]
 Confidence = Literal["seen", "inferred"]
