@@ -18,7 +18,7 @@ from seedance.errors import SeedanceError, SpecError, describe
 from seedance.manifest import ManifestItem
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
-from seedance.waiting import StatusChange, watch
+from seedance.waiting import PollSchedule, StatusChange, watch
 
 
 class BatchItem(BaseModel):
@@ -82,8 +82,8 @@ def generate_batch(
     progress = cast(UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos"))
     timelines: dict[str, list[StatusChange]] = {task_id: [] for task_id in submitted}
     settings = get_settings()
-    schedule = settings.poll_schedule(
-        min((s.expected_seconds for _, s in submitted.values() if s.expected_seconds), default=None)
+    schedule = PollSchedule.from_settings(
+        settings, min((s.expected_seconds for _, s in submitted.values() if s.expected_seconds), default=None)
     )
     deadline = max((s.deadline_seconds for _, s in submitted.values()), default=0.0)
     done = 0

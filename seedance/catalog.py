@@ -1,15 +1,25 @@
-"""What each Seedance model accepts and produces (ark-api.md §2.4, §3).
+"""What each Seedance model accepts and produces (ark-api.md §2.4, §3; ark-api-updates.md §1).
 
-One table, read by the pipeline's pre-flight validation and by the local gateway, so the two can
-never disagree about what a model supports. No I/O and no Prefect here.
+The facts are data: `seedance/models.yaml`, extended or overridden by the user's own file
+(`SEEDANCE_MODELS_FILE`), so a model added or changed upstream is a file edit, not a release. The
+pipeline's pre-flight checks, the estimates and the local gateway all read this one catalog, so they
+can never disagree about what a model supports. No Prefect here.
 """
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
-from typing import Final
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from seedance.errors import Problem, SpecError
+from seedance.files import read_mapping
+from seedance.settings import get_settings
 
 FPS: Final = 24
 """Every Seedance model renders at 24 frames per second (ark-api.md §3.2)."""
@@ -25,6 +35,7 @@ class Family(StrEnum):
     V1_0 = "1.0"
     V1_5 = "1.5"
     V2_0 = "2.0"
+    V2_5 = "2.5"
 
 
 class ImageMode(StrEnum):
@@ -50,44 +61,94 @@ _SIZES_LATER: Final[dict[str, tuple[tuple[int, int], ...]]] = {
 }
 
 
+Confidence = Literal["seen", "inferred"]
+TaskType = Literal["reference", "edit", "extend", "first_last_frame"]
+
+
 class ModelSpec(BaseModel):
-    """Capabilities of one model version."""
+    """Capabilities of one model version: one entry of the catalog file (see `seedance/models.yaml`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    byteplus_id: str
+    id: str = Field(min_length=1)
+    byteplus_id: str = Field(min_length=1)
     family: Family
-    resolutions: tuple[str, ...]
+    resolutions: tuple[str, ...] = Field(min_length=1)
     default_resolution: str
-    min_duration: int
-    max_duration: int
-    auto_duration: bool
+    min_duration: int = Field(ge=1)
+    max_duration: int = Field(ge=1)
+    auto_duration: bool = False
     """`duration: -1` lets the model choose."""
-    modes: frozenset[ImageMode]
-    max_reference_images: int
-    media_references: bool
-    """Reference videos and audio (2.0 family)."""
-    text_to_video_adaptive: bool
+    modes: frozenset[ImageMode] = Field(min_length=1)
+    max_reference_images: int = Field(default=0, ge=0)
+    max_reference_videos: int = Field(default=0, ge=0)
+    max_reference_audios: int = Field(default=0, ge=0)
+    max_reference_items: int | None = Field(default=None, ge=1)
+    """Reference images, videos and audio clips together; None: only the per-kind limits."""
+    reference_seconds: tuple[float, float] = (2.0, 15.0)
+    """Shortest and longest reference video or audio clip."""
+    reference_total_seconds: float = Field(default=15.0, gt=0)
+    """All reference videos together, and all reference audio clips together, last at most this long."""
+    audio_only_references: bool = False
+    """Reference audio may come without any image or video."""
+    text_to_video_adaptive: bool = False
     """`ratio: adaptive` allowed without any image (the model picks from the prompt)."""
-    image_adaptive: bool
+    image_adaptive: bool = False
     """`ratio: adaptive` allowed in first-frame / first+last modes."""
-    reference_adaptive: bool
+    reference_adaptive: bool = False
     """`ratio: adaptive` allowed in reference mode."""
     reference_max_resolution: str | None = None
-    generate_audio: bool
-    draft: bool
-    frames: bool
-    camera_fixed: bool
-    flex: bool
-    tools: bool
-    priority: bool
+    generate_audio: bool = False
+    draft: bool = False
+    frames: bool = False
+    camera_fixed: bool = False
+    flex: bool = False
+    tools: bool = False
+    priority: bool = False
+    task_types: tuple[TaskType, ...] = ()
+    """`omni_reference_task_type` values the model takes; empty: the field is not sent."""
+    output_formats: tuple[str, ...] = ()
+    """`output_format` values the model takes; empty: the field is not sent."""
     billed_extra_frame: bool = False
     """Billed frames are 24·s + 1, not 24·s (observed on 2.0 bills)."""
     billed_input_video: bool = False
     """Input video seconds are billed as output seconds (2.0 family)."""
     video_input_minimum: bool = False
     """With video input, at least ⌈5·d/3⌉ seconds are billed for a d-second output."""
+    source: str = ""
+    """Where the facts come from."""
+    inferred: frozenset[str] = frozenset()
+    """The fields whose value is inferred (third parties, gateways, one observation); the rest are seen."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelSpec:
+        problems = []
+        if self.default_resolution not in self.resolutions:
+            problems.append(f"default_resolution {self.default_resolution!r} is not one of resolutions {list(self.resolutions)}")
+        unknown = sorted(set(self.resolutions) - set(_SIZES_LATER))
+        if unknown:
+            problems.append(f"resolutions {unknown} have no pixel sizes; known: {', '.join(_SIZES_LATER)}")
+        if self.min_duration > self.max_duration:
+            problems.append(f"min_duration {self.min_duration} is above max_duration {self.max_duration}")
+        if self.reference_max_resolution is not None and self.reference_max_resolution not in self.resolutions:
+            problems.append(f"reference_max_resolution {self.reference_max_resolution!r} is not one of resolutions")
+        if self.reference_seconds[0] > self.reference_seconds[1]:
+            problems.append(f"reference_seconds {list(self.reference_seconds)} is not [shortest, longest]")
+        not_fields = sorted(self.inferred - set(type(self).model_fields))
+        if not_fields:
+            problems.append(f"inferred names {not_fields}, which are not fields")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def media_references(self) -> bool:
+        """Whether reference videos or audio clips are accepted at all."""
+        return bool(self.max_reference_videos or self.max_reference_audios)
+
+    def confidence(self, field: str) -> Confidence:
+        """Whether a field's value was seen in vendor material or inferred."""
+        return "inferred" if field in self.inferred else "seen"
 
     @property
     def sizes(self) -> dict[str, tuple[tuple[int, int], ...]]:
@@ -120,186 +181,103 @@ class ModelSpec(BaseModel):
         return text + (" or -1 (model chooses)" if self.auto_duration else "")
 
 
-_ALL = frozenset(ImageMode)
+class Catalog(BaseModel):
+    """Every known model, by Volcengine id, and the files it was read from."""
 
-MODELS: Final[dict[str, ModelSpec]] = {
-    spec.id: spec
-    for spec in (
-        ModelSpec(
-            id="doubao-seedance-1-0-lite-t2v-250428",
-            byteplus_id="seedance-1-0-lite-t2v-250428",
-            family=Family.V1_0,
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            min_duration=2,
-            max_duration=12,
-            auto_duration=False,
-            modes=frozenset({ImageMode.TEXT}),
-            max_reference_images=0,
-            media_references=False,
-            text_to_video_adaptive=False,
-            image_adaptive=False,
-            reference_adaptive=False,
-            generate_audio=False,
-            draft=False,
-            frames=True,
-            camera_fixed=True,
-            flex=True,
-            tools=False,
-            priority=False,
-        ),
-        ModelSpec(
-            id="doubao-seedance-1-0-lite-i2v-250428",
-            byteplus_id="seedance-1-0-lite-i2v-250428",
-            family=Family.V1_0,
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            min_duration=2,
-            max_duration=12,
-            auto_duration=False,
-            modes=frozenset({ImageMode.FIRST_FRAME, ImageMode.FIRST_LAST, ImageMode.REFERENCE}),
-            max_reference_images=4,
-            media_references=False,
-            text_to_video_adaptive=False,
-            image_adaptive=True,
-            reference_adaptive=False,
-            reference_max_resolution="720p",
-            generate_audio=False,
-            draft=False,
-            frames=True,
-            camera_fixed=True,
-            flex=True,
-            tools=False,
-            priority=False,
-        ),
-        ModelSpec(
-            id="doubao-seedance-1-0-pro-250528",
-            byteplus_id="seedance-1-0-pro-250528",
-            family=Family.V1_0,
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="1080p",
-            min_duration=2,
-            max_duration=12,
-            auto_duration=False,
-            modes=frozenset({ImageMode.TEXT, ImageMode.FIRST_FRAME, ImageMode.FIRST_LAST}),
-            max_reference_images=0,
-            media_references=False,
-            text_to_video_adaptive=False,
-            image_adaptive=True,
-            reference_adaptive=False,
-            generate_audio=False,
-            draft=False,
-            frames=True,
-            camera_fixed=True,
-            flex=True,
-            tools=False,
-            priority=False,
-        ),
-        ModelSpec(
-            id="doubao-seedance-1-0-pro-fast-251015",
-            byteplus_id="seedance-1-0-pro-fast-251015",
-            family=Family.V1_0,
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="1080p",
-            min_duration=2,
-            max_duration=12,
-            auto_duration=False,
-            modes=frozenset({ImageMode.TEXT, ImageMode.FIRST_FRAME}),
-            max_reference_images=0,
-            media_references=False,
-            text_to_video_adaptive=False,
-            image_adaptive=True,
-            reference_adaptive=False,
-            generate_audio=False,
-            draft=False,
-            frames=True,
-            camera_fixed=True,
-            flex=True,
-            tools=False,
-            priority=False,
-        ),
-        ModelSpec(
-            id="doubao-seedance-1-5-pro-251215",
-            byteplus_id="seedance-1-5-pro-251215",
-            family=Family.V1_5,
-            resolutions=("480p", "720p", "1080p"),
-            default_resolution="720p",
-            min_duration=4,
-            max_duration=12,
-            auto_duration=True,
-            modes=frozenset({ImageMode.TEXT, ImageMode.FIRST_FRAME, ImageMode.FIRST_LAST}),
-            max_reference_images=0,
-            media_references=False,
-            text_to_video_adaptive=True,
-            image_adaptive=True,
-            reference_adaptive=False,
-            generate_audio=True,
-            draft=True,
-            frames=False,
-            camera_fixed=True,
-            flex=True,
-            tools=False,
-            priority=False,
-        ),
-        ModelSpec(
-            id="doubao-seedance-2-0-260128",
-            byteplus_id="dreamina-seedance-2-0-260128",
-            family=Family.V2_0,
-            resolutions=("480p", "720p", "1080p", "4k"),
-            default_resolution="720p",
-            min_duration=4,
-            max_duration=15,
-            auto_duration=True,
-            modes=_ALL,
-            max_reference_images=9,
-            media_references=True,
-            text_to_video_adaptive=True,
-            image_adaptive=True,
-            reference_adaptive=True,
-            generate_audio=True,
-            draft=False,
-            frames=False,
-            camera_fixed=False,
-            flex=False,
-            tools=True,
-            priority=True,
-            billed_extra_frame=True,
-            billed_input_video=True,
-            video_input_minimum=True,
-        ),
-        ModelSpec(
-            id="doubao-seedance-2-0-fast-260128",
-            byteplus_id="dreamina-seedance-2-0-fast-260128",
-            family=Family.V2_0,
-            resolutions=("480p", "720p"),
-            default_resolution="720p",
-            min_duration=4,
-            max_duration=15,
-            auto_duration=True,
-            modes=_ALL,
-            max_reference_images=9,
-            media_references=True,
-            text_to_video_adaptive=True,
-            image_adaptive=True,
-            reference_adaptive=True,
-            generate_audio=True,
-            draft=False,
-            frames=False,
-            camera_fixed=False,
-            flex=False,
-            tools=True,
-            priority=True,
-            billed_extra_frame=True,
-            billed_input_video=True,
-            video_input_minimum=True,
-        ),
-    )
-}
+    model_config = ConfigDict(frozen=True)
 
-_BY_ANY_ID: Final[dict[str, ModelSpec]] = {
-    **MODELS,
-    **{spec.byteplus_id: spec for spec in MODELS.values()},
-}
+    models: dict[str, ModelSpec]
+    origin: str
+
+    def find(self, model_id: str) -> ModelSpec | None:
+        """The model for a Volcengine or BytePlus id, or None."""
+        spec = self.models.get(model_id)
+        if spec is not None:
+            return spec
+        return next((spec for spec in self.models.values() if spec.byteplus_id == model_id), None)
+
+
+BUNDLED: Final = "seedance/models.yaml (bundled)"
+
+
+def load_catalog(user_file: Path | None = None) -> Catalog:
+    """The bundled catalog, with `user_file`'s entries laid over it.
+
+    In the user file, an entry whose `id` is known changes only the fields it gives; a new id gives
+    every field, or `extends: <known id>` and only what differs.
+
+    Raises:
+        SpecError: a file cannot be read, or an entry is malformed; each problem names the file,
+            the entry (by position and id) and the field.
+    """
+    bundled = yaml.safe_load(resources.files("seedance").joinpath("models.yaml").read_text(encoding="utf-8"))
+    raw: dict[str, dict[str, Any]] = {}
+    _lay(raw, bundled, BUNDLED)
+    origin = BUNDLED
+    if user_file is not None:
+        _lay(raw, read_mapping(user_file, "a model catalog with `models:`"), str(user_file))
+        origin = f"{user_file} over {BUNDLED}"
+    models: dict[str, ModelSpec] = {}
+    problems: list[Problem] = []
+    for model_id, entry in raw.items():
+        try:
+            models[model_id] = ModelSpec.model_validate(entry)
+        except ValidationError as exc:
+            problems += [_problem(model_id, error) for error in exc.errors()]
+    if problems:
+        raise SpecError(problems, origin)
+    return Catalog(models=models, origin=origin)
+
+
+def _lay(raw: dict[str, dict[str, Any]], data: Any, origin: str) -> None:
+    """Add or update the raw entries of one catalog file, resolving `extends`."""
+    entries = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise SpecError([Problem(field="models", message="must be a list of model entries")], origin)
+    problems: list[Problem] = []
+    for index, entry in enumerate(entries):
+        where = f"models[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            problems.append(Problem(field=where, message="must be a mapping with an `id`", code="MissingParameter"))
+            continue
+        entry = dict(entry)
+        base_id = entry.pop("extends", None)
+        if base_id is not None:
+            if base_id not in raw:
+                problems.append(Problem(field=f"{where} ({entry['id']}).extends", message=f"{base_id!r} is not a known model id"))
+                continue
+            base = {key: value for key, value in raw[base_id].items() if key != "byteplus_id"}
+            entry = base | entry
+        elif entry["id"] in raw:
+            entry = raw[entry["id"]] | entry
+        raw[entry["id"]] = entry
+    if problems:
+        raise SpecError(problems, origin)
+
+
+def _problem(model_id: str, error: Any) -> Problem:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        message = "is not a catalog field"
+    elif error["type"] == "missing":
+        message = "is required (or give `extends: <known model id>`)"
+    elif error["type"] == "value_error":
+        message = str(error["ctx"]["error"])
+    else:
+        message = f"{error['input']!r} is not valid: {error['msg']}"
+    return Problem(field=f"{model_id}.{loc}" if loc else model_id, message=message)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(user_file: Path | None, mtime: float | None) -> Catalog:
+    return load_catalog(user_file)
+
+
+def catalog() -> Catalog:
+    """The catalog in force: the bundled file and `SEEDANCE_MODELS_FILE`, re-read when that file changes."""
+    user_file = get_settings().models_file
+    mtime = user_file.stat().st_mtime if user_file is not None and user_file.exists() else None
+    return _cached(user_file, mtime)
 
 
 def find_model(model_id: str) -> ModelSpec | None:
@@ -307,7 +285,7 @@ def find_model(model_id: str) -> ModelSpec | None:
 
     Endpoint ids (`ep-…`) are not models: their capabilities are unknown until the server answers.
     """
-    return _BY_ANY_ID.get(model_id)
+    return catalog().find(model_id)
 
 
 def closest_ratio(width: int, height: int) -> str:

@@ -8,8 +8,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from seedance.waiting import PollSchedule
-
 
 def _default_state_dir() -> Path:
     home = os.environ.get("PREFECT_HOME")
@@ -41,14 +39,12 @@ class Settings(BaseSettings):
         default=None, description='A cap over every run recorded in the ledger, e.g. "500 CNY"; none by default.'
     )
     prices_file: Path | None = Field(default=None, description="Your own price table; default: the bundled prices.yaml.")
+    models_file: Path | None = Field(
+        default=None, description="Your own model catalog, laid over the bundled models.yaml (new or changed models)."
+    )
     wait_margin_seconds: float = Field(
         default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
     )
-
-    def poll_schedule(self, expected_seconds: float | None = None) -> PollSchedule:
-        return PollSchedule(
-            initial=self.poll_initial_seconds, maximum=self.poll_max_seconds, growth=self.poll_growth, expected=expected_seconds
-        )
 
 
 def get_settings() -> Settings:

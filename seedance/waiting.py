@@ -24,6 +24,7 @@ from seedance.ark.types import ContentGenerationTask, TaskStatus
 from seedance.catalog import FPS, find_model
 from seedance.cost.tokens import video_tokens
 from seedance.errors import WaitTimeoutError
+from seedance.settings import Settings
 
 logger = logging.getLogger("seedance.wait")
 
@@ -58,6 +59,16 @@ class PollSchedule(BaseModel):
     growth: float = 1.5
     expected: float | None = None
     """Seconds the task is expected to need; near it, pauses fall back to `initial`."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, expected_seconds: float | None = None) -> PollSchedule:
+        """The schedule `SEEDANCE_POLL_*` describe, tightening near `expected_seconds`."""
+        return cls(
+            initial=settings.poll_initial_seconds,
+            maximum=settings.poll_max_seconds,
+            growth=settings.poll_growth,
+            expected=expected_seconds,
+        )
 
     def pause(self, round_number: int, elapsed: float) -> float:
         pause = min(self.maximum, self.initial * self.growth**round_number)

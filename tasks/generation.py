@@ -12,7 +12,7 @@ from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
 from seedance.settings import get_settings
 from seedance.state import intent_store
 from seedance.submit import Submitted, submit_once
-from seedance.waiting import StatusChange, Waited, wait_for_task
+from seedance.waiting import PollSchedule, StatusChange, Waited, wait_for_task
 from tasks.policy import retrying
 
 
@@ -68,7 +68,7 @@ def wait_for_generation(
             client,
             task_id,
             deadline_seconds=deadline_seconds,
-            schedule=settings.poll_schedule(expected_seconds),
+            schedule=PollSchedule.from_settings(settings, expected_seconds),
             on_change=changed,
         )
     return Waited(task=task, timeline=timeline)
