@@ -7,6 +7,7 @@ Prefect is imported only by the commands that run flows, and the local gateway o
 from __future__ import annotations
 
 import atexit
+import json
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from seedance.catalog import DEFAULT_MODEL, MODELS
+from seedance.catalog import DEFAULT_MODEL, ModelSpec, catalog
 from seedance.errors import SeedanceError
 
 if TYPE_CHECKING:
@@ -201,24 +202,49 @@ def estimate(
         report = estimate_file(spec_or_manifest, model)
     except SeedanceError as exc:
         _fail(exc, 2)
-    Console().print(render_report(report))
+    _print_table(render_report(report))
 
 
 @app.command()
-def models() -> None:
-    """The known Seedance models and what each accepts."""
-    table = Table("model id", "BytePlus id", "resolutions", "durations", "modes", "audio")
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Every catalog field of every model, as JSON.")] = False,
+) -> None:
+    """The known Seedance models and what each accepts (the bundled catalog and SEEDANCE_MODELS_FILE).
+
+    A value marked * is inferred (third parties, one observation); the rest were seen in vendor material.
+    """
+    try:
+        known = catalog()
+    except SeedanceError as exc:
+        _fail(exc, 2)
+    if as_json:
+        typer.echo(json.dumps([spec.model_dump(mode="json") for spec in known.models.values()], indent=2))
+        return
+    table = Table("model id", "BytePlus id", "resolutions", "durations", "modes", "references", "audio", "task types")
     for column in table.columns[:2]:
         column.overflow = "fold"  # an id cut short with "…" is no id: fold it instead
-    for spec in MODELS.values():
+    for spec in known.models.values():
+
+        def mark(field: str, text: str, spec: ModelSpec = spec) -> str:
+            return text + ("*" if field in spec.inferred else "")
+
+        references = (
+            f"{spec.max_reference_images} img / {spec.max_reference_videos} vid / {spec.max_reference_audios} aud"
+            if spec.max_reference_images or spec.media_references
+            else "—"
+        )
         table.add_row(
             spec.id,
             spec.byteplus_id,
-            ", ".join(spec.resolutions),
-            spec.durations(),
+            mark("resolutions", ", ".join(spec.resolutions)),
+            mark("max_duration", spec.durations()),
             ", ".join(sorted(mode.value for mode in spec.modes)),
+            mark("max_reference_images", references),
             "yes" if spec.generate_audio else "no",
+            mark("task_types", ", ".join(spec.task_types) or "—"),
         )
+    table.caption = f"* inferred, not seen in vendor material · catalog: {known.origin}"
+    table.caption_justify = "left"
     _print_table(table)
 
 

@@ -70,6 +70,7 @@ def submit(
     started = time.monotonic()
     timings: dict[str, float] = {}
     settings = get_settings()
+    spec = spec.with_task_type(gateway.default_model, gateway.get_dialect())
     digests = {path: sha256_file(path) for path in spec.local_files()}
     keyed = spec.to_request(gateway.default_model, lambda path: f"sha256:{digests[path]}")
     key = intent_key(gateway.base_url, keyed.to_body(), salt)

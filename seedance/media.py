@@ -50,7 +50,6 @@ IMAGE_MAX_BYTES: Final = 30 * MB
 
 VIDEO_FORMATS: Final = ("mp4", "mov")
 VIDEO_CODECS: Final = ("h264", "hevc")
-VIDEO_SECONDS: Final = (2.0, 15.0)
 VIDEO_FPS: Final = (24.0, 60.0)
 VIDEO_PIXELS: Final = (409_600, 8_295_044)
 """Width × height of a reference video: 640×640 up to 3326×2494 (latest docs, S10)."""
@@ -59,11 +58,14 @@ VIDEO_SIDE_PX: Final = (300, 6000)
 VIDEO_MAX_BYTES: Final = 200 * MB
 
 AUDIO_FORMATS: Final = ("wav", "mp3")
-AUDIO_SECONDS: Final = (2.0, 15.0)
 AUDIO_MAX_BYTES: Final = 15 * MB
 
+REFERENCE_SECONDS: Final = (2.0, 15.0)
+"""Each reference video or audio clip, when the model is unknown (an endpoint id): the 2.0 limits.
+A known model's own limits come from the catalog (`reference_seconds`)."""
 TOTAL_SECONDS: Final = 15.0
-"""All reference videos together, and all reference audio clips together, last at most this long."""
+"""All reference videos together, and all reference audio clips together, when the model is unknown;
+a known model's limit is `reference_total_seconds` in the catalog."""
 
 DURATION_TOLERANCE: Final = 0.05
 """Containers round durations (AAC priming, edit lists), so a 15 s clip may probe as 15.02 s."""
@@ -315,6 +317,8 @@ def reference_problems(references: Sequence[ReferenceMedia], spec: ModelSpec | N
     """
     problems: list[Problem] = []
     image_formats = IMAGE_FORMATS + (HEIF_FORMATS if spec is None or spec.family is not Family.V1_0 else ())
+    seconds = spec.reference_seconds if spec is not None else REFERENCE_SECONDS
+    total_limit = spec.reference_total_seconds if spec is not None else TOTAL_SECONDS
     for ref in references:
         info = ref.info
         if info.kind != ref.expected:
@@ -322,17 +326,17 @@ def reference_problems(references: Sequence[ReferenceMedia], spec: ModelSpec | N
         elif info.kind == "image":
             problems.extend(_image_problems(ref, image_formats))
         elif info.kind == "video":
-            problems.extend(_video_problems(ref))
+            problems.extend(_video_problems(ref, seconds))
         else:
-            problems.extend(_audio_problems(ref))
+            problems.extend(_audio_problems(ref, seconds))
     for kind, low in (("video", "reference videos"), ("audio", "reference audio clips")):
         timed = [r for r in references if r.expected == kind and r.info.kind == kind and r.info.duration]
         total = sum(r.info.duration or 0.0 for r in timed)
-        if total > TOTAL_SECONDS + DURATION_TOLERANCE:
+        if total > total_limit + DURATION_TOLERANCE:
             problems.append(
                 Problem(
                     field=timed[0].field,
-                    message=f"the {low} last {total:.2f} s together; allowed: at most {TOTAL_SECONDS:g} s in total",
+                    message=f"the {low} last {total:.2f} s together; allowed: at most {total_limit:g} s in total",
                 )
             )
     return problems
@@ -359,14 +363,14 @@ def _image_problems(ref: ReferenceMedia, formats: tuple[str, ...]) -> list[Probl
     return problems
 
 
-def _video_problems(ref: ReferenceMedia) -> list[Problem]:
+def _video_problems(ref: ReferenceMedia, seconds: tuple[float, float]) -> list[Problem]:
     info, field = ref.info, ref.field
     problems = []
     if info.format not in VIDEO_FORMATS:
         problems.append(Problem(field=field, message=f"is a {info.format} video; allowed formats: {', '.join(VIDEO_FORMATS)}"))
     if info.video_codec not in VIDEO_CODECS:
         problems.append(Problem(field=field, message=f"video codec is {info.video_codec}; allowed: H.264 (h264), H.265 (hevc)"))
-    problems.extend(_seconds_problems(field, "video", info.duration, VIDEO_SECONDS))
+    problems.extend(_seconds_problems(field, "video", info.duration, seconds))
     fps_low, fps_high = VIDEO_FPS
     if info.fps is None or not fps_low <= info.fps <= fps_high:
         problems.append(
@@ -394,12 +398,12 @@ def _video_problems(ref: ReferenceMedia) -> list[Problem]:
     return problems
 
 
-def _audio_problems(ref: ReferenceMedia) -> list[Problem]:
+def _audio_problems(ref: ReferenceMedia, seconds: tuple[float, float]) -> list[Problem]:
     info, field = ref.info, ref.field
     problems = []
     if info.format not in AUDIO_FORMATS:
         problems.append(Problem(field=field, message=f"is {info.format} audio; allowed formats: {', '.join(AUDIO_FORMATS)}"))
-    problems.extend(_seconds_problems(field, "audio clip", info.duration, AUDIO_SECONDS))
+    problems.extend(_seconds_problems(field, "audio clip", info.duration, seconds))
     if info.size_bytes > AUDIO_MAX_BYTES:
         problems.append(
             Problem(field=field, message=f"audio is {info.size_bytes / MB:.1f} MB; allowed: at most {AUDIO_MAX_BYTES // MB} MB")

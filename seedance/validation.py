@@ -23,13 +23,12 @@ from seedance.ark.types import (
     TextContent,
     VideoContent,
 )
-from seedance.catalog import ImageMode, ModelSpec, find_model
+from seedance.catalog import ADAPTIVE, ImageMode, ModelSpec, catalog, find_model
 from seedance.errors import Problem
 
 SEED_MAX: Final = 2**32 - 1
 EXPIRES_RANGE: Final = (3600, 259200)
 PRIORITY_RANGE: Final = (0, 9)
-MAX_MEDIA_REFERENCES: Final = 3
 MEDIA_SCHEMES: Final = ("http://", "https://", "asset://")
 
 
@@ -193,16 +192,25 @@ def _check_content(request: CreateTaskRequest, spec: ModelSpec, problems: list[P
             problems.append(
                 Problem(
                     field="content",
-                    message=f"reference video and audio are not supported by {spec.id}; only the 2.0 family accepts them",
+                    message=f"reference video and audio are not supported by {spec.id}{_models_that('media_references')}",
                 )
             )
-        if audios and not images and not videos:
+        elif audios and not images and not videos and not spec.audio_only_references:
             problems.append(Problem(field="content", message="audio cannot be the only reference media; add an image or a video"))
-        for kind, found in (("reference videos", videos), ("reference audio clips", audios)):
-            if len(found) > MAX_MEDIA_REFERENCES:
-                problems.append(
-                    Problem(field="content", message=f"{len(found)} {kind}; at most {MAX_MEDIA_REFERENCES} are allowed")
+        for kind, found, limit in (
+            ("reference videos", videos, spec.max_reference_videos),
+            ("reference audio clips", audios, spec.max_reference_audios),
+        ):
+            if spec.media_references and len(found) > limit:
+                problems.append(Problem(field="content", message=f"{len(found)} {kind}; at most {limit} are allowed"))
+        total = len(images) + len(videos) + len(audios)
+        if spec.max_reference_items is not None and total > spec.max_reference_items:
+            problems.append(
+                Problem(
+                    field="content",
+                    message=f"{total} reference items; {spec.id} accepts at most {spec.max_reference_items} in all",
                 )
+            )
     return mode
 
 
@@ -247,10 +255,10 @@ def _check_features(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode
         problems.append(Problem(field=field, message=f"is not supported by {spec.id}{note}"))
 
     if request.generate_audio and not spec.generate_audio:
-        unsupported("generate_audio", "; only 1.5-pro and the 2.0 family generate audio")
+        unsupported("generate_audio", _models_that("generate_audio"))
     if request.draft:
         if not spec.draft:
-            unsupported("draft", "; only 1.5-pro has draft mode")
+            unsupported("draft", _models_that("draft"))
         elif request.resolution not in (None, "480p"):
             problems.append(
                 Problem(field="resolution", message=f"{request.resolution!r} is not allowed in draft mode; allowed: 480p")
@@ -268,11 +276,11 @@ def _check_features(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode
         elif request.draft:
             problems.append(Problem(field="service_tier", message="'flex' is not available in draft mode; allowed: default"))
     if request.tools and not spec.tools:
-        unsupported("tools", "; only the 2.0 family takes tools")
+        unsupported("tools", _models_that("tools"))
     if request.priority is not None:
         low, high = PRIORITY_RANGE
         if request.priority and not spec.priority:
-            unsupported("priority", "; only the 2.0 family takes a priority")
+            unsupported("priority", _models_that("priority"))
         elif not low <= request.priority <= high:
             problems.append(Problem(field="priority", message=f"{request.priority} is out of range; allowed: {low}-{high}"))
         elif request.priority and request.service_tier == "flex":
@@ -281,8 +289,100 @@ def _check_features(request: CreateTaskRequest, spec: ModelSpec, mode: ImageMode
         problems.append(
             Problem(field="safety_identifier", message=f"is {len(request.safety_identifier)} characters; allowed: at most 64")
         )
+    task_type = None if request.omni_reference_task_type == "auto" else request.omni_reference_task_type
+    _check_choice(task_type, "omni_reference_task_type", spec.task_types, spec, problems)
+    _check_choice(request.output_format, "output_format", spec.output_formats, spec, problems)
+    if task_type is not None and task_type in spec.task_types:
+        _check_task_type(request, task_type, mode, problems)
     if request.callback_url is not None and not request.callback_url.startswith(("http://", "https://")):
         problems.append(Problem(field="callback_url", message=f"{request.callback_url!r} is not an http(s) URL"))
+
+
+def _check_choice(value: str | None, field: str, allowed: tuple[str, ...], spec: ModelSpec, problems: list[Problem]) -> None:
+    """A field whose values the catalog lists per model; an empty list means the model does not take it."""
+    if value is None:
+        return
+    if not allowed:
+        problems.append(Problem(field=field, message=f"is not supported by {spec.id}{_models_that(field)}"))
+    elif value not in allowed:
+        problems.append(_not_allowed(field, value, spec, allowed))
+
+
+TASK_TYPE_MEDIA: Final[dict[str, str]] = {
+    "reference": "reference images, videos or audio (every image with role reference_image)",
+    "first_last_frame": "a first_frame image and a last_frame image",
+    "edit": "one source video to edit (reference_video) and no images",
+    "extend": "one source video to extend (reference_video) and no images",
+}
+"""What the content must hold for each explicit `omni_reference_task_type` (ark-api-updates.md §1.2)."""
+
+
+def task_type_fits(task_type: str, request: CreateTaskRequest, mode: ImageMode) -> bool:
+    """Whether the request's media are what `task_type` works on (see `TASK_TYPE_MEDIA`)."""
+    videos = sum(isinstance(item, VideoContent) for item in request.content)
+    images = sum(isinstance(item, ImageContent) for item in request.content)
+    if task_type == "reference":
+        return mode is ImageMode.REFERENCE
+    if task_type == "first_last_frame":
+        return mode is ImageMode.FIRST_LAST
+    return videos == 1 and images == 0
+
+
+def infer_task_type(request: CreateTaskRequest, spec: ModelSpec) -> str | None:
+    """The task type the media make clear, for a model that takes the field; None when they do not.
+
+    Reference images or audio mean `reference`; a first and a last frame mean `first_last_frame`.
+    A lone video could be a reference, a clip to edit or one to extend: that is left to the model
+    (or to the spec, which may name the type itself).
+    """
+    mode = image_mode(request)
+    has_images_or_audio = any(isinstance(item, (ImageContent, AudioContent)) for item in request.content)
+    if mode is ImageMode.REFERENCE and has_images_or_audio:
+        candidate = "reference"
+    elif mode is ImageMode.FIRST_LAST:
+        candidate = "first_last_frame"
+    else:
+        return None
+    return candidate if candidate in spec.task_types else None
+
+
+def _check_task_type(request: CreateTaskRequest, task_type: str, mode: ImageMode, problems: list[Problem]) -> None:
+    if not task_type_fits(task_type, request, mode):
+        problems.append(
+            Problem(
+                field="omni_reference_task_type",
+                message=f"{task_type!r} needs {TASK_TYPE_MEDIA[task_type]}; the content does not hold that",
+                code="InvalidParameter.TaskTypeMismatch",
+            )
+        )
+        return
+    # Edit keeps the source clip's frame and length: a fixed ratio or duration contradicts it (ComfyUI
+    # forces adaptive and -1 for 2.5 edits); extend keeps the source's frame. Refused here, before create.
+    fixed_ratio = request.ratio is not None and request.ratio != ADAPTIVE
+    if task_type in ("edit", "extend") and fixed_ratio:
+        problems.append(
+            Problem(
+                field="ratio",
+                message=f"{request.ratio!r} conflicts with {task_type}: the output keeps the source clip's frame; allowed: adaptive",
+                code="InvalidParameter.TaskTypeConstraint",
+            )
+        )
+    if task_type == "edit" and request.duration not in (None, -1):
+        problems.append(
+            Problem(
+                field="duration",
+                message=f"{request.duration} conflicts with edit: the output keeps the source clip's length; allowed: -1",
+                code="InvalidParameter.TaskTypeConstraint",
+            )
+        )
+
+
+def _models_that(field: str) -> str:
+    """`; models that take it: a, b` from the catalog in force, or "" when none does."""
+    flags = {"omni_reference_task_type": "task_types", "output_format": "output_formats"}
+    attribute = flags.get(field, field)
+    ids = [spec.id for spec in catalog().models.values() if getattr(spec, attribute)]
+    return f"; models that take it: {', '.join(ids)}" if ids else ""
 
 
 def _not_allowed(field: str, value: str, spec: ModelSpec, allowed: tuple[str, ...]) -> Problem:

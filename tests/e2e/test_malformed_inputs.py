@@ -17,6 +17,7 @@ from tests.e2e.support import gateway_stats, s3_object_count
 
 pytestmark = pytest.mark.e2e
 
+V2_5 = "doubao-seedance-2-5-260628"
 V2, FAST, PRO, PRO_FAST, LITE_T2V, LITE_I2V, V15 = (
     "doubao-seedance-2-0-260128",
     "doubao-seedance-2-0-fast-260128",
@@ -59,15 +60,25 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("frames-off-grid", {"model": PRO, "frames": 30}, "frames", "25 + 4n"),
     ("seed-below-range", {"seed": -2}, "seed", "allowed: -1 (random) to 4294967295"),
     ("seed-above-range", {"seed": 2**32}, "seed", "allowed: -1 (random) to 4294967295"),
-    ("draft-on-2.0", {"draft": True}, "draft", "only 1.5-pro"),
+    ("draft-on-2.0", {"draft": True}, "draft", "models that take it: doubao-seedance-1-5-pro-251215"),
     ("draft-at-720p", {"model": V15, "draft": True, "resolution": "720p"}, "resolution", "allowed: 480p"),
     ("camera-fixed-on-2.0", {"camera_fixed": True}, "camera_fixed", "not supported"),
     ("flex-on-2.0", {"service_tier": "flex"}, "service_tier", "allowed: default"),
     ("tier-typo", {"service_tier": "fast"}, "service_tier", "'default' or 'flex'"),
-    ("tools-on-1.0", {"model": PRO, "tools": [{"type": "web_search"}]}, "tools", "only the 2.0 family"),
+    (
+        "tools-on-1.0",
+        {"model": PRO, "tools": [{"type": "web_search"}]},
+        "tools",
+        "models that take it: doubao-seedance-2-0-260128",
+    ),
     ("priority-out-of-range", {"priority": 10}, "priority", "allowed: 0-9"),
-    ("priority-on-1.0", {"model": LITE_T2V, "priority": 3}, "priority", "only the 2.0 family"),
-    ("audio-on-1.0", {"model": PRO, "generate_audio": True}, "generate_audio", "only 1.5-pro and the 2.0 family"),
+    ("priority-on-1.0", {"model": LITE_T2V, "priority": 3}, "priority", "models that take it: doubao-seedance-2-0-260128"),
+    (
+        "audio-on-1.0",
+        {"model": PRO, "generate_audio": True},
+        "generate_audio",
+        "models that take it: doubao-seedance-1-5-pro-251215",
+    ),
     ("expiry-too-short", {"execution_expires_after": 100}, "execution_expires_after", "allowed: 3600-259200"),
     ("unknown-model", {"model": "doubao-seedance-9-9"}, "model", "not a Seedance model"),
     ("unknown-field", {"size": "1280x720"}, "size", "not a parameter"),
@@ -90,9 +101,21 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "video-ref-on-lite-i2v",
         {"model": LITE_I2V, "references": [ref(IMG, "reference_image"), ref(VIDEO, "reference_video")]},
         "content",
-        "only the 2.0 family",
+        "reference video and audio are not supported by doubao-seedance-1-0-lite-i2v-250428",
     ),
     ("four-reference-videos", {"references": [ref(VIDEO, "reference_video")] * 4}, "content", "at most 3"),
+    (
+        "31-reference-images-on-2.5",
+        {"model": V2_5, "references": [ref(IMG, "reference_image")] * 31},
+        "content",
+        "31 reference images; doubao-seedance-2-5-260628 accepts at most 30",
+    ),
+    (
+        "2.5-reference-videos-over-30-s",
+        {"model": V2_5, "references": [ref(LONG, "reference_video")] * 2},
+        "references[0]",
+        "the reference videos last 40.",
+    ),
     (
         "1080p-reference-mode-lite-i2v",
         {"model": LITE_I2V, "resolution": "1080p", "references": [ref(IMG, "reference_image")]},

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from seedance.ark.types import CreateTaskRequest
+from seedance.catalog import find_model
 from seedance.errors import Problem
-from seedance.validation import check_request, parse_request
+from seedance.validation import check_request, infer_task_type, parse_request
 
 V2 = "doubao-seedance-2-0-260128"
 V2_FAST = "doubao-seedance-2-0-fast-260128"
@@ -16,6 +17,8 @@ V1_5 = "doubao-seedance-1-5-pro-251215"
 V1_PRO = "doubao-seedance-1-0-pro-250528"
 V1_T2V = "doubao-seedance-1-0-lite-t2v-250428"
 V1_I2V = "doubao-seedance-1-0-lite-i2v-250428"
+V2_5 = "doubao-seedance-2-5-260628"
+MINI = "doubao-seedance-2-0-mini-260615"
 URL = "https://example.com/a.png"
 
 
@@ -95,7 +98,7 @@ REFUSED: list[tuple[str, Any, str, str, str]] = [
         body(V1_I2V, text(), img("reference_image"), vid()),
         "content",
         "InvalidParameter",
-        "only the 2.0 family accepts them",
+        "not supported by doubao-seedance-1-0-lite-i2v-250428; models that take it: doubao-seedance-2-0-260128",
     ),
     (
         "reference images on 1.0-pro",
@@ -125,6 +128,72 @@ REFUSED: list[tuple[str, Any, str, str, str]] = [
         "InvalidParameter",
         "4 reference videos; at most 3 are allowed",
     ),
+    (
+        "31 reference images on 2.5",
+        body(V2_5, text(), *[img("reference_image")] * 31),
+        "content",
+        "InvalidParameter",
+        "31 reference images; doubao-seedance-2-5-260628 accepts at most 30",
+    ),
+    (
+        "11 reference videos on 2.5",
+        body(V2_5, text(), *[vid()] * 11),
+        "content",
+        "InvalidParameter",
+        "11 reference videos; at most 10",
+    ),
+    (
+        "51 reference items on 2.5",
+        body(V2_5, text(), *[img("reference_image")] * 30, *[vid()] * 10, *[aud()] * 10, aud()),
+        "content",
+        "InvalidParameter",
+        "11 reference audio clips; at most 10 are allowed",
+    ),
+    (
+        "four reference videos on 2.0 Mini",
+        body(MINI, text(), *[vid()] * 4),
+        "content",
+        "InvalidParameter",
+        "4 reference videos; at most 3 are allowed",
+    ),
+    ("2.5 for 31 s", body(V2_5, duration=31), "duration", "InvalidParameter", "allowed: integers 4-30 or -1 (model chooses)"),
+    (
+        "task type on 2.0",
+        body(V2, text(), img("reference_image"), omni_reference_task_type="reference"),
+        "omni_reference_task_type",
+        "InvalidParameter",
+        "is not supported by doubao-seedance-2-0-260128; models that take it: doubao-seedance-2-5-260628",
+    ),
+    (
+        "first_last_frame with reference images",
+        body(V2_5, text(), img("reference_image"), omni_reference_task_type="first_last_frame"),
+        "omni_reference_task_type",
+        "InvalidParameter.TaskTypeMismatch",
+        "'first_last_frame' needs a first_frame image and a last_frame image",
+    ),
+    (
+        "edit without a source video",
+        body(V2_5, text(), img("reference_image"), omni_reference_task_type="edit"),
+        "omni_reference_task_type",
+        "InvalidParameter.TaskTypeMismatch",
+        "'edit' needs one source video to edit",
+    ),
+    (
+        "edit with a fixed ratio",
+        body(V2_5, text(), vid(), omni_reference_task_type="edit", ratio="16:9"),
+        "ratio",
+        "InvalidParameter.TaskTypeConstraint",
+        "'16:9' conflicts with edit: the output keeps the source clip's frame; allowed: adaptive",
+    ),
+    (
+        "edit with a fixed duration",
+        body(V2_5, text(), vid(), omni_reference_task_type="edit", duration=5),
+        "duration",
+        "InvalidParameter.TaskTypeConstraint",
+        "5 conflicts with edit: the output keeps the source clip's length; allowed: -1",
+    ),
+    ("output format on 1.0", body(V1_PRO, output_format="mp4"), "output_format", "InvalidParameter", "is not supported by"),
+    ("output format not offered", body(V2_5, output_format="avi"), "output_format", "InvalidParameter", "allowed: mp4"),
     ("empty content", {"model": V2, "content": []}, "content", "InvalidParameter", "at least one item"),
     ("empty prompt", body(V2, text("  ")), "content[0].text", "InvalidParameter", "must not be empty"),
     (
@@ -143,7 +212,13 @@ REFUSED: list[tuple[str, Any, str, str, str]] = [
     ),
     ("frames on 2.0", body(V2, frames=57), "frames", "InvalidParameter", "use duration (only the 1.0 series takes frames)"),
     ("frames off the 25+4n grid", body(V1_T2V, frames=30), "frames", "InvalidParameter", "allowed: 25 + 4n within 29-289"),
-    ("draft on 2.0", body(V2, draft=True), "draft", "InvalidParameter", "only 1.5-pro has draft mode"),
+    (
+        "draft on 2.0",
+        body(V2, draft=True),
+        "draft",
+        "InvalidParameter",
+        "models that take it: doubao-seedance-1-5-pro-251215, doubao-seedance-2-5-260628",
+    ),
     ("draft at 720p", body(V1_5, draft=True, resolution="720p"), "resolution", "InvalidParameter", "allowed: 480p"),
     (
         "duration -1 on 1.0",
@@ -176,9 +251,15 @@ REFUSED: list[tuple[str, Any, str, str, str]] = [
         body(V1_PRO, generate_audio=True),
         "generate_audio",
         "InvalidParameter",
-        "only 1.5-pro and the 2.0 family generate audio",
+        "models that take it: doubao-seedance-1-5-pro-251215, doubao-seedance-2-0-260128",
     ),
-    ("tools on 1.5", body(V1_5, tools=[{"type": "web_search"}]), "tools", "InvalidParameter", "only the 2.0 family takes tools"),
+    (
+        "tools on 1.5",
+        body(V1_5, tools=[{"type": "web_search"}]),
+        "tools",
+        "InvalidParameter",
+        "models that take it: doubao-seedance-2-0-260128",
+    ),
     ("priority out of range", body(V2, priority=10), "priority", "InvalidParameter", "allowed: 0-9"),
     (
         "expiry too short",
@@ -254,6 +335,15 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("duration -1 on 2.0", body(V2, duration=-1)),
     ("draft at 480p", body(V1_5, draft=True, resolution="480p")),
     ("endpoint id", body("ep-20260101000000-abcde", ratio="anything")),
+    ("2.5 at its limits", body(V2_5, text(), *[img("reference_image")] * 30, *[vid()] * 10, *[aud()] * 10, duration=30)),
+    ("2.5 with audio as the only reference", body(V2_5, text(), aud())),
+    ("2.5 draft", body(V2_5, draft=True, resolution="480p")),
+    ("2.0 Mini at 720p", body(MINI, resolution="720p")),
+    ("2.5 edit", body(V2_5, text(), vid(), omni_reference_task_type="edit", ratio="adaptive", duration=-1)),
+    ("2.5 extend", body(V2_5, text(), vid(), omni_reference_task_type="extend", duration=10)),
+    ("2.5 auto task type", body(V2_5, text(), vid(), omni_reference_task_type="auto", ratio="16:9")),
+    ("2.5 mp4", body(V2_5, output_format="mp4")),
+    ("2.5 by its BytePlus id", body("dreamina-seedance-2-5-260628", duration=20)),
     ("BytePlus model id", body("dreamina-seedance-2-0-260128", resolution="1080p")),
     (
         "asset and data URLs",
@@ -282,3 +372,22 @@ def test_every_problem_is_reported_at_once() -> None:
     problems = problems_of(body(V2_FAST, resolution="1080p", ratio="5:4", duration=99, seed=-7))
 
     assert [p.field for p in problems] == ["resolution", "ratio", "duration", "seed"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (body(V2_5, text(), img("reference_image"), vid()), "reference"),
+        (body(V2_5, text(), aud()), "reference"),
+        (body(V2_5, text(), img("first_frame"), img("last_frame")), "first_last_frame"),
+        (body(V2_5, text(), vid()), None),  # a lone video may be a reference, a clip to edit or one to extend
+        (body(V2_5, text(), img("first_frame")), None),
+        (body(V2_5), None),
+        (body(V2, text(), img("reference_image")), None),  # 2.0 does not take the field
+    ],
+)
+def test_the_task_type_is_inferred_only_when_the_media_make_it_clear(raw: dict[str, Any], expected: str | None) -> None:
+    request = CreateTaskRequest.model_validate(raw)
+    spec = find_model(request.model)
+    assert spec is not None
+    assert infer_task_type(request, spec) == expected
