@@ -303,5 +303,21 @@ def test_a_user_price_file_replaces_the_bundled_one(tmp_path: Path, monkeypatch:
     assert table.origin == str(path)
     estimate = estimate_request(request(V1_PRO, resolution="480p", ratio="16:9", duration=5), prices=table)
     assert (estimate.currency, estimate.cost) == ("EUR", Decimal("0.0972"))
-    with pytest.raises(SpecError, match=r"no price for doubao-seedance-2-0-260128 .*p\.json"):
+    with pytest.raises(SpecError, match=r"no price for doubao-seedance-2-0-260128 .*p\.json") as caught:
         estimate_request(request(V2), prices=table)
+    assert f"to table `mine` (EUR) of {path}" in str(caught.value)
+    assert "SEEDANCE_PRICES_FILE" not in str(caught.value)  # it already names this file
+
+
+@pytest.mark.parametrize(
+    ("model", "table"),
+    [("doubao-seedance-2-5-260628", "`volcengine` (CNY)"), ("dreamina-seedance-2-5-260628", "`byteplus` (USD)")],
+)
+def test_a_model_without_a_price_is_refused_with_the_entry_to_add(prices: PriceTable, model: str, table: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        prices.quote(model, resolution="720p", generate_audio=True)
+    assert str(caught.value) == (
+        f"spec: model: no price for {model} (720p, without video input, audio on): "
+        f"add an entry with `models: [{model}]` to table {table} of seedance/prices.yaml (bundled), "
+        "or set SEEDANCE_PRICES_FILE to your own copy"
+    )
