@@ -73,9 +73,16 @@ def release_budget(intent_key: str, reason: str) -> None:
 
 @task(name="settle-cost", cache_policy=NO_CACHE)
 def settle_cost(intent_key: str, generation: ContentGenerationTask) -> LedgerEntry | None:
-    """Record the billed `usage.completion_tokens` beside the estimate; None when there was no estimate."""
+    """Record the billed `usage.completion_tokens` beside the estimate, with a warning when the bill is above it.
+
+    Returns None when there was no estimate.
+    """
     ledger = spending_ledger()
     if ledger.get(intent_key) is None:
         return None
     billed = generation.usage.completion_tokens if generation.usage else None
-    return ledger.settle(intent_key, billed, generation.status.value, task_id=generation.id)
+    entry = ledger.settle(intent_key, billed, generation.status.value, task_id=generation.id)
+    overrun = entry.overrun()
+    if overrun is not None:
+        get_run_logger().warning("task %s: %s", generation.id, overrun)
+    return entry
