@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent
 from seedance.catalog import ADAPTIVE, FPS, Family, ImageMode, ModelSpec, closest_ratio
-from seedance.cost.tokens import video_tokens
+from seedance.cost.tokens import billed_tokens
 from seedance.media import MediaInfo
 
 DEFAULT_DURATION: Final = 5
@@ -60,6 +60,8 @@ class OutputPlan(BaseModel):
     return_last_frame: bool
     first_frame: Path | None = None
     """The image the video opens on (first-frame and first+last modes)."""
+    tokens: int
+    """What the task is billed (`usage.completion_tokens`): the estimate's formula, `seedance.cost.tokens`."""
 
     @property
     def seconds(self) -> float:
@@ -73,10 +75,6 @@ class OutputPlan(BaseModel):
     @property
     def audio(self) -> bool:
         return bool(self.generate_audio)
-
-    @property
-    def tokens(self) -> int:
-        return video_tokens(self.width, self.height, self.frames)
 
 
 def plan_output(
@@ -107,6 +105,7 @@ def plan_output(
         generate_audio = (request.generate_audio is not False) if spec.generate_audio else None
         first_frame = _first_frame(mode, references)
     width, height = spec.output_size(resolution, ratio)
+    input_video_seconds = sum(r.info.duration or 0.0 for r in references if r.info.kind == "video")
     return OutputPlan(
         resolution=resolution,
         ratio=ratio,
@@ -122,6 +121,7 @@ def plan_output(
         camera_fixed=bool(request.camera_fixed),
         return_last_frame=bool(request.return_last_frame),
         first_frame=first_frame,
+        tokens=billed_tokens(width, height, frames, input_video_seconds, spec),
     )
 
 

@@ -141,6 +141,35 @@ class LedgerEntry(BaseModel):
             return self.billed_cost if self.billed_cost is not None else self.estimated_cost
         return Decimal(0)
 
+    @property
+    def tokens_over_estimate(self) -> int | None:
+        """Billed minus estimated tokens of a succeeded task (positive: the bill passed the estimate).
+
+        None while nothing is billed: the task has not succeeded, or it reported no token count.
+        """
+        if self.status is not EntryStatus.SUCCEEDED or self.billed_tokens is None:
+            return None
+        return self.billed_tokens - self.estimated_tokens
+
+    @property
+    def bill_over_estimate(self) -> bool | None:
+        """Whether the bill passed the estimate; None while nothing is billed."""
+        over = self.tokens_over_estimate
+        return None if over is None else over > 0
+
+    def overrun(self) -> str | None:
+        """A sentence with both figures, tokens and cost, when the bill passed the estimate; None otherwise.
+
+        Example:
+            "billed above the estimate by 900 tokens: 108,900 tokens (5.0094 CNY) billed, 108,000 (4.9680 CNY) estimated"
+        """
+        over = self.tokens_over_estimate
+        if over is None or over <= 0:
+            return None
+        billed = f"{self.billed_tokens:,} tokens ({_money(self.committed)} {self.currency})"
+        estimated = f"{self.estimated_tokens:,} ({_money(self.estimated_cost)} {self.currency})"
+        return f"billed above the estimate by {over:,} tokens: {billed} billed, {estimated} estimated"
+
 
 class CurrencySummary(BaseModel):
     currency: str

@@ -61,6 +61,12 @@ class GenerationResult(BaseModel):
     resumed: bool = Field(description="True when an earlier run had already created this task.")
     completion_tokens: int | None = None
     estimated_tokens: int | None = None
+    bill_over_estimate: bool | None = Field(
+        default=None, description="True when the billed tokens passed the estimate; None without an estimate or a bill."
+    )
+    tokens_over_estimate: int | None = Field(
+        default=None, description="Billed minus estimated tokens; None without an estimate or a bill."
+    )
     estimated_cost: Decimal | None = None
     billed_cost: Decimal | None = None
     currency: str | None = None
@@ -97,6 +103,8 @@ class GenerationResult(BaseModel):
             resumed=resumed,
             completion_tokens=generation.usage.completion_tokens if generation.usage else None,
             estimated_tokens=cost.estimated_tokens if cost else None,
+            bill_over_estimate=cost.bill_over_estimate if cost else None,
+            tokens_over_estimate=cost.tokens_over_estimate if cost else None,
             estimated_cost=cost.estimated_cost if cost else None,
             billed_cost=cost.billed_cost if cost else None,
             currency=cost.currency if cost else None,

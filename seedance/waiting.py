@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask, TaskStatus
 from seedance.catalog import FPS, find_model
-from seedance.cost.tokens import video_tokens
+from seedance.cost.tokens import billed_tokens
 from seedance.errors import WaitTimeoutError
 from seedance.settings import Settings
 
@@ -47,7 +47,7 @@ def expected_seconds(model: str, resolution: str | None, ratio: str | None, dura
     resolution = resolution if resolution in spec.resolutions else spec.default_resolution
     width, height = spec.output_size(resolution, ratio if ratio and ":" in ratio else "16:9")
     seconds = duration if duration and duration > 0 else spec.max_duration
-    megatokens = video_tokens(width, height, round(seconds * FPS)) / 1e6
+    megatokens = billed_tokens(width, height, round(seconds * FPS), 0.0, spec) / 1e6
     return megatokens * SECONDS_PER_MEGATOKEN / (FAST_SPEEDUP if "fast" in spec.id else 1.0)
 
 

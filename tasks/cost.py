@@ -10,7 +10,7 @@ from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
 from seedance.cost.estimate import Estimate, estimate_checked_spec
 from seedance.cost.prices import PriceTable
-from seedance.errors import SpecError
+from seedance.errors import Problem, SpecError
 from seedance.ledger import Budget, LedgerEntry
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
@@ -25,10 +25,12 @@ def reserve_budget(spec: GenerationSpec, gateway: SeedanceGateway, intent_key: s
     pre-flight already (the flow checks it first), so it is not checked again here.
 
     Budgets: `run_budget` (e.g. "20 CNY") caps this flow run; `SEEDANCE_BUDGET` caps the whole ledger.
-    Without any budget, a spec that cannot be priced (an `ep-` endpoint id) runs with a warning.
+    A spec that cannot be priced (an `ep-` endpoint id, a model the price file has no entry for) is
+    refused under any budget, never priced at 0; without a budget it runs with a warning.
 
     Raises:
         BudgetExceededError: the estimate does not fit; the message gives budget, committed and estimate.
+        SpecError: a budget is set and the spec cannot be priced; the message says what to add to the price file.
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -40,8 +42,11 @@ def reserve_budget(spec: GenerationSpec, gateway: SeedanceGateway, intent_key: s
         estimate = estimate_checked_spec(billed, wire(gateway.default_model), PriceTable.load())
     except SpecError as exc:
         if budgets:
-            raise
-        logger.warning("no cost estimate (%s); running without one", exc)
+            refusal = Problem(
+                field="budget", message=f"cannot be checked without a price ({', '.join(map(str, budgets))}); not submitted"
+            )
+            raise SpecError([*exc.problems, refusal], exc.source) from None
+        logger.warning("no cost estimate (%s); running without one, since no budget is set", exc)
         return None
     logger.info(
         "estimate: %s×%s, %g s → %s tokens ≈ %s %s (%s price)",
@@ -68,9 +73,16 @@ def release_budget(intent_key: str, reason: str) -> None:
 
 @task(name="settle-cost", cache_policy=NO_CACHE)
 def settle_cost(intent_key: str, generation: ContentGenerationTask) -> LedgerEntry | None:
-    """Record the billed `usage.completion_tokens` beside the estimate; None when there was no estimate."""
+    """Record the billed `usage.completion_tokens` beside the estimate, with a warning when the bill is above it.
+
+    Returns None when there was no estimate.
+    """
     ledger = spending_ledger()
     if ledger.get(intent_key) is None:
         return None
     billed = generation.usage.completion_tokens if generation.usage else None
-    return ledger.settle(intent_key, billed, generation.status.value, task_id=generation.id)
+    entry = ledger.settle(intent_key, billed, generation.status.value, task_id=generation.id)
+    overrun = entry.overrun()
+    if overrun is not None:
+        get_run_logger().warning("task %s: %s", generation.id, overrun)
+    return entry

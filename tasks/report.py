@@ -43,6 +43,7 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
         ),
         ("tokens billed", f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"),
         ("tokens estimated", f"{result.estimated_tokens:,}" if result.estimated_tokens is not None else "—"),
+        ("bill vs estimate", _bill_vs_estimate(result)),
         (
             "cost",
             f"{result.billed_cost:.4f} {result.currency} (estimated {result.estimated_cost:.4f})"
@@ -61,6 +62,15 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
     lines += [f"| {name} | `{path}` |" for name, path in files.items()]
     lines += ["", "**Timings (s)**: " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in result.timings.items())]
     return "\n".join(lines)
+
+
+def _bill_vs_estimate(result: GenerationResult) -> str:
+    """E.g. "billed above the estimate by 900 tokens", or "within the estimate"; "—" without both figures."""
+    if result.tokens_over_estimate is None:
+        return "—"
+    if result.bill_over_estimate:
+        return f"**billed above the estimate by {result.tokens_over_estimate:,} tokens**"
+    return "within the estimate"
 
 
 def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:

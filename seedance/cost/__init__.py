@@ -1,6 +1,6 @@
 """What a generation will cost, worked out before anything is sent (ark-api.md §6.3-6.4).
 
-    tokens = width × height × 24 × seconds / 1024        (integer floor; §6.3)
+    tokens = ⌊width × height / 1024 × frames⌋           (frames = 24 × seconds, + 1 on 2.0; see `tokens`)
     cost   = tokens × price per million / 1 000 000      (price from the price file, per currency)
 
 The pixel size comes from the model catalog (§3.3), so the published 1.0 figures come out exactly:

@@ -3,21 +3,24 @@
 The pixel size comes from the model catalog (§3.3), so the published 1.0 figures come out exactly:
 864×480 for 5 s is 48 600 tokens, 1248×704 is 102 960 and 1920×1088 is 244 800. Where the request
 leaves the size or length to the model (`ratio: adaptive`, `duration: -1`) the estimate takes the
-largest the model could choose, and says so in `Estimate.notes`.
+largest the model could choose, and says so in `Estimate.notes`. Where the bill itself is uncertain
+(a reference video of unknown length, billing rules reconstructed from observed bills) it takes the
+higher reading, and says so too: an estimate is never meant to be below the bill.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from seedance.ark.types import CreateTaskRequest, DraftTaskContent, VideoContent
-from seedance.catalog import ADAPTIVE, FPS, RATIOS, Family, ImageMode, ModelSpec, find_model
+from seedance.catalog import ADAPTIVE, FPS, RATIOS, ImageMode, ModelSpec, find_model
 from seedance.cost.prices import Confidence, PriceTable, Tier
-from seedance.cost.tokens import video_tokens
+from seedance.cost.tokens import billed_seconds, billed_tokens, minimum_billed_seconds
 from seedance.errors import Problem, SpecError
 from seedance.media import MediaError, probe
 from seedance.spec import GenerationSpec, is_local
@@ -46,7 +49,7 @@ class Estimate(BaseModel):
     seconds: float
     """Seconds of output video."""
     reference_video_seconds: float = 0.0
-    """Seconds of input video counted in the tokens (2.0 family)."""
+    """Seconds of input video counted in the tokens (models with `billed_input_video`)."""
     fps: int = FPS
     tokens: int
     price_per_million: Decimal
@@ -130,21 +133,17 @@ def estimate_request(
 
     videos = [item for item in request.content if isinstance(item, VideoContent)]
     input_seconds = 0.0
-    if videos and spec.family is Family.V2_0:
+    if videos:
         if reference_video_seconds is None:
             input_seconds = MAX_REFERENCE_VIDEO_SECONDS
-            notes.append(
-                f"reference video length unknown: estimated at the {MAX_REFERENCE_VIDEO_SECONDS:g} s limit "
-                "for all reference videos together"
-            )
+            if spec.billed_input_video:
+                notes.append(
+                    f"reference video length unknown: counted at the {MAX_REFERENCE_VIDEO_SECONDS:g} s limit "
+                    "for all reference videos together, the higher reading"
+                )
         else:
             input_seconds = min(float(reference_video_seconds), MAX_REFERENCE_VIDEO_SECONDS)
-        notes.append(
-            "2.0 with video input: tokens include input video seconds; Ark applies a minimum token usage "
-            "that is not published (ark-api.md §6.3)"
-        )
-    if spec.family is Family.V2_0:
-        notes.append("2.0 family: one observed task was billed for 24×seconds+1 frames, about 1% above this estimate")
+    notes += _billing_notes(spec, frames, input_seconds)
 
     generate_audio = request.generate_audio if request.generate_audio is not None else spec.generate_audio
     tier: Tier = request.service_tier or "default"
@@ -156,7 +155,7 @@ def estimate_request(
         generate_audio=bool(generate_audio and spec.generate_audio),
         draft=draft,
     )
-    tokens = video_tokens(width, height, frames, input_seconds)
+    tokens = billed_tokens(width, height, frames, input_seconds, spec)
     if quote.draft_token_factor is not None:
         tokens = int(tokens * quote.draft_token_factor)
         notes.append(
@@ -174,7 +173,7 @@ def estimate_request(
         width=width,
         height=height,
         seconds=frames / FPS,
-        reference_video_seconds=input_seconds,
+        reference_video_seconds=input_seconds if spec.billed_input_video else 0.0,
         tokens=tokens,
         price_per_million=quote.per_million,
         currency=quote.currency,
@@ -185,6 +184,28 @@ def estimate_request(
         confidence=quote.confidence,
         notes=notes,
     )
+
+
+def _billing_notes(spec: ModelSpec, frames: int, input_seconds: float) -> list[str]:
+    """One note per billing rule of the model (`seedance.cost.tokens`) that the tokens include.
+
+    The rules are reconstructed from observed bills, not published; each only raises the count, so
+    applying them is the higher reading.
+    """
+    output = Fraction(frames, FPS)
+    seconds = billed_seconds(output, input_seconds, spec)
+    notes: list[str] = []
+    if spec.billed_input_video and input_seconds:
+        notes.append(f"input video billed as output: {float(output):g} s + {input_seconds:g} s of reference video")
+    if spec.video_input_minimum and input_seconds:
+        minimum = minimum_billed_seconds(output)
+        outcome = "applied" if seconds == minimum else f"exceeded, {float(seconds):g} s billed"
+        notes.append(f"video-input minimum of ⌈5·{float(output):g}/3⌉ = {minimum} s: {outcome}")
+    if spec.billed_extra_frame:
+        notes.append(
+            f"one extra frame billed, as observed on 2.0 bills: 24 × {float(seconds):g} s + 1 = {float(FPS * seconds + 1):g} frames"
+        )
+    return notes
 
 
 def estimate_spec(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -20,6 +20,9 @@ from seedance.settings import get_settings
 
 Tier = Literal["default", "flex"]
 Confidence = Literal["seen", "inferred"]
+
+BUNDLED_ORIGIN: Final = "seedance/prices.yaml (bundled)"
+"""How the price file shipped with the package is named in messages."""
 
 
 class PriceEntry(BaseModel):
@@ -82,6 +85,11 @@ class PriceSheet(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY or USD.")
     source: str = ""
     entries: list[PriceEntry]
+
+    @property
+    def models(self) -> set[str]:
+        """Every model id some entry prices."""
+        return {model for entry in self.entries for model in entry.models}
 
 
 class PriceQuote(BaseModel):
@@ -148,7 +156,7 @@ class PriceTable(BaseModel):
         path = path or get_settings().prices_file
         if path is None:
             bundled = resources.files("seedance").joinpath("prices.yaml")
-            return cls.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin="seedance/prices.yaml (bundled)")
+            return cls.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin=BUNDLED_ORIGIN)
         return cls.from_data(read_mapping(path, "a price table with `tables:`"), origin=str(path))
 
     @classmethod
@@ -214,7 +222,20 @@ class PriceTable(BaseModel):
                     draft_token_factor=entry.draft_token_factor if draft else None,
                 )
         where = f"{resolution}, {'with' if has_video_input else 'without'} video input, audio {'on' if generate_audio else 'off'}"
-        raise SpecError([Problem(field="model", message=f"no price for {model} ({where}); add an entry to {self._origin}")])
+        raise SpecError([Problem(field="model", message=f"no price for {model} ({where}): {self._missing_price_hint(model)}")])
+
+    def _missing_price_hint(self, model: str) -> str:
+        """Where the price of `model` goes: the table that prices its id already or, for a new id, ids of
+        the same vendor prefix (`doubao-` on Volcengine, `dreamina-`/`seedance-` on BytePlus), in this file."""
+        sheet = next((sheet for sheet in self.tables if model in sheet.models), None)
+        if sheet is None:
+            vendor = model.split("-", 1)[0] + "-"
+            sheet = next((sheet for sheet in self.tables if any(m.startswith(vendor) for m in sheet.models)), None)
+        table = f"table `{sheet.name}` ({sheet.currency})" if sheet is not None else "the table of its account's currency"
+        hint = f"add an entry with `models: [{model}]` to {table} of {self._origin}"
+        if self._origin == BUNDLED_ORIGIN:
+            hint += ", or set SEEDANCE_PRICES_FILE to your own copy"
+        return hint
 
     def price_for(
         self,

@@ -60,7 +60,7 @@ generate_audio: true
         audio = container.streams.audio[0]
         assert audio.codec_context.name == "aac" and audio.codec_context.channels == 1
         assert container.duration is not None and abs(container.duration / av.time_base - 4.0) <= 0.1
-    assert result.completion_tokens == 864 * 496 * 24 * 4 // 1024
+    assert result.completion_tokens == 864 * 496 * (24 * 4 + 1) // 1024  # 2.0 bills one extra frame
     saved = json.loads(result.files.result.read_text())
     assert saved["task_id"] == result.task_id and saved["video"]["sha256"] == result.video.sha256
     assert result.files.poster is not None and image_size(result.files.poster) == (864, 496)

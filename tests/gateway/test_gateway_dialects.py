@@ -413,6 +413,7 @@ def test_aiid_has_no_expired_state_an_overdue_task_fails_with_a_clear_code(tmp_p
             draft=False,
             watermark=False,
             return_last_frame=False,
+            tokens=40_594,
         )
         task_id = store.reserve_id(time.time())
         lifecycle.submit(store.create(task_id, req, plan, time.time(), time.monotonic()))

@@ -30,6 +30,7 @@ PLAN = OutputPlan(
     draft=None,
     watermark=False,
     return_last_frame=False,
+    tokens=19_440,
 )
 REQUEST = CreateTaskRequest(model=LITE_T2V, content=[TextContent(text="x")])
 RESULT = RenderResult(video=Path("/nonexistent/video.mp4"))

@@ -14,16 +14,18 @@ from rich.console import Console
 
 import seedance
 from seedance.ark.types import CreateTaskRequest, MediaURL, TextContent, VideoContent
+from seedance.catalog import MODELS
 from seedance.cost.estimate import estimate_request
 from seedance.cost.prices import PriceTable
 from seedance.cost.report import estimate_file, render_report
-from seedance.cost.tokens import video_tokens
+from seedance.cost.tokens import billed_seconds, billed_tokens, minimum_billed_seconds, video_tokens
 from seedance.errors import SpecError
 
 V1_PRO = "doubao-seedance-1-0-pro-250528"
 V1_5 = "doubao-seedance-1-5-pro-251215"
 V2 = "doubao-seedance-2-0-260128"
 V2_BYTEPLUS = "dreamina-seedance-2-0-260128"
+V2_FAST = "doubao-seedance-2-0-fast-260128"
 
 
 @pytest.fixture(autouse=True)
@@ -58,10 +60,41 @@ def test_the_published_1_0_token_figures_come_out_exactly(
 
 def test_2_0_720p_tokens_and_cost(prices: PriceTable) -> None:
     estimate = estimate_request(request(V2, resolution="720p", ratio="16:9", duration=5), prices=prices)
-    assert estimate.tokens == 1280 * 720 * 24 * 5 // 1024 == 108_000
+    assert estimate.tokens == 1280 * 720 * (24 * 5 + 1) // 1024 == 108_900  # the observed 2.0 bill
     assert (estimate.seconds, estimate.fps) == (5.0, 24)
-    assert estimate.cost == Decimal("4.968")  # the 4.97 CNY per-clip sample of ark-api.md §6.4
+    assert estimate.cost == Decimal("5.0094")
     assert estimate.currency == "CNY" and estimate.tier == "default" and estimate.confidence == "inferred"
+    assert "one extra frame billed, as observed on 2.0 bills: 24 × 5 s + 1 = 121 frames" in estimate.notes
+
+
+@pytest.mark.parametrize(
+    ("duration", "reference_video_seconds", "tokens"),
+    [(5, None, 108_900), (4, None, 87_300), (4, 4.0, 173_700)],
+)
+def test_the_observed_2_0_bills_come_out_exactly(
+    prices: PriceTable, duration: int, reference_video_seconds: float | None, tokens: int
+) -> None:
+    content: list[TextContent | VideoContent] = [TextContent(text="a paper boat in the rain")]
+    if reference_video_seconds is not None:
+        content.append(VideoContent(video_url=MediaURL(url="https://x/v.mp4"), role="reference_video"))
+    body = CreateTaskRequest(model=V2, content=content, resolution="720p", ratio="16:9", duration=duration)
+    estimate = estimate_request(body, prices=prices, reference_video_seconds=reference_video_seconds)
+    assert estimate.tokens == tokens
+    assert billed_tokens(1280, 720, duration * 24, reference_video_seconds or 0.0, MODELS[V2]) == tokens
+
+
+@pytest.mark.parametrize(("output_seconds", "billed"), [(4, 7), (5, 9), (6, 10), (7, 12), (8, 14), (9, 15)])
+@pytest.mark.parametrize("model", [V2, V2_FAST])
+def test_with_video_input_2_0_bills_at_least_five_thirds_of_the_output(model: str, output_seconds: int, billed: int) -> None:
+    assert minimum_billed_seconds(output_seconds) == billed
+    assert billed_seconds(output_seconds, 2.0, MODELS[model]) == billed  # the shortest reference video: below the minimum
+    assert billed_seconds(output_seconds, 0.0, MODELS[model]) == output_seconds  # no video input, no minimum
+
+
+def test_models_without_the_2_0_billing_rules_bill_output_frames_only() -> None:
+    pro = MODELS[V1_PRO]
+    assert billed_tokens(864, 480, 120, 0.0, pro) == video_tokens(864, 480, 120) == 48_600
+    assert billed_seconds(4, 3.0, pro) == 4
 
 
 def test_frames_count_exactly_without_float_rounding(prices: PriceTable) -> None:
@@ -88,7 +121,7 @@ def test_flex_is_not_priced_for_the_2_0_family(prices: PriceTable) -> None:
 def test_a_byteplus_id_is_priced_in_usd(prices: PriceTable) -> None:
     estimate = estimate_request(request(V2_BYTEPLUS, resolution="720p", ratio="16:9", duration=5), prices=prices)
     assert (estimate.currency, estimate.price_per_million) == ("USD", Decimal("7"))
-    assert estimate.cost == Decimal("0.756")
+    assert estimate.cost == Decimal("0.7623")
     assert prices.price_for("seedance-1-0-pro-250528", "1080p", "default", False, False, False)[1] == "USD"
 
 
@@ -96,7 +129,7 @@ def test_adaptive_ratio_and_auto_duration_are_upper_bounds_and_say_so(prices: Pr
     estimate = estimate_request(request(V2, resolution="720p", duration=-1), prices=prices)  # ratio defaults to adaptive
     assert (estimate.width, estimate.height, estimate.ratio) == (1112, 834, "adaptive→4:3")  # the most pixels at 720p
     assert estimate.seconds == 15.0
-    assert estimate.tokens == 1112 * 834 * 24 * 15 // 1024
+    assert estimate.tokens == 1112 * 834 * (24 * 15 + 1) // 1024
     assert any(note.startswith("ratio adaptive") and "upper bound" in note for note in estimate.notes)
     assert any(note.startswith("duration -1") and "model maximum" in note for note in estimate.notes)
 
@@ -105,12 +138,15 @@ def test_video_input_adds_its_seconds_and_uses_the_video_input_price(prices: Pri
     content = [TextContent(text="extend this"), VideoContent(video_url=MediaURL(url="https://x/v.mp4"), role="reference_video")]
     body = CreateTaskRequest(model=V2, content=content, resolution="720p", ratio="16:9", duration=5)
     measured = estimate_request(body, prices=prices, reference_video_seconds=3)
-    assert measured.tokens == 1280 * 720 * 24 * (5 + 3) // 1024
+    assert measured.tokens == 1280 * 720 * (24 * 9 + 1) // 1024  # 5 + 3 = 8 s, raised to the ⌈5·5/3⌉ = 9 s minimum
     assert measured.price_per_million == Decimal("28")
-    assert any("minimum token usage" in note for note in measured.notes)
+    assert "input video billed as output: 5 s + 3 s of reference video" in measured.notes
+    assert "video-input minimum of ⌈5·5/3⌉ = 9 s: applied" in measured.notes
     unknown = estimate_request(body, prices=prices)
     assert unknown.reference_video_seconds == 15.0
-    assert any("length unknown" in note for note in unknown.notes)
+    assert unknown.tokens == 1280 * 720 * (24 * 20 + 1) // 1024
+    assert any("length unknown" in note and "higher reading" in note for note in unknown.notes)
+    assert "video-input minimum of ⌈5·5/3⌉ = 9 s: exceeded, 20 s billed" in unknown.notes
 
 
 def test_draft_tokens_are_reduced_at_480p(prices: PriceTable) -> None:
@@ -157,10 +193,10 @@ def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(
     )
     report = estimate_file(manifest, default_model="unused", prices=prices)
     assert [item.name for item in report.items] == ["boat", "harbour", "item 3"]
-    assert [item.estimate.tokens for item in report.items] == [108_000, 216_000, 864 * 496 * 24 * 5 // 1024]
+    assert [item.estimate.tokens for item in report.items] == [108_900, 216_900, 864 * 496 * (24 * 5 + 1) // 1024]
     assert report.totals == {"CNY": sum((item.estimate.cost for item in report.items), Decimal(0))}
-    assert report.totals["CNY"] == Decimal("4.968") + Decimal("9.936") + Decimal("2.31012")
-    assert report.total_tokens == 108_000 + 216_000 + 50_220
+    assert report.totals["CNY"] == Decimal("5.0094") + Decimal("9.9774") + Decimal("2.329348")
+    assert report.total_tokens == 108_900 + 216_900 + 50_638
 
     table = render_report(report)
     console = Console(record=True, width=240)
@@ -168,7 +204,7 @@ def test_a_manifest_merges_defaults_into_each_item_and_totals_per_currency(
     text = console.export_text()
     for header in ("item", "model", "size", "seconds", "tokens", "price/M", "cost"):
         assert header in text
-    assert "17.2141 CNY" in text and "1280×720" in text and "price inferred" in text
+    assert "17.3161 CNY" in text and "1280×720" in text and "price inferred" in text
 
 
 def test_manifest_items_in_two_currencies_total_separately(tmp_path: Path, prices: PriceTable) -> None:
@@ -180,7 +216,7 @@ def test_manifest_items_in_two_currencies_total_separately(tmp_path: Path, price
         },
     )
     report = estimate_file(manifest, default_model=V2, prices=prices)
-    assert report.totals == {"CNY": Decimal("4.968"), "USD": Decimal("0.756")}
+    assert report.totals == {"CNY": Decimal("5.0094"), "USD": Decimal("0.7623")}
 
 
 def test_a_single_spec_file_and_a_bad_manifest_item_named_in_the_error(tmp_path: Path, prices: PriceTable) -> None:
@@ -210,7 +246,7 @@ def test_a_local_reference_video_is_measured(tmp_path: Path, prices: PriceTable,
     )
     estimate = estimate_file(spec, default_model=V2, prices=prices).items[0].estimate
     assert estimate.reference_video_seconds == pytest.approx(3.0, abs=0.05)
-    assert estimate.tokens == int(864 * 496 * 24 * (5 + estimate.reference_video_seconds) // 1024)
+    assert estimate.tokens == 864 * 496 * (24 * 9 + 1) // 1024  # 5 s + 3 s, raised to the 9 s minimum
 
 
 def bundled_data() -> dict[str, Any]:
@@ -267,5 +303,21 @@ def test_a_user_price_file_replaces_the_bundled_one(tmp_path: Path, monkeypatch:
     assert table.origin == str(path)
     estimate = estimate_request(request(V1_PRO, resolution="480p", ratio="16:9", duration=5), prices=table)
     assert (estimate.currency, estimate.cost) == ("EUR", Decimal("0.0972"))
-    with pytest.raises(SpecError, match=r"no price for doubao-seedance-2-0-260128 .*p\.json"):
+    with pytest.raises(SpecError, match=r"no price for doubao-seedance-2-0-260128 .*p\.json") as caught:
         estimate_request(request(V2), prices=table)
+    assert f"to table `mine` (EUR) of {path}" in str(caught.value)
+    assert "SEEDANCE_PRICES_FILE" not in str(caught.value)  # it already names this file
+
+
+@pytest.mark.parametrize(
+    ("model", "table"),
+    [("doubao-seedance-2-5-260628", "`volcengine` (CNY)"), ("dreamina-seedance-2-5-260628", "`byteplus` (USD)")],
+)
+def test_a_model_without_a_price_is_refused_with_the_entry_to_add(prices: PriceTable, model: str, table: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        prices.quote(model, resolution="720p", generate_audio=True)
+    assert str(caught.value) == (
+        f"spec: model: no price for {model} (720p, without video input, audio on): "
+        f"add an entry with `models: [{model}]` to table {table} of seedance/prices.yaml (bundled), "
+        "or set SEEDANCE_PRICES_FILE to your own copy"
+    )

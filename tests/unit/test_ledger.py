@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from seedance.ark.types import ContentGenerationTask
 from seedance.cost.estimate import Estimate
 from seedance.errors import BudgetExceededError, SpecError
-from seedance.ledger import Budget, EntryStatus, Ledger
+from seedance.ledger import Budget, EntryStatus, Ledger, LedgerEntry
+from seedance.results import GenerationResult, OutputFiles, VideoInfo
 
 CNY = "CNY"
 
@@ -90,6 +92,63 @@ def test_settle_records_the_bill_beside_the_estimate(tmp_path: Path) -> None:
     assert [(row.currency, row.spent, row.succeeded, row.estimated_tokens, row.billed_tokens) for row in summary.currencies] == [
         (CNY, Decimal("5.0094"), 1, 108_000, 108_900)
     ]
+
+
+def test_a_bill_above_the_estimate_is_flagged_with_both_figures(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    for key in ("over", "within", "unknown", "failed", "pending"):
+        ledger.reserve(key, estimate())
+    over = ledger.settle("over", 108_900, "succeeded")
+    assert (over.tokens_over_estimate, over.bill_over_estimate) == (900, True)
+    assert over.overrun() == (
+        "billed above the estimate by 900 tokens: 108,900 tokens (5.0094 CNY) billed, 108,000 (4.9680 CNY) estimated"
+    )
+    within = ledger.settle("within", 107_500, "succeeded")
+    assert (within.tokens_over_estimate, within.bill_over_estimate, within.overrun()) == (-500, False, None)
+    unknown = ledger.settle("unknown", None, "succeeded")
+    failed = ledger.settle("failed", 120_000, "failed")  # not billed, whatever the tokens
+    pending = ledger.get("pending")
+    assert pending is not None
+    for entry in (unknown, failed, pending):
+        assert (entry.tokens_over_estimate, entry.bill_over_estimate, entry.overrun()) == (None, None, None)
+
+
+def result(tmp_path: Path, billed_tokens: int, cost: LedgerEntry | None) -> GenerationResult:
+    """The result of a succeeded 720p task that reported `billed_tokens`, settled as `cost`."""
+    generation = ContentGenerationTask.model_validate(
+        {
+            "id": "cgt-1",
+            "model": "doubao-seedance-2-0-260128",
+            "status": "succeeded",
+            "created_at": 1,
+            "updated_at": 2,
+            "usage": {"completion_tokens": billed_tokens, "total_tokens": billed_tokens},
+        }
+    )
+    video = VideoInfo(
+        width=1280, height=720, duration_seconds=5.0, fps=24.0, video_codec="h264", has_audio=False, size_bytes=1, sha256="0" * 64
+    )
+    files = OutputFiles(video=tmp_path / "v.mp4", result=tmp_path / "result.json")
+    return GenerationResult.build(
+        generation, gateway="local", intent_key="a", resumed=False, video=video, files=files, cost=cost, timings={}
+    )
+
+
+def test_the_result_carries_whether_the_bill_passed_the_estimate(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.reserve("a", estimate())
+    ledger.reserve("b", estimate())
+    over = result(tmp_path, 108_900, ledger.settle("a", 108_900, "succeeded"))
+    assert (over.completion_tokens, over.estimated_tokens, over.bill_over_estimate, over.tokens_over_estimate) == (
+        108_900,
+        108_000,
+        True,
+        900,
+    )
+    within = result(tmp_path, 108_000, ledger.settle("b", 108_000, "succeeded"))
+    assert (within.bill_over_estimate, within.tokens_over_estimate) == (False, 0)
+    unestimated = result(tmp_path, 108_900, None)
+    assert (unestimated.estimated_tokens, unestimated.bill_over_estimate, unestimated.tokens_over_estimate) == (None, None, None)
 
 
 @pytest.mark.parametrize("status", ["failed", "cancelled", "expired"])
