@@ -29,9 +29,6 @@ from seedance.validation import image_mode, media_url
 DEFAULT_DURATION: Final = 5
 """Seconds rendered when a request sets neither `duration` nor `frames` (ark-api.md §2.1)."""
 
-MAX_REFERENCE_VIDEO_SECONDS: Final = 15.0
-"""All reference videos of a request together last at most this long (ark-api.md §3.4)."""
-
 _MILLION: Final = Decimal(1_000_000)
 
 
@@ -135,14 +132,14 @@ def estimate_request(
     input_seconds = 0.0
     if videos:
         if reference_video_seconds is None:
-            input_seconds = MAX_REFERENCE_VIDEO_SECONDS
+            input_seconds = spec.reference_total_seconds
             if spec.billed_input_video:
                 notes.append(
-                    f"reference video length unknown: counted at the {MAX_REFERENCE_VIDEO_SECONDS:g} s limit "
+                    f"reference video length unknown: counted at the {spec.reference_total_seconds:g} s limit "
                     "for all reference videos together, the higher reading"
                 )
         else:
-            input_seconds = min(float(reference_video_seconds), MAX_REFERENCE_VIDEO_SECONDS)
+            input_seconds = min(float(reference_video_seconds), spec.reference_total_seconds)
     notes += _billing_notes(spec, frames, input_seconds)
 
     generate_audio = request.generate_audio if request.generate_audio is not None else spec.generate_audio
@@ -186,6 +183,10 @@ def estimate_request(
     )
 
 
+BILLING_RULES: Final = ("billed_extra_frame", "billed_input_video", "video_input_minimum")
+"""The catalog's billing fields; each only raises the count."""
+
+
 def _billing_notes(spec: ModelSpec, frames: int, input_seconds: float) -> list[str]:
     """One note per billing rule of the model (`seedance.cost.tokens`) that the tokens include.
 
@@ -205,6 +206,9 @@ def _billing_notes(spec: ModelSpec, frames: int, input_seconds: float) -> list[s
         notes.append(
             f"one extra frame billed, as observed on 2.0 bills: 24 × {float(seconds):g} s + 1 = {float(FPS * seconds + 1):g} frames"
         )
+    uncertain = sorted(rule for rule in BILLING_RULES if getattr(spec, rule) and spec.confidence(rule) == "inferred")
+    if uncertain:
+        notes.append(f"{spec.id}'s billing is inferred ({', '.join(uncertain)}): counted at the higher reading")
     return notes
 
 

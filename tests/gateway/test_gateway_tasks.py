@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from seedance.catalog import FPS, MODELS
+from seedance.catalog import FPS, ModelSpec, find_model
 from seedance.cost.tokens import billed_tokens, video_tokens
 from tests.conftest import GatewayProcess
 from tests.gateway.support import (
@@ -22,6 +22,12 @@ from tests.gateway.support import (
     text_body,
     wait_for,
 )
+
+
+def spec_of(model_id: str) -> ModelSpec:
+    spec = find_model(model_id)
+    assert spec is not None, model_id
+    return spec
 
 
 def test_create_answers_an_ark_task_id_stamped_in_beijing_time(api: httpx.Client) -> None:
@@ -59,7 +65,7 @@ def test_a_finished_task_has_every_field_of_the_ark_task_object(api: httpx.Clien
     }
     assert task["model"] == FAST
     assert set(task["content"]) == {"video_url"}
-    billed = billed_tokens(864, 496, 4 * FPS, 0.0, MODELS[FAST])  # the estimate's formula: 24·4 + 1 frames on 2.0 Fast
+    billed = billed_tokens(864, 496, 4 * FPS, 0.0, spec_of(FAST))  # the estimate's formula: 24·4 + 1 frames on 2.0 Fast
     assert task["usage"] == {"completion_tokens": billed, "total_tokens": billed}
     assert isinstance(task["created_at"], int) and isinstance(task["updated_at"], int)
     assert task["created_at"] <= task["updated_at"]

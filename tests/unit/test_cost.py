@@ -14,7 +14,7 @@ from rich.console import Console
 
 import seedance
 from seedance.ark.types import CreateTaskRequest, MediaURL, TextContent, VideoContent
-from seedance.catalog import MODELS
+from seedance.catalog import ModelSpec, find_model
 from seedance.cost.estimate import estimate_request
 from seedance.cost.prices import PriceTable
 from seedance.cost.report import estimate_file, render_report
@@ -26,6 +26,12 @@ V1_5 = "doubao-seedance-1-5-pro-251215"
 V2 = "doubao-seedance-2-0-260128"
 V2_BYTEPLUS = "dreamina-seedance-2-0-260128"
 V2_FAST = "doubao-seedance-2-0-fast-260128"
+
+
+def spec_of(model_id: str) -> ModelSpec:
+    spec = find_model(model_id)
+    assert spec is not None, model_id
+    return spec
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +73,17 @@ def test_2_0_720p_tokens_and_cost(prices: PriceTable) -> None:
     assert "one extra frame billed, as observed on 2.0 bills: 24 × 5 s + 1 = 121 frames" in estimate.notes
 
 
+def test_a_model_whose_billing_is_inferred_is_estimated_at_the_higher_reading_and_says_so(prices: PriceTable) -> None:
+    estimate = estimate_request(
+        request("dreamina-seedance-2-0-mini-260615", resolution="720p", ratio="16:9", duration=5), prices=prices
+    )
+    assert estimate.tokens == 108_900 and estimate.currency == "USD"
+    assert (
+        "doubao-seedance-2-0-mini-260615's billing is inferred (billed_extra_frame, billed_input_video, video_input_minimum): "
+        "counted at the higher reading"
+    ) in estimate.notes
+
+
 @pytest.mark.parametrize(
     ("duration", "reference_video_seconds", "tokens"),
     [(5, None, 108_900), (4, None, 87_300), (4, 4.0, 173_700)],
@@ -80,19 +97,19 @@ def test_the_observed_2_0_bills_come_out_exactly(
     body = CreateTaskRequest(model=V2, content=content, resolution="720p", ratio="16:9", duration=duration)
     estimate = estimate_request(body, prices=prices, reference_video_seconds=reference_video_seconds)
     assert estimate.tokens == tokens
-    assert billed_tokens(1280, 720, duration * 24, reference_video_seconds or 0.0, MODELS[V2]) == tokens
+    assert billed_tokens(1280, 720, duration * 24, reference_video_seconds or 0.0, spec_of(V2)) == tokens
 
 
 @pytest.mark.parametrize(("output_seconds", "billed"), [(4, 7), (5, 9), (6, 10), (7, 12), (8, 14), (9, 15)])
 @pytest.mark.parametrize("model", [V2, V2_FAST])
 def test_with_video_input_2_0_bills_at_least_five_thirds_of_the_output(model: str, output_seconds: int, billed: int) -> None:
     assert minimum_billed_seconds(output_seconds) == billed
-    assert billed_seconds(output_seconds, 2.0, MODELS[model]) == billed  # the shortest reference video: below the minimum
-    assert billed_seconds(output_seconds, 0.0, MODELS[model]) == output_seconds  # no video input, no minimum
+    assert billed_seconds(output_seconds, 2.0, spec_of(model)) == billed  # the shortest reference video: below the minimum
+    assert billed_seconds(output_seconds, 0.0, spec_of(model)) == output_seconds  # no video input, no minimum
 
 
 def test_models_without_the_2_0_billing_rules_bill_output_frames_only() -> None:
-    pro = MODELS[V1_PRO]
+    pro = spec_of(V1_PRO)
     assert billed_tokens(864, 480, 120, 0.0, pro) == video_tokens(864, 480, 120) == 48_600
     assert billed_seconds(4, 3.0, pro) == 4
 
