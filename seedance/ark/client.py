@@ -188,7 +188,9 @@ class ArkClient:
             if value is not None:
                 params.append((name, str(value)))
         params.extend(("filter.task_ids", task_id) for task_id in task_ids)
-        return self._parse(self._read("GET", defaults.TASKS_PATH, params=httpx.QueryParams(tuple(params))), TaskList, self._read_list)
+        return self._parse(
+            self._read("GET", defaults.TASKS_PATH, params=httpx.QueryParams(tuple(params))), TaskList, self._read_list
+        )
 
     def delete_task(self, task_id: str) -> None:
         """Cancel a queued task, or delete a finished one. Running and cancelled tasks are refused."""
