@@ -71,6 +71,10 @@ class Tool(_Request):
     type: Literal["web_search"]
 
 
+OmniReferenceTaskType = Literal["reference", "edit", "extend", "first_last_frame", "auto"]
+"""What the reference media are for (ark-api-updates.md §1.2). `auto` lets the model decide."""
+
+
 class CreateTaskRequest(_Request):
     """The body of `POST /contents/generations/tasks`. Unset fields are not sent."""
 
@@ -92,10 +96,21 @@ class CreateTaskRequest(_Request):
     seed: int | None = None
     camera_fixed: bool | None = None
     watermark: bool | None = None
+    omni_reference_task_type: OmniReferenceTaskType | None = None
+    output_format: str | None = None
+    """The output container, e.g. `mp4`; one third party recommends `mov` for edit and extend."""
 
     def to_body(self) -> dict[str, Any]:
-        """The JSON body, without the fields that were not set (Ark treats null as absent)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON body, without the fields that were not set (Ark treats null as absent).
+
+        `omni_reference_task_type: auto` is not sent either: it means what leaving the field out
+        means (the model decides), and sending it would only make a gateway that does not document
+        the field refuse the request, and give the same generation a second intent key.
+        """
+        body = self.model_dump(mode="json", exclude_none=True)
+        if body.get("omni_reference_task_type") == "auto":
+            del body["omni_reference_task_type"]
+        return body
 
     def media(self) -> list[MediaContent]:
         return [item for item in self.content if isinstance(item, (ImageContent, VideoContent, AudioContent))]
@@ -169,6 +184,7 @@ class ContentGenerationTask(_Response):
     safety_identifier: str | None = None
     revised_prompt: str | None = None
     tools: list[dict[str, Any]] | None = None
+    output_format: str | None = None
 
     @field_validator("status", mode="before")
     @classmethod
