@@ -399,7 +399,7 @@ def test_task_failure_is_a_permanent_generation_failure(faulty: Faulty) -> None:
     faulty.plan(FaultKind.TASK_FAILURE)
     with faulty.client() as client:
         task = wait_for_task(client, _create(client, request(2)), schedule=SCHEDULE, deadline_seconds=30)
-        failure = GenerationFailedError(task, gateway=client.gateway)
+        failure = GenerationFailedError.for_task(task, gateway=client.gateway)
     assert task.status is TaskStatus.FAILED and task.error is not None and task.error.code in TASK_FAILURE_CODES
     assert not is_retryable(failure)
 
