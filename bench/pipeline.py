@@ -105,7 +105,7 @@ def generate(config: PipelineConfig, index: int, request: CreateTaskRequest) -> 
                 config.retry_delay_seconds,
             )
             if task.status is not TaskStatus.SUCCEEDED:
-                raise GenerationFailedError(task, gateway=client.gateway)
+                raise GenerationFailedError.for_task(task, gateway=client.gateway)
             video = config.workdir / "videos" / f"{index:04d}-{task.id}.mp4"
             _retried(_downloader(client, task, video), DOWNLOAD_RETRIES, config.retry_delay_seconds)
     except SeedanceError as exc:

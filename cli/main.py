@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -68,8 +69,13 @@ def _environment_gateway() -> tuple[str, Dialect]:
 
 
 def _fail(exc: BaseException, code: int = 1) -> NoReturn:
-    """One clear line on stderr, no traceback."""
-    _err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    """One clear line on stderr, no traceback.
+
+    The message is escaped, not read as markup (it starts with the gateway's name in brackets),
+    and its line breaks (an API's message may have some) become spaces.
+    """
+    message = escape(" ".join(str(exc).splitlines()))
+    _err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 

@@ -70,7 +70,8 @@ def generate_video(
     Raises:
         SpecError: the spec is invalid (nothing was uploaded or sent).
         BudgetExceededError: the estimate does not fit the run's or the ledger's budget.
-        GenerationFailedError: the task ended failed, expired or cancelled.
+        GenerationFailedError: the task ended failed, expired or cancelled (`AudioPolicyViolationError`
+            when only its generated audio was refused: the message says how to re-run without audio).
     """
     gateway_block = SeedanceGateway.resolve(gateway)
     spec.preflight(gateway_block.default_model, gateway_block.get_dialect())

@@ -133,11 +133,13 @@ def collect(
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
+        AudioPolicyViolationError: (a GenerationFailedError) only its generated audio was refused; the
+            message ends with the re-run without audio. Never retried: a retry is a new paid task.
     """
     timings = dict(submission.timings)
     cost = settle_cost(submission.intent_key, generation)
     if generation.status != "succeeded":
-        raise GenerationFailedError(generation, gateway=gateway.label)
+        raise GenerationFailedError.for_task(generation, gateway=gateway.label)
 
     mark = time.monotonic()
     out_dir = out_dir.resolve()

@@ -13,7 +13,8 @@ probability instead of its even share. The admin endpoints (`/_local/stats`, `re
     slow                 create get list          done at once, answered `slow_seconds` late
     late-create          create                   held `slow_seconds`, then the task is created
     completion-500       get list                 500 on the first read that would show a success
-    task-failure         create                   accepted, but the task ends `failed` (Ark code)
+    task-failure         create                   accepted, but the task ends `failed` (an Ark code of
+                                                  `TASK_FAILURES` that fits the task, or the plan's own)
     truncated-download   files                    full Content-Length, part of the bytes, closed
     expired-url          files                    403 AccessDenied "Request has expired."
 """
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from seedance.ark import _constants as client_defaults
 
@@ -63,6 +64,21 @@ APPLIES_TO: Final[dict[Endpoint, tuple[FaultKind, ...]]] = {
 }
 """The kinds each endpoint can suffer; see `applicable`."""
 
+TASK_FAILURES: Final[dict[str, str]] = {
+    "OutputVideoSensitiveContentDetected": "The generated video may contain sensitive content",
+    "OutputVideoSensitiveContentDetected.PolicyViolation": "The generated video may violate platform rules",
+    "OutputAudioSensitiveContentDetected.PolicyViolation": "The generated audio may violate platform rules",
+    "InternalServiceError": "The service encountered an unexpected internal error",
+}
+"""The Ark codes a `task-failure` ends a task with, and their messages (ark-api.md §4.2, §5.3)."""
+_AUDIO_FAILURE_PREFIX: Final = "OutputAudio"
+
+
+def task_failure_codes(*, audio: bool) -> tuple[str, ...]:
+    """The codes of `TASK_FAILURES` a task can end with: audio moderation only if it generates audio."""
+    return tuple(code for code in TASK_FAILURES if audio or not code.startswith(_AUDIO_FAILURE_PREFIX))
+
+
 DEFAULT_SLOW_SECONDS: Final = (client_defaults.API_TIMEOUT.read or 0.0) + 5.0
 """Longer than the Ark client's default read timeout, so a default client gives up."""
 
@@ -92,8 +108,18 @@ class FaultPlan(BaseModel):
     truncate_at: float | None = Field(
         None, gt=0, lt=1, description="Share of the body a `truncated-download` sends before closing; none: a random share."
     )
+    task_failure_code: str | None = Field(
+        None, description="The code every `task-failure` ends with; none: one drawn from those that fit the task."
+    )
     limit: int | None = Field(None, ge=0, description="Faults injected at most (since the plan was set); none: no limit.")
     seed: int | None = Field(None, description="Seed of the draws, for reproducible runs; none: a random one.")
+
+    @field_validator("task_failure_code")
+    @classmethod
+    def _known_task_failure(cls, code: str | None) -> str | None:
+        if code is not None and code not in TASK_FAILURES:
+            raise ValueError(f"{code!r} is not a task failure code; allowed: {', '.join(TASK_FAILURES)}")
+        return code
 
     @model_validator(mode="after")
     def _probabilities_add_up(self) -> FaultPlan:

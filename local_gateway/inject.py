@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from local_gateway import ids
 from local_gateway.errors import ArkError, invalid_parameter
-from local_gateway.faults import Endpoint, FaultKind, FaultPlan, applicable
+from local_gateway.faults import TASK_FAILURES, Endpoint, FaultKind, FaultPlan, applicable, task_failure_codes
+from local_gateway.plan import OutputPlan
 from local_gateway.routes import Cut, GatewayApp, Request, Response, endpoint_of
 from local_gateway.stats import Stats
 from seedance.ark.types import TaskError
@@ -45,13 +46,6 @@ _SERVER_ERRORS: Final = (
     # Ark's codes for 502 and 503 are not documented (ark-api.md §5.2); these are our choice.
     (502, "InternalServiceError", "The upstream service returned an invalid response"),
     (503, "ServerOverloaded", "The service is temporarily unavailable"),
-)
-_TASK_FAILURES: Final = (
-    TaskError(code="OutputVideoSensitiveContentDetected", message="The generated video may contain sensitive content"),
-    TaskError(
-        code="OutputVideoSensitiveContentDetected.PolicyViolation", message="The generated video may violate platform rules"
-    ),
-    TaskError(code="InternalServiceError", message="The service encountered an unexpected internal error"),
 )
 
 
@@ -130,7 +124,7 @@ class FaultInjector:
             self._sleep(plan.slow_seconds)
             return self._app.handle(request)
         if kind is FaultKind.TASK_FAILURE:
-            return self._app.handle(dataclasses.replace(request, fail_task_with=self._choice(_TASK_FAILURES)))
+            return self._app.handle(dataclasses.replace(request, fail_task_with=lambda output: self._task_failure(plan, output)))
         response = self._app.handle(request)
         if kind is FaultKind.SLOW:
             self._sleep(plan.slow_seconds)
@@ -170,6 +164,12 @@ class FaultInjector:
             if status == 503:
                 response.headers["Retry-After"] = str(plan.retry_after_seconds)
         return response
+
+    def _task_failure(self, plan: FaultPlan, output: OutputPlan) -> TaskError:
+        """The error a `task-failure` ends a task with: the plan's code, else one drawn from those
+        that fit what the task renders (its audio can only be refused if it generates some)."""
+        code = plan.task_failure_code or self._choice(task_failure_codes(audio=output.audio))
+        return TaskError(code=code, message=TASK_FAILURES[code])
 
     def _file(self, kind: FaultKind, request: Request) -> Response:
         if kind is FaultKind.EXPIRED_URL:

@@ -59,8 +59,9 @@ class Request:
     headers: Mapping[str, str]
     """Lower-cased names; `host` is always present (result URLs are built from it)."""
     body: bytes = b""
-    fail_task_with: TaskError | None = None
-    """Set by fault injection on a create: the task it makes ends `failed` with this error."""
+    fail_task_with: Callable[[OutputPlan], TaskError] | None = None
+    """Set by fault injection on a create: the task it makes ends `failed` with the error this gives
+    for what the task will render."""
 
 
 def endpoint_of(request: Request) -> Endpoint | None:
@@ -258,7 +259,8 @@ class GatewayApp:
             self._store.release_id(task_id)
             shutil.rmtree(task_dir, ignore_errors=True)
             raise
-        record = self._store.create(task_id, parsed, plan, created_at, created_mono, fail_with=request.fail_task_with)
+        fail_with = request.fail_task_with(plan) if request.fail_task_with is not None else None
+        record = self._store.create(task_id, parsed, plan, created_at, created_mono, fail_with=fail_with)
         self._stats.created(strip_nulls(body))
         self._lifecycle.submit(record)
         log.info("task %s created (%s, %sx%s, %d frames)", task_id, parsed.model, plan.width, plan.height, plan.frames)

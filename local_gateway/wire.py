@@ -54,4 +54,6 @@ def task_object(record: TaskRecord, file_url: FileUrl) -> dict[str, Any]:
         task["priority"] = request.priority or 0
     if request.safety_identifier is not None:
         task["safety_identifier"] = request.safety_identifier
+    if request.output_format is not None:
+        task["output_format"] = request.output_format
     return task

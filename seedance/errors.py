@@ -7,7 +7,8 @@
     ├── ArkError ......................... talking to a gateway went wrong
     │   ├── ArkAPIError .................. the gateway answered with an error status
     │   │   ├── BadRequestError .......... 400: invalid or missing parameter               (permanent)
-    │   │   │   └── ContentModerationError   400 Input*SensitiveContentDetected            (permanent)
+    │   │   │   ├── ContentModerationError   400 Input*SensitiveContentDetected            (permanent)
+    │   │   │   └── TaskTypeError ........   400 InvalidParameter.TaskType*, with the fix  (permanent)
     │   │   ├── AuthenticationError ...... 401: key missing or wrong                       (permanent)
     │   │   ├── PermissionDeniedError .... 403: arrears, no access                         (permanent)
     │   │   ├── NotFoundError ............ 404: unknown model, model not open, no such task (permanent)
@@ -21,6 +22,7 @@
     │   ├── CreateOutcomeUnknownError .... a create may or may not have reached the server (never retried blindly)
     │   └── ProtocolError ................ the response could not be understood            (permanent)
     ├── GenerationFailedError ............ the task ran and ended failed/expired/cancelled  (permanent)
+    │   └── AudioPolicyViolationError .... only the generated audio was refused             (permanent)
     ├── WaitTimeoutError ................. we gave up waiting; the task may still finish    (permanent)
     ├── DownloadError .................... a result could not be fetched or verified       (transient)
     │   └── ResultURLExpiredError ........ 403 on a result URL: GET the task for a fresh one (transient)
@@ -28,12 +30,13 @@
                                            (defined in seedance.postprocess)
 
 Each class carries `retryable`; `is_retryable()` reads it, and every retry decision (the client's
-read retries and the Prefect tasks' `retry_condition_fn`) goes through it.
+read retries and the Prefect tasks' `retry_condition_fn`) goes through it. `api_error_class()` picks
+the class of an HTTP error, `GenerationFailedError.for_task()` the class of a task's failure.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -106,7 +109,12 @@ class ArkAPIError(ArkError):
         self.request_id = request_id
         self.retry_after = retry_after
         where = f" (param: {param})" if param else ""
-        super().__init__(f"HTTP {status_code} {code}: {message}{where}", gateway=gateway)
+        advice = self.advice()
+        super().__init__(f"HTTP {status_code} {code}: {message}{where}{f'; {advice}' if advice else ''}", gateway=gateway)
+
+    def advice(self) -> str:
+        """What to change before trying again, appended to the message; empty when the API's message is enough."""
+        return ""
 
 
 class BadRequestError(ArkAPIError):
@@ -115,6 +123,28 @@ class BadRequestError(ArkAPIError):
 
 class ContentModerationError(BadRequestError):
     pass
+
+
+TASK_TYPE_CONSTRAINT: Final = "InvalidParameter.TaskTypeConstraint"
+TASK_TYPE_MISMATCH: Final = "InvalidParameter.TaskTypeMismatch"
+
+
+class TaskTypeError(BadRequestError):
+    """The create was refused because the request contradicts its `omni_reference_task_type`.
+
+    Checked at submit time only when the type is set explicitly (ark-api-updates.md §1.3). The same
+    request is refused again, so the message ends with what to change.
+    """
+
+    _FIXES: ClassVar[dict[str, str]] = {
+        TASK_TYPE_CONSTRAINT: "to fix: give the ratio and duration this task type allows "
+        "(edit: ratio adaptive, duration -1; first_last_frame: ratio adaptive), or change omni_reference_task_type",
+        TASK_TYPE_MISMATCH: "to fix: make the prompt ask for the task omni_reference_task_type names, "
+        "or set the type the prompt asks for (or leave it out to let the model decide)",
+    }
+
+    def advice(self) -> str:
+        return self._FIXES.get(self.code, "")
 
 
 class AuthenticationError(ArkAPIError):
@@ -177,14 +207,52 @@ class ProtocolError(ArkError):
     """The gateway's response could not be understood (not JSON, or missing required fields)."""
 
 
+OUTPUT_AUDIO_MODERATION: Final = "OutputAudioSensitiveContentDetected"
+"""The task-level code (bare or with a sub-code such as `.PolicyViolation`) for refused generated audio."""
+
+
 class GenerationFailedError(SeedanceError):
-    """The task ran and ended without a video: `failed`, `expired` or `cancelled`."""
+    """The task ran and ended without a video: `failed`, `expired` or `cancelled`.
+
+    Raise `GenerationFailedError.for_task(task, gateway=...)`: it picks the subclass the task's
+    failure code calls for.
+    """
 
     def __init__(self, task: ContentGenerationTask, *, gateway: str) -> None:
         self.task = task
         self.gateway = gateway
         error = f": {task.error.code}: {task.error.message}" if task.error else ""
-        super().__init__(f"[{gateway}] task {task.id} ended {task.status.value}{error}")
+        advice = self.advice()
+        message = f"[{gateway}] task {task.id} ended {task.status.value}{error}"
+        super().__init__(f"{message.rstrip(' .:')}. {advice}" if advice else message)
+
+    @staticmethod
+    def for_task(task: ContentGenerationTask, *, gateway: str) -> GenerationFailedError:
+        """The error for `task`, which ended without a video: `AudioPolicyViolationError` when only
+        its generated audio was refused, else a plain `GenerationFailedError`."""
+        if task.error is not None and task.error.code.partition(".")[0] == OUTPUT_AUDIO_MODERATION:
+            return AudioPolicyViolationError(task, gateway=gateway)
+        return GenerationFailedError(task, gateway=gateway)
+
+    def advice(self) -> str:
+        """What to do next, appended to the message; empty when the task's error is all there is to say."""
+        return ""
+
+
+class AudioPolicyViolationError(GenerationFailedError):
+    """The task failed because its generated audio was refused (`OutputAudioSensitiveContentDetected…`).
+
+    Never retried automatically: a retry is a new paid task, and the same request would be refused
+    again. The message ends with the re-run that can succeed: the same spec without audio, as a new
+    generation.
+    """
+
+    def advice(self) -> str:
+        return (
+            "Only its generated audio was refused. To re-run without audio (a new paid task): "
+            "set `generate_audio: false` in the spec and ask for a new generation "
+            "(`seedance generate SPEC --out DIR --again`, or a new `salt` for the generate-video flow)"
+        )
 
 
 class WaitTimeoutError(SeedanceError):
@@ -227,6 +295,8 @@ _MODERATION_PREFIXES = (
 def api_error_class(status_code: int, code: str, message: str = "") -> type[ArkAPIError]:
     """The exception class for an HTTP status and Ark error code (ark-api.md §5.3)."""
     if status_code == 400:
+        if code in (TASK_TYPE_CONSTRAINT, TASK_TYPE_MISMATCH):
+            return TaskTypeError
         return ContentModerationError if code.startswith(_MODERATION_PREFIXES) else BadRequestError
     if status_code == 401:
         return AuthenticationError

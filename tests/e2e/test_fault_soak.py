@@ -37,6 +37,7 @@ SLOW_SECONDS = 2.0
 TASK_FAILURE_CODES = {
     "OutputVideoSensitiveContentDetected",
     "OutputVideoSensitiveContentDetected.PolicyViolation",
+    "OutputAudioSensitiveContentDetected.PolicyViolation",
     "InternalServiceError",
 }
 

@@ -19,13 +19,14 @@ import httpx
 import pytest
 
 from local_gateway import FaultKind, FaultPlan, GatewayConfig, LocalGateway
-from local_gateway.faults import APPLIES_TO, applicable, parse_rates
+from local_gateway.faults import APPLIES_TO, TASK_FAILURES, applicable, parse_rates, task_failure_codes
 from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
 from seedance.download import download
 from seedance.errors import (
     ArkConnectionError,
     ArkTimeoutError,
+    AudioPolicyViolationError,
     CreateOutcomeUnknownError,
     DownloadError,
     GenerationFailedError,
@@ -39,15 +40,17 @@ from seedance.intents import IntentStore
 from seedance.submit import submit_once
 from seedance.waiting import PollSchedule, wait_for_task, watch
 from tests.conftest import GatewayFactory
-from tests.gateway.support import LITE_T2V, TASKS, create, error_of, text_body, wait_for
+from tests.gateway.support import FAST, LITE_T2V, TASKS, create, error_of, text_body, wait_for
 
 KEY = "fault-key"
 SLOW = 1.0
 """The gateway's slow_seconds: twice the clients' read timeout."""
 READ_TIMEOUT = 0.5
+AUDIO_REFUSED = "OutputAudioSensitiveContentDetected.PolicyViolation"
 TASK_FAILURE_CODES = {
     "OutputVideoSensitiveContentDetected",
     "OutputVideoSensitiveContentDetected.PolicyViolation",
+    AUDIO_REFUSED,
     "InternalServiceError",
 }
 SCHEDULE = PollSchedule(initial=0.05, maximum=0.2)
@@ -151,6 +154,7 @@ def test_rate_spreads_over_the_kinds_that_apply_and_per_kind_rates_replace_their
         (lambda: parse_rates(["slow"]), "expected KIND=P"),
         (lambda: FaultPlan(rates={FaultKind.SLOW: 1.5}), "allowed: 0-1"),
         (lambda: FaultPlan(rate=0.5, rates={FaultKind.SLOW: 0.9}), "add up to"),
+        (lambda: FaultPlan(task_failure_code="OutputVideoSensitive"), "not a task failure code; allowed: Output"),
     ],
 )
 def test_impossible_plans_are_refused(make: Callable[[], object], message: str) -> None:
@@ -178,6 +182,7 @@ def test_the_cli_options_become_the_plan(gateway_factory: GatewayFactory) -> Non
         "slow_seconds": 3.0,
         "retry_after_seconds": 1,
         "truncate_at": None,
+        "task_failure_code": None,
         "seed": 9,
         "limit": None,
     }
@@ -300,6 +305,22 @@ def test_task_failure_ends_the_task_failed_with_a_real_ark_code(faulty: Faulty) 
     assert "content" not in task
 
 
+def test_a_task_failure_refuses_audio_only_of_a_task_that_generates_audio(faulty: Faulty) -> None:
+    assert set(TASK_FAILURES) == TASK_FAILURE_CODES
+    assert set(task_failure_codes(audio=True)) == TASK_FAILURE_CODES
+    assert set(task_failure_codes(audio=False)) == TASK_FAILURE_CODES - {AUDIO_REFUSED}
+    faulty.plan(FaultKind.TASK_FAILURE)  # seed 1, and all creates before any read: the same draws every run
+    silent = [create(faulty.api, text_body(LITE_T2V, prompt=f"silent {i}")) for i in range(8)]
+    assert {wait_for(faulty.api, task_id)["error"]["code"] for task_id in silent} <= TASK_FAILURE_CODES - {AUDIO_REFUSED}
+
+
+def test_task_failure_ends_with_the_plan_s_code(faulty: Faulty) -> None:
+    faulty.plan(FaultKind.TASK_FAILURE, task_failure_code=AUDIO_REFUSED)
+    task = wait_for(faulty.api, create(faulty.api, text_body(FAST)))
+    assert task["status"] == "failed" and task["error"] == {"code": AUDIO_REFUSED, "message": TASK_FAILURES[AUDIO_REFUSED]}
+    assert task["generate_audio"] is True and "content" not in task
+
+
 def test_truncated_download_announces_every_byte_then_closes_early(faulty: Faulty, finished: dict[str, Any]) -> None:
     faulty.plan(FaultKind.TRUNCATED_DOWNLOAD)
     size = len(finished["bytes"])
@@ -399,9 +420,19 @@ def test_task_failure_is_a_permanent_generation_failure(faulty: Faulty) -> None:
     faulty.plan(FaultKind.TASK_FAILURE)
     with faulty.client() as client:
         task = wait_for_task(client, _create(client, request(2)), schedule=SCHEDULE, deadline_seconds=30)
-        failure = GenerationFailedError(task, gateway=client.gateway)
+        failure = GenerationFailedError.for_task(task, gateway=client.gateway)
     assert task.status is TaskStatus.FAILED and task.error is not None and task.error.code in TASK_FAILURE_CODES
     assert not is_retryable(failure)
+
+
+def test_refused_audio_is_a_permanent_failure_that_says_how_to_re_run_without_audio(faulty: Faulty) -> None:
+    faulty.plan(FaultKind.TASK_FAILURE, task_failure_code=AUDIO_REFUSED)
+    with faulty.client() as client:
+        audible = CreateTaskRequest(model=FAST, content=[TextContent(text="fault test 3")], resolution="480p", duration=4)
+        task = wait_for_task(client, _create(client, audible), schedule=SCHEDULE, deadline_seconds=30)
+        failure = GenerationFailedError.for_task(task, gateway=client.gateway)
+    assert isinstance(failure, AudioPolicyViolationError) and not is_retryable(failure)
+    assert "set `generate_audio: false` in the spec" in str(failure)
 
 
 class RangeRecorder(httpx.HTTPTransport):

@@ -74,6 +74,12 @@ def test_a_finished_task_has_every_field_of_the_ark_task_object(api: httpx.Clien
     assert (task["service_tier"], task["execution_expires_after"], task["generate_audio"]) == ("default", 172800, True)
 
 
+def test_output_format_is_echoed_when_the_request_sets_it(api: httpx.Client) -> None:
+    task = generate(api, text_body(LITE_T2V, output_format="mp4"))
+
+    assert task["output_format"] == "mp4"
+
+
 def test_frames_are_reported_instead_of_duration_when_requested(api: httpx.Client) -> None:
     task = generate(api, text_body(PRO_FAST_1_0, frames=29, ratio="21:9"))
 
@@ -108,6 +114,7 @@ def test_json_null_anywhere_means_absent(api: httpx.Client) -> None:
 
     assert task["ratio"] == "16:9"  # adaptive, the 2.0 default, resolved for text
     assert task["service_tier"] == "default"
+    assert "output_format" not in task
 
 
 def test_statuses_move_from_queued_to_running_to_succeeded(running_api: httpx.Client, queued_api: httpx.Client) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
@@ -64,6 +65,28 @@ def test_create_sends_body_without_unset_fields_and_returns_id() -> None:
     assert body == {"model": REQUEST.model, "content": [{"type": "text", "text": "a boat"}], "duration": 5}
     assert seen[0].headers["Authorization"] == f"Bearer {KEY}"
     assert len(seen[0].headers["X-Client-Request-Id"]) == 34
+
+
+@pytest.mark.parametrize(("task_type", "sent"), [("edit", {"omni_reference_task_type": "edit"}), ("auto", {}), (None, {})])
+def test_create_sends_the_task_type_and_output_format_as_set_but_never_auto(task_type: str | None, sent: dict) -> None:
+    client, seen = client_with(lambda r: httpx.Response(200, json={"id": "cgt-1"}))
+    request = CreateTaskRequest(
+        model=REQUEST.model, content=REQUEST.content, duration=5, omni_reference_task_type=task_type, output_format="mov"
+    )
+    client.create_task(request)
+    assert json.loads(seen[0].content) == REQUEST.to_body() | {"output_format": "mov"} | sent
+
+
+def test_an_unknown_task_type_is_refused_before_sending() -> None:
+    with pytest.raises(ValidationError, match="omni_reference_task_type"):
+        CreateTaskRequest(model=REQUEST.model, content=REQUEST.content, omni_reference_task_type="remix")
+
+
+def test_the_task_object_reads_output_format_and_does_without_it() -> None:
+    answers = iter([httpx.Response(200, json=TASK | {"output_format": "mov"}), httpx.Response(200, json=TASK)])
+    client, _ = client_with(lambda r: next(answers))
+    assert client.get_task(TASK["id"]).output_format == "mov"
+    assert client.get_task(TASK["id"]).output_format is None
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ import pytest
 from seedance.ark.client import ArkClient
 from seedance.ark.dialects import DIALECTS, DialectName, get_dialect
 from seedance.ark.types import CreateTaskRequest, ImageContent, MediaURL, TextContent
+from seedance.errors import SpecError
+from seedance.spec import GenerationSpec, Reference
 
 V2 = "doubao-seedance-2-0-260128"
 REQUEST = CreateTaskRequest(
@@ -54,6 +56,23 @@ def test_what_a_gateway_does_not_document_is_refused(name: str, changes: dict, f
     problems = get_dialect(name).problems(REQUEST.model_copy(update=changes))
     assert [p.field for p in problems] == [field]
     assert name in problems[0].message
+
+
+def test_a_reseller_refuses_the_task_type_and_output_format_before_anything_is_sent() -> None:
+    spec = GenerationSpec(
+        prompt="a lantern",
+        references=[Reference(url="https://x/a.png", role="reference_image")],
+        omni_reference_task_type="reference",
+        output_format="mov",
+    )
+    with pytest.raises(SpecError) as refused:
+        spec.preflight(V2, get_dialect("kkiai"))
+    problems = refused.value.problems
+    assert [p.field for p in problems] == ["omni_reference_task_type", "output_format"]
+    assert all("not documented by the kkiai gateway" in p.message for p in problems)
+    auto = spec.model_copy(update={"omni_reference_task_type": "auto", "output_format": None})
+    kkiai = get_dialect("kkiai")
+    assert "omni_reference_task_type" not in kkiai.shape(auto.preflight(V2, kkiai))  # never sent: nothing to refuse
 
 
 def test_aiid_answers_are_read_back_into_ark_shapes() -> None:

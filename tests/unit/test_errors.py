@@ -1,17 +1,21 @@
-"""Status + Ark code → exception class → retry decision, pinned in one table."""
+"""Status + Ark code → exception class → retry decision, pinned in one table (and a task's failure
+code → exception class in a second one)."""
 
 from __future__ import annotations
 
 import pytest
 
+from seedance.ark.types import ContentGenerationTask, TaskError, TaskStatus
 from seedance.errors import (
     ArkConnectionError,
     ArkTimeoutError,
+    AudioPolicyViolationError,
     AuthenticationError,
     BadRequestError,
     ContentModerationError,
     CreateOutcomeUnknownError,
     DownloadError,
+    GenerationFailedError,
     NotFoundError,
     PermissionDeniedError,
     QuotaExceededError,
@@ -19,6 +23,7 @@ from seedance.errors import (
     ServerError,
     SpecError,
     SpendLimitError,
+    TaskTypeError,
     UnexpectedStatusError,
     api_error_class,
     is_retryable,
@@ -29,6 +34,8 @@ TABLE = [
     (400, "MissingParameter.content", "", BadRequestError, False),
     (400, "InputImageSensitiveContentDetected.PrivacyInformation", "", ContentModerationError, False),
     (400, "InputTextSensitiveContentDetected", "", ContentModerationError, False),
+    (400, "InvalidParameter.TaskTypeConstraint", "", TaskTypeError, False),
+    (400, "InvalidParameter.TaskTypeMismatch", "", TaskTypeError, False),
     (401, "AuthenticationError", "", AuthenticationError, False),
     (403, "AccountOverdueError", "", PermissionDeniedError, False),
     (403, "AccessDenied", "", PermissionDeniedError, False),
@@ -71,3 +78,64 @@ def test_status_and_code_map_to_class_and_retry_decision(
 )
 def test_non_http_errors_retry_decision(error: BaseException, retryable: bool) -> None:
     assert is_retryable(error) is retryable
+
+
+TASK_TABLE = [
+    (TaskStatus.FAILED, "OutputAudioSensitiveContentDetected.PolicyViolation", AudioPolicyViolationError),
+    (TaskStatus.FAILED, "OutputAudioSensitiveContentDetected", AudioPolicyViolationError),
+    (TaskStatus.FAILED, "OutputVideoSensitiveContentDetected.PolicyViolation", GenerationFailedError),
+    (TaskStatus.FAILED, "InternalServiceError", GenerationFailedError),
+    (TaskStatus.EXPIRED, None, GenerationFailedError),
+]
+
+
+def ended(status: TaskStatus, code: str | None, message: str = "") -> ContentGenerationTask:
+    """A task that ended without a video, with `code` as its error (None: no error object)."""
+    return ContentGenerationTask(
+        id="cgt-20261121120000-abcde",
+        model="doubao-seedance-2-0-260128",
+        status=status,
+        error=TaskError(code=code, message=message) if code else None,
+        created_at=1779336000,
+        updated_at=1779336100,
+    )
+
+
+@pytest.mark.parametrize(("status", "code", "cls"), TASK_TABLE)
+def test_task_failure_code_maps_to_class_and_is_never_retried(status: TaskStatus, code: str | None, cls: type) -> None:
+    error = GenerationFailedError.for_task(ended(status, code), gateway="gw")
+    assert type(error) is cls
+    assert is_retryable(error) is False
+    assert str(error).startswith(f"[gw] task cgt-20261121120000-abcde ended {status.value}")
+
+
+@pytest.mark.parametrize(
+    ("message", "joined"),
+    [
+        (
+            "The generated audio may violate platform rules.",
+            "PolicyViolation: The generated audio may violate platform rules. Only",
+        ),
+        ("", "PolicyViolation. Only"),
+    ],
+)
+def test_refused_audio_is_one_line_ending_with_the_re_run_without_audio(message: str, joined: str) -> None:
+    task = ended(TaskStatus.FAILED, "OutputAudioSensitiveContentDetected.PolicyViolation", message)
+    text = str(GenerationFailedError.for_task(task, gateway="gw"))
+    assert "\n" not in text and joined in text
+    assert text.endswith(
+        "set `generate_audio: false` in the spec and ask for a new generation "
+        "(`seedance generate SPEC --out DIR --again`, or a new `salt` for the generate-video flow)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        ("InvalidParameter.TaskTypeConstraint", "to fix: give the ratio and duration this task type allows"),
+        ("InvalidParameter.TaskTypeMismatch", "to fix: make the prompt ask for the task omni_reference_task_type names"),
+    ],
+)
+def test_a_task_type_refusal_says_what_to_change(code: str, fix: str) -> None:
+    error = TaskTypeError(gateway="gw", status_code=400, code=code, message="Refused. Request id: 42", param="ratio")
+    assert str(error).startswith(f"[gw] HTTP 400 {code}: Refused. Request id: 42 (param: ratio); {fix}")
