@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server from the machine's own server binaries, for tests and local trials.
 
-    >>> with LocalPostgres(root) as server:
+    >>> with LocalPostgres() as server:
     ...     url = server.create_database("seedance")   # postgresql://postgres@127.0.0.1:PORT/seedance
 
 It listens on a free loopback port, trusts local connections (no password), and is deleted on exit.
@@ -14,6 +14,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -27,8 +28,10 @@ SEARCH: tuple[str, ...] = ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin", 
 def find_server_binaries() -> Path | None:
     """The folder holding `initdb` and `pg_ctl` (newest version first), or None where there is none."""
     on_path = shutil.which("pg_ctl")
-    if on_path and Path(on_path).with_name("initdb").exists():
-        return Path(on_path).parent
+    if on_path:
+        folder = Path(on_path).resolve().parent  # Debian links a few of them into /usr/local/bin
+        if (folder / "initdb").exists():
+            return folder
     for pattern in SEARCH:
         found = sorted(Path("/").glob(pattern.lstrip("/")), reverse=True)
         for folder in found:
@@ -38,14 +41,17 @@ def find_server_binaries() -> Path | None:
 
 
 class LocalPostgres:
-    """Start a PostgreSQL server in `root` on a free port; stop it and delete its data on exit."""
+    """Start a PostgreSQL server in `root` (default: a new temporary folder) on a free port; stop it
+    and delete its data on exit."""
 
-    def __init__(self, root: Path, *, binaries: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, binaries: Path | None = None) -> None:
         found = binaries or find_server_binaries()
         if found is None:
             raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
         self.binaries = found
-        self.root = root
+        # A folder of its own under the system temporary folder: as root, the `postgres` user must be
+        # able to reach it, which a test's private temporary folder (mode 0700) does not allow.
+        self.root = root or Path(tempfile.mkdtemp(prefix="seedance-postgres-"))
         self.port = 0
         self._as_postgres = os.geteuid() == 0
 

@@ -91,6 +91,8 @@ class ModelSpec(BaseModel):
     """All reference videos together, and all reference audio clips together, last at most this long."""
     audio_only_references: bool = False
     """Reference audio may come without any image or video."""
+    asset_references: bool = False
+    """`asset://` ids from Ark's asset library are accepted as media (sent as they are: no upload, no fetch check)."""
     text_to_video_adaptive: bool = False
     """`ratio: adaptive` allowed without any image (the model picks from the prompt)."""
     image_adaptive: bool = False

@@ -150,6 +150,13 @@ def _check_content(request: CreateTaskRequest, spec: ModelSpec, problems: list[P
                         field=f"content[{i}].video_url.url", message="videos must be a URL or asset://; base64 is not accepted"
                     )
                 )
+            elif url.startswith("asset://") and not spec.asset_references:
+                problems.append(
+                    Problem(
+                        field=f"content[{i}].{item.type}.url",
+                        message=f"asset:// references are not accepted by {spec.id}{_models_that('asset_references')}",
+                    )
+                )
             elif not url.startswith(MEDIA_SCHEMES + ("data:",)):
                 problems.append(
                     Problem(

@@ -32,7 +32,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from local_gateway.postgres import LocalPostgres, find_server_binaries
+
 os.environ.setdefault("SEEDANCE_TASK_RETRY_BASE_SECONDS", "0.05")
+# Prefect's telemetry off and a patient ephemeral server, as `make test` sets them, for a bare `pytest` too.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 GATEWAY_API_KEY = "test-key"
 GATEWAY_START_TIMEOUT = 30.0
@@ -255,3 +261,16 @@ def gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
 def gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
     """One local gateway process for the session: key `test-key`, latency 0.2 s."""
     return gateway_factory()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL server for the session, from this machine's server binaries.
+
+    Tests that need it are skipped, with the reason, on a machine without PostgreSQL. Each test asks
+    it for a database of its own: `postgres.create_database("name")` returns the URL.
+    """
+    if find_server_binaries() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine; install postgresql to run this test")
+    with LocalPostgres() as server:
+        yield server

@@ -12,6 +12,7 @@ from seedance.errors import SpecError
 from seedance.spec import GenerationSpec, Reference
 
 V2 = "doubao-seedance-2-0-260128"
+V2_5 = "doubao-seedance-2-5-260628"
 REQUEST = CreateTaskRequest(
     model=V2,
     content=[TextContent(text="a lantern"), ImageContent(image_url=MediaURL(url="https://x/a.png"), role="first_frame")],
@@ -63,16 +64,16 @@ def test_a_reseller_refuses_the_task_type_and_output_format_before_anything_is_s
         prompt="a lantern",
         references=[Reference(url="https://x/a.png", role="reference_image")],
         omni_reference_task_type="reference",
-        output_format="mov",
+        output_format="mp4",
     )
-    with pytest.raises(SpecError) as refused:
-        spec.preflight(V2, get_dialect("kkiai"))
+    with pytest.raises(SpecError) as refused:  # 2.5 takes both fields; the kkiai gateway documents neither
+        spec.preflight(V2_5, get_dialect("kkiai"))
     problems = refused.value.problems
     assert [p.field for p in problems] == ["omni_reference_task_type", "output_format"]
     assert all("not documented by the kkiai gateway" in p.message for p in problems)
     auto = spec.model_copy(update={"omni_reference_task_type": "auto", "output_format": None})
     kkiai = get_dialect("kkiai")
-    assert "omni_reference_task_type" not in kkiai.shape(auto.preflight(V2, kkiai))  # never sent: nothing to refuse
+    assert "omni_reference_task_type" not in kkiai.shape(auto.preflight(V2_5, kkiai))  # never sent: nothing to refuse
 
 
 def test_aiid_answers_are_read_back_into_ark_shapes() -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from seedance.ark.types import CreateTaskRequest
 from seedance.catalog import find_model
 from seedance.errors import Problem
-from seedance.validation import check_request, infer_task_type, parse_request
+from seedance.reachability import unreachable
+from seedance.spec import GenerationSpec, Reference
+from seedance.validation import check_request, infer_task_type, media_url, parse_request
 
 V2 = "doubao-seedance-2-0-260128"
 V2_FAST = "doubao-seedance-2-0-fast-260128"
@@ -191,6 +195,13 @@ REFUSED: list[tuple[str, Any, str, str, str]] = [
         "duration",
         "InvalidParameter.TaskTypeConstraint",
         "5 conflicts with edit: the output keeps the source clip's length; allowed: -1",
+    ),
+    (
+        "asset on 1.0",
+        body(V1_PRO, text(), img(url="asset://asset-1")),
+        "content[1].image_url.url",
+        "InvalidParameter",
+        "asset:// references are not accepted by doubao-seedance-1-0-pro-250528; models that take it: doubao-seedance-2-0-260128",
     ),
     ("output format on 1.0", body(V1_PRO, output_format="mp4"), "output_format", "InvalidParameter", "is not supported by"),
     ("output format not offered", body(V2_5, output_format="avi"), "output_format", "InvalidParameter", "allowed: mp4"),
@@ -391,3 +402,27 @@ def test_the_task_type_is_inferred_only_when_the_media_make_it_clear(raw: dict[s
     spec = find_model(request.model)
     assert spec is not None
     assert infer_task_type(request, spec) == expected
+
+
+def test_asset_references_pass_through_untouched(tmp_path: Path) -> None:
+    local = tmp_path / "still.png"
+    local.write_bytes(b"not read here")
+    spec = GenerationSpec(
+        model=V2_5,
+        prompt="the portrait walks along the harbour",
+        references=[
+            Reference(url="asset://asset-20260801-portrait", role="reference_image"),
+            Reference(url="asset://asset-20260801-voice", role="reference_audio"),
+            Reference(url=str(local), role="reference_image"),
+        ],
+    )
+    assert spec.uploads() == [local]  # the assets are not uploaded
+    request = spec.to_request(V2_5, lambda path: f"https://s3.example/{path.name}")
+    assert [media_url(item) for item in request.media()] == [
+        "asset://asset-20260801-portrait",
+        "asset://asset-20260801-voice",
+        "https://s3.example/still.png",
+    ]
+    assets = [(f"references[{i}]", item) for i, item in enumerate(request.media()) if media_url(item).startswith("asset://")]
+    assert unreachable(assets, transport=httpx.MockTransport(lambda r: pytest.fail(f"fetched {r.url}"))) == []
+    assert check_request(request) == []
