@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from cli.blocks import app as blocks_app
 from seedance.catalog import DEFAULT_MODEL, ModelSpec, catalog
 from seedance.errors import SeedanceError
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from seedance.ark.dialects import Dialect
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
+app.add_typer(blocks_app, name="blocks")
 
 
 @app.command(
