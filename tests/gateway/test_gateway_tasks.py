@@ -75,9 +75,16 @@ def test_a_finished_task_has_every_field_of_the_ark_task_object(api: httpx.Clien
 
 
 def test_output_format_is_echoed_when_the_request_sets_it(api: httpx.Client) -> None:
-    task = generate(api, text_body(LITE_T2V, output_format="mp4"))
+    task = generate(api, text_body(FAST, output_format="mp4", resolution="480p", duration=4))
 
     assert task["output_format"] == "mp4"
+
+
+def test_output_format_is_refused_where_the_model_offers_none(api: httpx.Client) -> None:
+    response = api.post(TASKS, json=text_body(LITE_T2V, output_format="mp4"))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "output_format"
 
 
 def test_frames_are_reported_instead_of_duration_when_requested(api: httpx.Client) -> None:
