@@ -51,6 +51,20 @@ class SeedanceGateway(Block):
         title="Default model",
         description="Model id (or ep- endpoint id) used when a spec names none.",
     )
+    max_concurrent_tasks: int | None = Field(
+        default=None,
+        ge=1,
+        title="Max concurrent tasks",
+        description="Tasks queued or running upstream at once, across every worker using this block; empty: no limit. "
+        "Kept as the Prefect global concurrency limit seedance-tasks-<block name>.",
+    )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        title="Creates per minute",
+        description="Tasks created per minute, across every worker using this block; empty: no limit. "
+        "Kept as the Prefect global concurrency limit seedance-creates-<block name>, a rate limit.",
+    )
 
     @classmethod
     def resolve(cls, name: str | None) -> SeedanceGateway:
@@ -66,10 +80,12 @@ class SeedanceGateway(Block):
 
     @classmethod
     def from_environment(cls) -> SeedanceGateway:
-        """A gateway from the official SDK's `ARK_API_KEY` and `ARK_BASE_URL`, and `SEEDANCE_DIALECT`.
+        """A gateway from the official SDK's `ARK_API_KEY` and `ARK_BASE_URL`, and `SEEDANCE_DIALECT`,
+        `SEEDANCE_MAX_CONCURRENT_TASKS` and `SEEDANCE_REQUESTS_PER_MINUTE`.
 
         Raises:
-            ConfigurationError: no key, an unknown dialect, or a dialect with no public address and no URL.
+            ConfigurationError: no key, an unknown dialect, a dialect with no public address and no URL,
+                or a limit that is not a positive whole number.
         """
         api_key = os.environ.get("ARK_API_KEY")
         if not api_key:
@@ -81,7 +97,13 @@ class SeedanceGateway(Block):
         base_url = os.environ.get("ARK_BASE_URL") or dialect.base_url
         if not base_url:
             raise ConfigurationError(f"the {dialect.name} gateway has no public address on record: set ARK_BASE_URL")
-        return cls(base_url=base_url, api_key=SecretStr(api_key), dialect=dialect.name)
+        return cls(
+            base_url=base_url,
+            api_key=SecretStr(api_key),
+            dialect=dialect.name,
+            max_concurrent_tasks=_limit_from_environment("SEEDANCE_MAX_CONCURRENT_TASKS"),
+            requests_per_minute=_limit_from_environment("SEEDANCE_REQUESTS_PER_MINUTE"),
+        )
 
     def get_dialect(self) -> Dialect:
         """How this gateway differs from the official API (field names, defaults, billing ids)."""
@@ -97,3 +119,17 @@ class SeedanceGateway(Block):
         return ArkClient(
             self.base_url, self.api_key.get_secret_value(), gateway=self.label, dialect=self.get_dialect(), **options
         )
+
+
+def _limit_from_environment(name: str) -> int | None:
+    """The positive whole number the variable `name` holds, or None when it is unset or empty (no limit).
+
+    Raises:
+        ConfigurationError: any other value, so a typo never means "no limit".
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigurationError(f"{name}={value!r}: expected a positive whole number, or nothing for no limit")
+    return int(value)

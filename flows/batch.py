@@ -1,24 +1,30 @@
-"""The `generate-batch` flow: many specs, polled together, each collected the moment it finishes."""
+"""The `generate-batch` flow: many specs, started as the gateway's task limit allows, polled
+together, each collected the moment it finishes."""
 
 # Real annotations (no `from __future__`): Prefect builds the parameter schema from them.
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
+from prefect_aws import S3Bucket
 from pydantic import BaseModel
 
 from blocks.gateway import SeedanceGateway
 from flows.generate import cancel_upstream
 from flows.steps import Submission, collect, resolve_bucket, submit
+from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import SeedanceError, SpecError, describe
 from seedance.manifest import ManifestItem
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
-from seedance.waiting import PollSchedule, StatusChange, watch
+from seedance.waiting import PollSchedule, StatusChange, Watchlist
+from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 
 
 class BatchItem(BaseModel):
@@ -36,6 +42,125 @@ class BatchResult(BaseModel):
         return sum(item.result is not None for item in self.items)
 
 
+@dataclass
+class Flight:
+    """An item whose task is queued or running upstream."""
+
+    item: ManifestItem
+    submission: Submission
+    timeline: list[StatusChange] = field(default_factory=list)
+
+
+class BatchRun:
+    """One run's items: those waiting for a task slot, those in flight, and the outcome of each."""
+
+    def __init__(
+        self,
+        items: list[ManifestItem],
+        *,
+        gateway: SeedanceGateway,
+        bucket: S3Bucket | None,
+        keep_in: S3Bucket | None,
+        budget: str | None,
+        out_dir: Path,
+        slots: TaskSlots,
+        client: ArkClient,
+    ) -> None:
+        self.waiting = deque(items)
+        self.flights: dict[str, Flight] = {}
+        self.outcome = {item.name: BatchItem(name=item.name) for item in items}
+        self._gateway, self._bucket, self._keep_in, self._budget, self._out_dir = gateway, bucket, keep_in, budget, out_dir
+        self._slots = slots
+        self._watchlist = Watchlist(client, on_change=self._changed)
+        self._settings = get_settings()
+        self._logger = get_run_logger()
+        # called from a sync flow, it returns the artifact's id (its type also allows the async form)
+        self._progress = cast(
+            UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos")
+        )
+        self._settled = 0
+        self._polls = 0
+        self._started = time.monotonic()
+
+    def _changed(self, task: ContentGenerationTask) -> None:
+        """Record and log a status change of a task in flight (the watchlist's `on_change`)."""
+        flight = self.flights[task.id]
+        flight.timeline.append(StatusChange(task_id=task.id, status=task.status, at=time.time()))
+        self._logger.info("%s (%s): %s", flight.item.name, task.id, task.status.value)
+
+    def admit(self, wait: float) -> None:
+        """Submit waiting items, in order, while task slots come free.
+
+        With tasks in flight, the next item waits for a slot no longer than `wait` (the pause before
+        the next poll): only collecting those tasks frees this run's own slots. With none, it waits
+        as long as it takes.
+        """
+        while self.waiting:
+            item = self.waiting[0]
+            try:
+                submission = submit(
+                    item.spec, self._gateway, self._bucket, self._budget, None, self._slots, wait if self.flights else None
+                )
+            except NoFreeSlot:
+                return
+            except SeedanceError as exc:
+                self._logger.error("%s: not submitted: %s", item.name, exc)
+                self._settle(item.name, exc)
+            else:
+                self.flights[submission.task_id] = Flight(item, submission)
+                self._watchlist.add(submission.task_id, submission.deadline_seconds)
+                self.outcome[item.name].task_id = submission.task_id
+            self.waiting.popleft()
+
+    def collect_finished(self) -> None:
+        """Poll every task in flight once; collect those now terminal, freeing their slots, and
+        give up on those past their deadline."""
+        self._polls += 1
+        for finished in self._watchlist.poll():
+            flight = self.flights.pop(finished.id)
+            self._slots.give_back(flight.submission.intent_key)
+            item = flight.item
+            try:
+                result = collect(
+                    item.spec,
+                    flight.submission,
+                    finished,
+                    flight.timeline,
+                    gateway=self._gateway,
+                    out_dir=self._out_dir / item.name,
+                    name=item.name,
+                    keep_in=self._keep_in,
+                )
+            except SeedanceError as exc:
+                self._logger.error("%s: %s", item.name, exc)
+                self._settle(item.name, exc)
+            else:
+                self._settle(item.name, result)
+        for late in self._watchlist.drop_overdue():
+            flight = self.flights.pop(late.task_id)
+            self._slots.give_back(flight.submission.intent_key)
+            self._logger.error("%s: %s", flight.item.name, late)
+            self._settle(flight.item.name, late)
+
+    def pause(self) -> float:
+        """The pause before the next poll: the settings' schedule, tightening near the soonest expected finish."""
+        expected = min(
+            (f.submission.expected_seconds for f in self.flights.values() if f.submission.expected_seconds), default=None
+        )
+        schedule = PollSchedule.from_settings(self._settings, expected)
+        pause = schedule.pause(max(self._polls - 1, 0), time.monotonic() - self._started)
+        return min(pause, self._watchlist.seconds_left())
+
+    def _settle(self, name: str, outcome: GenerationResult | SeedanceError) -> None:
+        """Record an item's result or error, and move the progress artifact."""
+        if isinstance(outcome, SeedanceError):
+            self.outcome[name].error = describe(outcome)
+        else:
+            self.outcome[name].result = outcome
+        self._settled += 1
+        update_progress_artifact(self._progress, progress=100.0 * self._settled / len(self.outcome))
+
+
 @flow(name="generate-batch", validate_parameters=True, on_cancellation=[cancel_upstream])
 def generate_batch(
     items: list[ManifestItem],
@@ -47,72 +172,61 @@ def generate_batch(
 ) -> BatchResult:
     """Generate every item of a manifest; one failure does not stop the others.
 
-    Every item is checked before any is paid for. All tasks are then polled together (one list
-    request per round, not one GET each) and each video is downloaded as soon as its task
-    succeeds. A progress artifact moves as videos finish; a table artifact sums the batch up.
+    Every item is checked before any is paid for. Items are then submitted in order as the gateway
+    block's `max_concurrent_tasks` allows (a limit every run on that gateway shares; none: all at
+    once). The tasks in flight are polled together (one list request per round, not one GET each)
+    and each video is downloaded as soon as its task succeeds, its slot going to the next item.
+    A progress artifact moves as items finish; a table artifact sums the batch up.
     Outputs go to `out_dir/<item name>/`.
     """
     logger = get_run_logger()
     gateway_block = SeedanceGateway.resolve(gateway)
-    dialect = gateway_block.get_dialect()
+    preflight_all(items, gateway_block)
+    bucket_block = resolve_bucket(bucket, [item.spec for item in items], keep_in_s3)
+    ensure_limits(gateway_block)
+
+    with TaskSlots(gateway_block) as slots, gateway_block.get_client() as client:
+        run = BatchRun(
+            items,
+            gateway=gateway_block,
+            bucket=bucket_block,
+            keep_in=bucket_block if keep_in_s3 else None,
+            budget=budget,
+            out_dir=out_dir,
+            slots=slots,
+            client=client,
+        )
+        while run.waiting or run.flights:
+            run.admit(wait=run.pause())  # while items wait for slots, that wait is the pause between polls
+            run.collect_finished()
+            if run.flights and not run.waiting:
+                time.sleep(run.pause())
+
+    result = BatchResult(items=list(run.outcome.values()))
+    publish_summary(result)
+    logger.info("batch done: %d of %d videos", result.succeeded, len(items))
+    return result
+
+
+def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
+    """Check every item before any is paid for.
+
+    Raises:
+        SpecError: every problem of every item, each field prefixed with its item's name.
+    """
+    dialect = gateway.get_dialect()
     problems = []
     for item in items:
         try:
-            item.spec.preflight(gateway_block.default_model, dialect)
+            item.spec.preflight(gateway.default_model, dialect)
         except SpecError as exc:
             problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
     if problems:
         raise SpecError(problems, "batch")
-    bucket_block = resolve_bucket(bucket, [item.spec for item in items], keep_in_s3)
-    keep_in = bucket_block if keep_in_s3 else None
 
-    outcome = {item.name: BatchItem(name=item.name) for item in items}
-    submitted: dict[str, tuple[ManifestItem, Submission]] = {}
-    for item in items:
-        try:
-            submission = submit(item.spec, gateway_block, bucket_block, budget, None)
-        except SeedanceError as exc:
-            outcome[item.name].error = describe(exc)
-            logger.error("%s: not submitted: %s", item.name, exc)
-            continue
-        submitted[submission.task_id] = (item, submission)
-        outcome[item.name].task_id = submission.task_id
 
-    # called from a sync flow, it returns the artifact's id (its type also allows the async form)
-    progress = cast(UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos"))
-    timelines: dict[str, list[StatusChange]] = {task_id: [] for task_id in submitted}
-    settings = get_settings()
-    schedule = PollSchedule.from_settings(
-        settings, min((s.expected_seconds for _, s in submitted.values() if s.expected_seconds), default=None)
-    )
-    deadline = max((s.deadline_seconds for _, s in submitted.values()), default=0.0)
-    done = 0
-
-    def changed(task: ContentGenerationTask) -> None:
-        timelines[task.id].append(StatusChange(task_id=task.id, status=task.status, at=time.time()))
-        logger.info("%s (%s): %s", submitted[task.id][0].name, task.id, task.status.value)
-
-    with gateway_block.get_client() as client:
-        for finished in watch(client, list(submitted), schedule=schedule, deadline_seconds=deadline, on_change=changed):
-            item, submission = submitted[finished.id]
-            try:
-                outcome[item.name].result = collect(
-                    item.spec,
-                    submission,
-                    finished,
-                    timelines[finished.id],
-                    gateway=gateway_block,
-                    out_dir=out_dir / item.name,
-                    name=item.name,
-                    keep_in=keep_in,
-                )
-            except SeedanceError as exc:
-                outcome[item.name].error = describe(exc)
-                logger.error("%s: %s", item.name, exc)
-            done += 1
-            update_progress_artifact(progress, progress=100.0 * done / max(len(submitted), 1))
-
-    result = BatchResult(items=list(outcome.values()))
+def publish_summary(result: BatchResult) -> None:
+    """The `batch-summary` table artifact: one row per item, with its task, status, tokens and video."""
     create_table_artifact(
         key="batch-summary",
         table=[
@@ -127,7 +241,5 @@ def generate_batch(
             }
             for entry in result.items
         ],
-        description=f"{result.succeeded} of {len(items)} videos",
+        description=f"{result.succeeded} of {len(result.items)} videos",
     )
-    logger.info("batch done: %d of %d videos", result.succeeded, len(items))
-    return result

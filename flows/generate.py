@@ -18,6 +18,7 @@ from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
 from seedance.state import intent_store
 from tasks.generation import wait_for_generation
+from tasks.limits import TaskSlots, ensure_limits
 
 
 def cancel_upstream(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> None:
@@ -67,6 +68,10 @@ def generate_video(
         budget: a cap for this run, e.g. "20 CNY"; the estimate must fit before anything is spent.
         keep_in_s3: also copy every output to `outputs/<task id>/` in the bucket (result URLs last 24 h).
 
+    When the gateway block sets `max_concurrent_tasks`, the run waits for a slot of that limit
+    (shared by every run on the gateway) before creating its task, and frees it once the task is
+    terminal; `requests_per_minute` paces its create.
+
     Raises:
         SpecError: the spec is invalid (nothing was uploaded or sent).
         BudgetExceededError: the estimate does not fit the run's or the ledger's budget.
@@ -76,9 +81,11 @@ def generate_video(
     gateway_block = SeedanceGateway.resolve(gateway)
     spec.preflight(gateway_block.default_model, gateway_block.get_dialect())
     bucket_block = resolve_bucket(bucket, [spec], keep_in_s3)
-    submission = submit(spec, gateway_block, bucket_block, budget, salt)
-    mark = time.monotonic()
-    waited = wait_for_generation(submission.task_id, gateway_block, submission.deadline_seconds, submission.expected_seconds)
+    ensure_limits(gateway_block)
+    with TaskSlots(gateway_block) as slots:  # the task holds its slot until it is terminal, however this ends
+        submission = submit(spec, gateway_block, bucket_block, budget, salt, slots)
+        mark = time.monotonic()
+        waited = wait_for_generation(submission.task_id, gateway_block, submission.deadline_seconds, submission.expected_seconds)
     submission.timings["wait"] = time.monotonic() - mark
     keep_in = bucket_block if keep_in_s3 else None
     return collect(

@@ -23,9 +23,11 @@ from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
 from seedance.state import intent_store
 from seedance.storage import presign_lifetime
+from seedance.submit import Submitted
 from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
-from tasks.generation import submit_generation
+from tasks.generation import read_generation, submit_generation
+from tasks.limits import TaskSlots
 from tasks.references import check_references, upload_references
 from tasks.report import publish_report
 from tasks.results import (
@@ -60,11 +62,23 @@ def resolve_bucket(name: str | None, specs: list[GenerationSpec], keep_in_s3: bo
 
 
 def submit(
-    spec: GenerationSpec, gateway: SeedanceGateway, bucket: S3Bucket | None, budget: str | None, salt: str | None
+    spec: GenerationSpec,
+    gateway: SeedanceGateway,
+    bucket: S3Bucket | None,
+    budget: str | None,
+    salt: str | None,
+    slots: TaskSlots,
+    slot_wait: float | None = None,
 ) -> Submission:
     """Estimate, upload, check and create (once) the task of a spec that passed pre-flight.
 
-    `bucket` is the run's bucket block; it may be None only when the spec uploads nothing.
+    `bucket` is the run's bucket block; it may be None only when the spec uploads nothing. The
+    generation takes a slot of `slots` (the gateway's task limit) before anything is spent, or when
+    it resumes a task that is still unfinished; the caller gives it back once the task is terminal.
+
+    Raises:
+        NoFreeSlot: no task slot came free within `slot_wait` seconds (None: waits as long as it
+            takes). Nothing was spent or created.
     """
     logger = get_run_logger()
     started = time.monotonic()
@@ -81,30 +95,16 @@ def submit(
         task_id, resumed = known.task_id, True
         store.put(known.model_copy(update={"owner": current_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
+        if slots.limited and not read_generation(task_id, gateway).status.terminal:
+            slots.take(key, slot_wait)
     else:
-        if spec.seed in (None, -1) and "seed" in (gateway.get_dialect().documented_fields or {"seed"}):
-            spec = spec.model_copy(update={"seed": intent_seed(key)})
-        estimate = reserve_budget(spec, gateway, key, budget)
+        slots.take(key, slot_wait)
         try:
-            lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
-            urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}
-            to_upload = {path: digest for path, digest in digests.items() if str(path) not in urls}
-            if to_upload:
-                assert bucket is not None, "resolve_bucket gives a bucket to every spec that uploads"
-                urls |= upload_references(to_upload, bucket, lifetime)
-            timings["upload"] = time.monotonic() - started
-            request = spec.to_request(gateway.default_model, lambda path: urls[str(path)])
-            check_references(request, spec.fields())
-            mark = time.monotonic()
-            submitted = submit_generation(request, key, gateway)
-        except CreateOutcomeUnknownError:
-            raise  # a task may exist and be billed: its reservation stays
-        except Exception as exc:
-            if estimate is not None:
-                release_budget(key, f"not submitted: {type(exc).__name__}")
+            submitted = _create(spec, key, digests, gateway, bucket, budget, timings)
+        except Exception:
+            slots.give_back(key)  # no task of this run is waited for: the slot goes to the next one
             raise
         task_id, resumed = submitted.task_id, submitted.resumed
-        timings["submit"] = time.monotonic() - mark
     return Submission(
         intent_key=key,
         task_id=task_id,
@@ -114,6 +114,45 @@ def submit(
         started=started,
         timings=timings,
     )
+
+
+def _create(
+    spec: GenerationSpec,
+    key: str,
+    digests: dict[Path, str],
+    gateway: SeedanceGateway,
+    bucket: S3Bucket | None,
+    budget: str | None,
+    timings: dict[str, float],
+) -> Submitted:
+    """Reserve the estimate, upload and check the references, and create the task of intent `key`.
+
+    The reservation is released when nothing was created, and kept when a task may exist.
+    """
+    if spec.seed in (None, -1) and "seed" in (gateway.get_dialect().documented_fields or {"seed"}):
+        spec = spec.model_copy(update={"seed": intent_seed(key)})
+    mark = time.monotonic()
+    estimate = reserve_budget(spec, gateway, key, budget)
+    try:
+        lifetime = presign_lifetime(spec.execution_expires_after or DEFAULT_EXPIRES_AFTER)
+        urls: dict[str, str] = {str(path): url for path, url in spec.inlined().items()}
+        to_upload = {path: digest for path, digest in digests.items() if str(path) not in urls}
+        if to_upload:
+            assert bucket is not None, "resolve_bucket gives a bucket to every spec that uploads"
+            urls |= upload_references(to_upload, bucket, lifetime)
+        timings["upload"] = time.monotonic() - mark
+        request = spec.to_request(gateway.default_model, lambda path: urls[str(path)])
+        check_references(request, spec.fields())
+        mark = time.monotonic()
+        submitted = submit_generation(request, key, gateway)
+    except CreateOutcomeUnknownError:
+        raise  # a task may exist and be billed: its reservation stays
+    except Exception as exc:
+        if estimate is not None:
+            release_budget(key, f"not submitted: {type(exc).__name__}")
+        raise
+    timings["submit"] = time.monotonic() - mark
+    return submitted
 
 
 def collect(

@@ -79,7 +79,12 @@ class LocalGateway:
             data_dir = config.data_dir
             data_dir.mkdir(parents=True, exist_ok=True)
         dialect = ServedDialect.named(config.dialect)
-        store = TaskStore(clock=time.time, id_prefix=dialect.dialect.task_id_prefix, cancel_queued=dialect.cancels_queued)
+        store = TaskStore(
+            clock=time.time,
+            id_prefix=dialect.dialect.task_id_prefix,
+            cancel_queued=dialect.cancels_queued,
+            on_in_flight=self._stats.in_flight,
+        )
         renderer = Renderer()
         lifecycle = Lifecycle(
             store,

@@ -89,17 +89,27 @@ class TaskFilter:
 class TaskStore:
     """Thread-safe task records with guarded state transitions.
 
-    `clock` returns wall-clock seconds; tests may pass their own.
+    `clock` returns wall-clock seconds; tests may pass their own. `on_in_flight` hears the number
+    of tasks queued or running after every change of it (the stats keep its peak).
     """
 
-    def __init__(self, clock: Callable[[], float], *, id_prefix: str = ids.ARK_PREFIX, cancel_queued: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        id_prefix: str = ids.ARK_PREFIX,
+        cancel_queued: bool = True,
+        on_in_flight: Callable[[int], None] | None = None,
+    ) -> None:
         self._clock = clock
         self._id_prefix = id_prefix
         self._cancel_queued = cancel_queued
+        self._on_in_flight = on_in_flight
         self._lock = threading.Lock()
         self._tasks: dict[str, TaskRecord] = {}
         self._reserved: set[str] = set()
         self._seq = itertools.count()
+        self._in_flight = 0
 
     def create(
         self,
@@ -125,6 +135,7 @@ class TaskStore:
             )
             self._reserved.discard(task_id)
             self._tasks[task_id] = record
+            self._count_in_flight(+1)
             return dataclasses.replace(record)
 
     def reserve_id(self, created_at: float) -> str:
@@ -208,6 +219,7 @@ class TaskStore:
             if record.status is TaskStatus.QUEUED:
                 # Never started: the lifecycle's `start` finds no record and renders nothing.
                 del self._tasks[task_id]
+                self._count_in_flight(-1)
                 return DeleteOutcome.DELETED, before
             if record.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.EXPIRED):
                 del self._tasks[task_id]
@@ -218,9 +230,18 @@ class TaskStore:
         record = self._tasks.get(task_id)
         if record is None or record.status not in sources:
             return None
+        leaves_flight = target.terminal and not record.status.terminal
         record.status = target
         record.updated_at = self._clock()
+        if leaves_flight:
+            self._count_in_flight(-1)
         return record
+
+    def _count_in_flight(self, change: int) -> None:
+        """Count tasks joining or leaving queued+running, and tell `on_in_flight`; call with the lock held."""
+        self._in_flight += change
+        if self._on_in_flight is not None:
+            self._on_in_flight(self._in_flight)
 
     def _visible(self, record: TaskRecord) -> bool:
         now = self._clock()

@@ -2,7 +2,9 @@
 
 - Intervals start short and grow toward a cap, and shrink again once a task is near the time the
   model is expected to need, so completion is seen soon after it happens.
-- One deadline per call, on the monotonic clock.
+- A deadline per task, on the monotonic clock.
+- `watch` waits for a fixed set of tasks; a `Watchlist` takes new tasks while others are watched,
+  so a batch under a concurrency limit starts one as another finishes.
 - Many tasks in flight cost one list request per round (`filter.task_ids`), not one GET each; a
   single task uses GET, which every gateway serves. The list shows one service tier at a time, so
   flex tasks get their own list request (`filter.service_tier=flex`) rather than a GET each.
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
@@ -93,6 +96,81 @@ class Waited(BaseModel):
     timeline: list[StatusChange]
 
 
+class Watchlist:
+    """Tasks being waited for, each with its own deadline, asked about together: one list request
+    per `poll` however many there are (see `_fetch`). Tasks may join at any time, so a batch can
+    start tasks as others finish.
+    """
+
+    def __init__(
+        self,
+        client: ArkClient,
+        *,
+        on_change: Callable[[ContentGenerationTask], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._on_change = on_change
+        self._clock = clock
+        self._pending: dict[str, tuple[float, float]] = {}
+        """Task id → (when it joined, its deadline), on `clock`."""
+        self._last: dict[str, TaskStatus] = {}
+        self._tiers: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        """How many tasks are still queued or running, as far as the last poll saw."""
+        return len(self._pending)
+
+    def add(self, task_id: str, deadline_seconds: float) -> None:
+        """Watch `task_id` until it is terminal or `deadline_seconds` have passed."""
+        now = self._clock()
+        self._pending[task_id] = (now, now + deadline_seconds)
+
+    def poll(self) -> list[ContentGenerationTask]:
+        """Ask about every watched task once; return those now terminal (and stop watching them).
+
+        Raises:
+            ArkError: the status call failed after the client's own retries; nothing is lost, the
+                next poll asks again.
+        """
+        finished: list[ContentGenerationTask] = []
+        for task in _fetch(self._client, list(self._pending), self._tiers):
+            if task.id not in self._pending:
+                continue  # a gateway whose list ignores the filter
+            if task.service_tier is not None:
+                self._tiers[task.id] = task.service_tier
+            if self._last.get(task.id) != task.status:
+                self._last[task.id] = task.status
+                logger.debug("task %s is %s", task.id, task.status.value)
+                if self._on_change is not None:
+                    self._on_change(task)
+            if task.status.terminal:
+                del self._pending[task.id]
+                finished.append(task)
+        return finished
+
+    def seconds_left(self) -> float:
+        """Time until the nearest deadline (0 when one has passed, infinite when nothing is watched)."""
+        return max(0.0, min((deadline for _, deadline in self._pending.values()), default=math.inf) - self._clock())
+
+    def drop_overdue(self) -> list[WaitTimeoutError]:
+        """Stop watching the tasks past their deadline; an error for each, naming the status last seen."""
+        now = self._clock()
+        overdue = [task_id for task_id, (_, deadline) in self._pending.items() if now >= deadline]
+        errors = [
+            WaitTimeoutError(
+                task_id,
+                self._last.get(task_id, TaskStatus.QUEUED).value,
+                now - self._pending[task_id][0],
+                gateway=self._client.gateway,
+            )
+            for task_id in overdue
+        ]
+        for task_id in overdue:
+            del self._pending[task_id]
+        return errors
+
+
 def watch(
     client: ArkClient,
     task_ids: Iterable[str],
@@ -109,32 +187,19 @@ def watch(
         WaitTimeoutError: the deadline passed with tasks still queued or running (the first of them is named).
         ArkError: a status call failed after the client's own retries.
     """
-    pending = dict.fromkeys(task_ids)
-    last: dict[str, TaskStatus] = {}
-    tiers: dict[str, str] = {}
+    watchlist = Watchlist(client, on_change=on_change, clock=clock)
+    for task_id in task_ids:
+        watchlist.add(task_id, deadline_seconds)
     start = clock()
     round_number = 0
-    while pending:
-        for task in _fetch(client, list(pending), tiers):
-            if task.id not in pending:
-                continue  # a gateway whose list ignores the filter
-            if task.service_tier is not None:
-                tiers[task.id] = task.service_tier
-            if last.get(task.id) != task.status:
-                last[task.id] = task.status
-                logger.debug("task %s is %s", task.id, task.status.value)
-                if on_change is not None:
-                    on_change(task)
-            if task.status.terminal:
-                pending.pop(task.id, None)
-                yield task
-        if not pending:
+    while True:
+        yield from watchlist.poll()
+        if not watchlist:
             return
-        elapsed = clock() - start
-        if elapsed >= deadline_seconds:
-            first = next(iter(pending))
-            raise WaitTimeoutError(first, last.get(first, TaskStatus.QUEUED).value, elapsed, gateway=client.gateway)
-        sleep(min(schedule.pause(round_number, elapsed), deadline_seconds - elapsed))
+        overdue = watchlist.drop_overdue()
+        if overdue:
+            raise overdue[0]
+        sleep(min(schedule.pause(round_number, clock() - start), watchlist.seconds_left()))
         round_number += 1
 
 

@@ -1,4 +1,4 @@
-"""Creating a generation exactly once, and waiting for it."""
+"""Creating a generation exactly once, reading it, and waiting for it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from seedance.settings import get_settings
 from seedance.state import intent_store
 from seedance.submit import Submitted, submit_once
 from seedance.waiting import PollSchedule, StatusChange, Waited, wait_for_task
+from tasks.limits import pace_create
 from tasks.policy import retrying
 
 
@@ -22,6 +23,7 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: Seed
 
     The intent is recorded before the POST and holds the task id the moment the response arrives;
     an unknown outcome is reconciled through the task list before anything is created again.
+    Each attempt first waits for the gateway's create rate (`requests_per_minute`), if it has one.
 
     Raises:
         CreateOutcomeUnknownError: a task may exist that cannot be identified; the message names
@@ -29,6 +31,7 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: Seed
         ArkAPIError: the gateway refused the request (nothing was created).
     """
     settings = get_settings()
+    pace_create(gateway)
     with gateway.get_client() as client:
         submitted = submit_once(
             client,
@@ -41,6 +44,13 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: Seed
     verb = "resuming" if submitted.resumed else "created"
     get_run_logger().info("%s task %s on %s (intent %s)", verb, submitted.task_id, gateway.label, intent_key)
     return submitted
+
+
+@task(name="read-generation", **retrying(3))
+def read_generation(task_id: str, gateway: SeedanceGateway) -> ContentGenerationTask:
+    """The task as the gateway shows it now: a resumed generation holds a task slot only while it is unfinished."""
+    with gateway.get_client() as client:
+        return client.get_task(task_id)
 
 
 @task(name="wait-for-generation", **retrying(3))

@@ -14,6 +14,7 @@ from local_gateway import GatewayConfig, LocalGateway
 from local_gateway.lifecycle import Lifecycle
 from local_gateway.plan import OutputPlan
 from local_gateway.render import RenderResult
+from local_gateway.stats import Stats
 from local_gateway.store import CANCELLED_RETENTION_SECONDS, RETENTION_SECONDS, DeleteOutcome, TaskFilter, TaskStore
 from seedance.ark.types import CreateTaskRequest, TaskError, TaskStatus, TextContent
 from tests.gateway.support import LITE_T2V, TASKS, create, error_of, text_body, wait_for
@@ -110,6 +111,25 @@ def test_transitions_only_leave_the_states_they_name(store: TaskStore, clock: Cl
     record = store.get(task_id)
     assert record is not None and record.updated_at == record.created_at + 3
     assert store.delete("cgt-20200101000000-nopee")[0] is DeleteOutcome.NOT_FOUND
+
+
+@pytest.mark.parametrize("cancel_queued", [True, False], ids=["queued-cancelled", "queued-deleted"])
+def test_stats_keep_the_most_tasks_queued_or_running_at_once(clock: Clock, cancel_queued: bool) -> None:
+    stats = Stats()
+    store = TaskStore(clock=clock, cancel_queued=cancel_queued, on_in_flight=stats.in_flight)
+    first, second, third = (add(store, clock) for _ in range(3))
+    store.start(first)
+    store.succeed(first, RESULT)
+    store.delete(second)
+    assert (stats.snapshot()["in_flight"], stats.snapshot()["peak_in_flight"]) == (1, 3)
+
+    stats.reset()
+    assert stats.snapshot()["peak_in_flight"] == 1
+    fourth = add(store, clock)
+    store.start(third)
+    store.fail(third, TaskError(code="InternalServiceError", message="boom"))
+    store.expire(fourth)
+    assert (stats.snapshot()["in_flight"], stats.snapshot()["peak_in_flight"]) == (0, 2)
 
 
 def test_records_vanish_after_their_retention(store: TaskStore, clock: Clock) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from seedance.ark.client import ArkClient
 from seedance.errors import WaitTimeoutError
-from seedance.waiting import PollSchedule, expected_seconds, wait_for_task, watch
+from seedance.waiting import PollSchedule, Watchlist, expected_seconds, wait_for_task, watch
 
 SCHEDULE = PollSchedule(initial=1.0, maximum=4.0)
 
@@ -49,6 +49,34 @@ def test_many_tasks_cost_one_list_request_per_round() -> None:
     assert sorted(t.id for t in finished) == sorted(done_at)
     assert all(r.url.path.endswith("/tasks") for r in requests)
     assert len(requests) / len(done_at) <= 0.5
+
+
+def test_tasks_join_a_watchlist_while_others_are_watched_each_with_its_own_deadline() -> None:
+    clock, asked = FakeClock(), []
+    done_at = {"a": 3.0, "b": 5.0, "c": 1000.0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("filter.task_ids") or [request.url.path.rsplit("/", 1)[-1]]
+        asked.append(sorted(ids))
+        items = [task(i, "succeeded" if clock.now >= done_at[i] else "running") for i in ids]
+        return httpx.Response(200, json={"items": items, "total": len(items)} if len(ids) > 1 else items[0])
+
+    watchlist = Watchlist(client_for(handler, clock), clock=clock)
+    watchlist.add("a", 100)
+    assert watchlist.poll() == []
+    clock.sleep(1)
+    watchlist.add("b", 100)
+    watchlist.add("c", 4)
+    assert watchlist.seconds_left() == 4
+    assert watchlist.poll() == []
+    clock.sleep(2)
+    assert [t.id for t in watchlist.poll()] == ["a"]
+    clock.sleep(2)
+    assert [t.id for t in watchlist.poll()] == ["b"]
+    assert asked == [["a"], ["a", "b", "c"], ["a", "b", "c"], ["b", "c"]]
+    [late] = watchlist.drop_overdue()
+    assert late.task_id == "c" and "after 4 s (still running)" in str(late)
+    assert len(watchlist) == 0
 
 
 def test_a_failing_status_call_at_completion_loses_nothing() -> None:
