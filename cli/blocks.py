@@ -30,6 +30,10 @@ def save_gateway(
     ] = None,
     dialect: Annotated[str, typer.Option(help="ark, byteplus, kkiai, aiid, maxtoken, aimanyi, quickrouter.")] = "ark",
     default_model: Annotated[str | None, typer.Option(help="Model for specs that name none.")] = None,
+    max_concurrent_tasks: Annotated[
+        int | None, typer.Option(min=1, help="Tasks queued or running upstream at once, across every worker.")
+    ] = None,
+    requests_per_minute: Annotated[int | None, typer.Option(min=1, help="Creates per minute, across every worker.")] = None,
 ) -> None:
     """Save a SeedanceGateway block (the API key stored encrypted by Prefect)."""
     from pydantic import SecretStr
@@ -44,11 +48,22 @@ def save_gateway(
     url = base_url or chosen.base_url
     if not url:
         raise typer.BadParameter(f"the {chosen.name} gateway has no public address on record", param_hint="--base-url")
-    block = SeedanceGateway(base_url=url, api_key=SecretStr(_secret(api_key, "API key")), dialect=chosen.name)
+    block = SeedanceGateway(
+        base_url=url,
+        api_key=SecretStr(_secret(api_key, "API key")),
+        dialect=chosen.name,
+        max_concurrent_tasks=max_concurrent_tasks,
+        requests_per_minute=requests_per_minute,
+    )
     if default_model:
         block.default_model = default_model
     block.save(name, overwrite=True)
-    typer.echo(f"saved gateway block {name!r}: {url} ({chosen.name})")
+    limits = [
+        f"{max_concurrent_tasks} tasks at once" if max_concurrent_tasks else "",
+        f"{requests_per_minute}/min" if requests_per_minute else "",
+    ]
+    shown = ", ".join(limit for limit in limits if limit)
+    typer.echo(f"saved gateway block {name!r}: {url} ({chosen.name}{'; ' + shown if shown else ''})")
 
 
 @app.command("save-bucket")
