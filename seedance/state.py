@@ -8,13 +8,14 @@ from __future__ import annotations
 from seedance.intents import IntentStore
 from seedance.ledger import Ledger
 from seedance.settings import Settings, get_settings
+from seedance.stores.files import FileIntentStore, FileLedger
 
 
 def intent_store(settings: Settings | None = None) -> IntentStore:
     """The submit-once records (`<state dir>/intents`)."""
-    return IntentStore((settings or get_settings()).state_dir / "intents")
+    return FileIntentStore((settings or get_settings()).state_dir / "intents")
 
 
 def spending_ledger(settings: Settings | None = None) -> Ledger:
     """The spending ledger (`<state dir>/ledger.jsonl`)."""
-    return Ledger((settings or get_settings()).state_dir)
+    return FileLedger((settings or get_settings()).state_dir)
