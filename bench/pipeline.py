@@ -60,7 +60,8 @@ class PipelineConfig:
     base_url: str
     api_key: str
     workdir: Path
-    """Intent records go to `workdir/intents`, videos to `workdir/videos`."""
+    """The state folder (intent records in `workdir/intents`, unless `SEEDANCE_STATE_URL` names a
+    database) and the videos (`workdir/videos`)."""
     timeout: httpx.Timeout
     settle_seconds: float
     schedule: PollSchedule

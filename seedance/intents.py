@@ -8,12 +8,14 @@ reached the gateway without us seeing the answer: nothing creates again until th
 An `IntentStore` keeps the records and an exclusive lock per intent key, held across the create
 call itself (check, write `submitting`, POST, write the id), so two workers starting the same
 generation cannot both reach the create. The lock must be released by the system, not by a lease
-and a clock, if its holder dies mid-call. The backend (`seedance/stores/`) that `seedance/state.py`
-opens does that:
+and a clock, if its holder dies mid-call. Two backends do that (`seedance/stores/`), and
+`seedance/state.py` picks one:
 
 * files with `flock` under a state folder (`SEEDANCE_STATE_DIR`): the kernel drops a dead holder's
   lock. Workers must share that folder on one host (or a network file system whose `flock` works
-  across hosts; NFSv4 does, some do not).
+  across hosts; NFSv4 does, some do not);
+* PostgreSQL (`SEEDANCE_STATE_URL`) for workers on many machines: a session advisory lock, which
+  the server drops when the holder's connection closes.
 
 Prefect transaction locks need a lock manager service (Redis) for more than one process, and S3
 conditional writes cannot be held across a call, so neither is used. Workers that do not share a

@@ -11,7 +11,8 @@ is submitted, when committed + its estimate would pass the budget.
 The ledger is an append-only log: each record is the whole entry after a change, so the last record
 of an intent key is its state. Every change reads the log and appends under one ledger-wide lock,
 so workers sharing a ledger can never reserve past a budget together. `Ledger` holds these rules;
-its backends (`seedance/stores/`: a JSON-lines file) only keep the log and the lock, and `seedance.state.spending_ledger()` opens the configured one.
+its backends (`seedance/stores/`: a JSON-lines file, or a PostgreSQL table) only keep the log and
+the lock, and `seedance.state.spending_ledger()` opens the configured one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
-"""Where the pipeline's durable state lives, opened in one place: the intent store and the ledger.
+"""Where the pipeline's durable state lives, chosen in this one place: the intent store and the ledger.
 
-Both sit under `Settings.state_dir` (`SEEDANCE_STATE_DIR`, default `$PREFECT_HOME/seedance`).
+* A PostgreSQL URL (`SEEDANCE_STATE_URL`): workers on many machines share intent records, their
+  locks and budgets.
+* Otherwise files under `Settings.state_dir` (`SEEDANCE_STATE_DIR`, default `$PREFECT_HOME/seedance`):
+  workers on this machine share them.
+
+Every worker that may start the same generation or spend from the same budget must open the same
+state: workers with separate states can create the same generation twice and pass a budget together.
 """
 
 from __future__ import annotations
@@ -9,13 +15,24 @@ from seedance.intents import IntentStore
 from seedance.ledger import Ledger
 from seedance.settings import Settings, get_settings
 from seedance.stores.files import FileIntentStore, FileLedger
+from seedance.stores.postgres import Database, PostgresIntentStore, PostgresLedger
 
 
 def intent_store(settings: Settings | None = None) -> IntentStore:
-    """The submit-once records (`<state dir>/intents`)."""
-    return FileIntentStore((settings or get_settings()).state_dir / "intents")
+    """The submit-once records: in the database at `SEEDANCE_STATE_URL`, else `<state dir>/intents`."""
+    settings = settings or get_settings()
+    database = _database(settings)
+    return FileIntentStore(settings.state_dir / "intents") if database is None else PostgresIntentStore(database)
 
 
 def spending_ledger(settings: Settings | None = None) -> Ledger:
-    """The spending ledger (`<state dir>/ledger.jsonl`)."""
-    return FileLedger((settings or get_settings()).state_dir)
+    """The spending ledger: in the database at `SEEDANCE_STATE_URL`, else `<state dir>/ledger.jsonl`."""
+    settings = settings or get_settings()
+    database = _database(settings)
+    return FileLedger(settings.state_dir) if database is None else PostgresLedger(database)
+
+
+def _database(settings: Settings) -> Database | None:
+    """The database `SEEDANCE_STATE_URL` names; None (files) when it is unset or empty."""
+    url = settings.state_url
+    return Database(url) if url is not None and url.get_secret_value() else None
