@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         description="A PostgreSQL database for intent records and the ledger, shared by workers on many machines: "
         "postgresql://user:password@host:5432/database. Secret: it holds the password.",
     )
+    state_block: str | None = Field(
+        default=None,
+        description="A saved SeedanceState block naming that database, instead of state_url (flows and tasks only).",
+    )
     poll_initial_seconds: float = Field(default=2.0, gt=0, description="First pause between status checks.")
     poll_max_seconds: float = Field(default=15.0, gt=0, description="Longest pause between status checks.")
     poll_growth: float = Field(default=1.5, ge=1, description="Each pause is this much longer than the last.")

@@ -1,7 +1,7 @@
 """Session fixtures shared by every test tier.
 
 * `_no_credentials` (autouse): no test sees ARK_API_KEY, Volcengine or AWS credentials, nor a
-  state database (`SEEDANCE_STATE_URL`).
+  state database (`SEEDANCE_STATE_URL`, `SEEDANCE_STATE_BLOCK`).
 * `media_dir`: small real media files made once per session with ffmpeg (see `MEDIA`).
 * `media_server`: a static file server on 127.0.0.1 serving `media_dir`, standing in for the
   third-party hosts that Ark fetches references from.
@@ -64,6 +64,7 @@ def _is_credential(name: str) -> bool:
         "VOLC_ACCESSKEY",
         "VOLC_SECRETKEY",
         "SEEDANCE_STATE_URL",
+        "SEEDANCE_STATE_BLOCK",
     )
 
 

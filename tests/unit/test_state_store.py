@@ -132,6 +132,8 @@ def test_a_url_picks_postgresql_and_nothing_goes_to_the_state_folder(tmp_path: P
     assert isinstance(store, PostgresIntentStore) and isinstance(ledger, PostgresLedger)
     store.put(intent("k", task_id="cgt-1"))
     ledger.reserve("k", estimate())
+    handed_in = intent_store(Settings(state_dir=tmp_path / "unused"), url=url)  # a saved block's URL, without the setting
+    assert isinstance(handed_in, PostgresIntentStore) and handed_in.get("k") is not None
     assert not (tmp_path / "unused").exists()  # nothing went to a state folder
 
 
@@ -139,6 +141,16 @@ def test_only_a_postgresql_url_names_a_state_database(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path, state_url=SecretStr("mysql://seedance:hunter2@db/seedance"))
     with pytest.raises(ConfigurationError, match=r"postgresql://user:password@host:5432/database") as caught:
         intent_store(settings)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_saved_block_and_a_url_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blocks.state import open_intent_store  # here, not above: it loads Prefect
+
+    monkeypatch.setenv("SEEDANCE_STATE_BLOCK", "shared")
+    monkeypatch.setenv("SEEDANCE_STATE_URL", "postgresql://seedance:hunter2@db/seedance")
+    with pytest.raises(ConfigurationError, match="SEEDANCE_STATE_BLOCK and SEEDANCE_STATE_URL are both set") as caught:
+        open_intent_store()
     assert "hunter2" not in str(caught.value)
 
 
