@@ -22,8 +22,10 @@ from seedance.ark.types import ContentGenerationTask, CreateTaskRequest, TaskSta
 from seedance.catalog import FPS, find_model
 from seedance.download import download
 from seedance.errors import DownloadError, GenerationFailedError, SeedanceError, is_retryable
-from seedance.intents import IntentStore, intent_key
+from seedance.intents import intent_key
 from seedance.media import MediaError, probe
+from seedance.settings import Settings
+from seedance.state import intent_store
 from seedance.submit import submit_once
 from seedance.waiting import PollSchedule, wait_for_task
 
@@ -58,7 +60,8 @@ class PipelineConfig:
     base_url: str
     api_key: str
     workdir: Path
-    """Intent records go to `workdir/intents`, videos to `workdir/videos`."""
+    """The state folder (intent records in `workdir/intents`, unless `SEEDANCE_STATE_URL` names a
+    database) and the videos (`workdir/videos`)."""
     timeout: httpx.Timeout
     settle_seconds: float
     schedule: PollSchedule
@@ -86,7 +89,7 @@ def generate(config: PipelineConfig, index: int, request: CreateTaskRequest) -> 
     """Run one generation to its end. Never raises a SeedanceError: it is returned in the outcome."""
     start = time.monotonic()
     key = intent_key(config.base_url, request.to_body())
-    store = IntentStore(config.workdir / "intents")
+    store = intent_store(Settings(state_dir=config.workdir))
     task_id: str | None = None
     client = ArkClient(
         config.base_url, config.api_key, gateway="soak", timeout=config.timeout, retry_base_seconds=config.read_retry_base_seconds

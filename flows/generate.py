@@ -12,11 +12,11 @@ from prefect.logging.loggers import flow_run_logger
 from prefect.states import State
 
 from blocks.gateway import SeedanceGateway
+from blocks.state import open_intent_store
 from flows.steps import collect, resolve_bucket, submit
 from seedance.cancel import cancel_tasks
 from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
-from seedance.state import intent_store
 from tasks.generation import wait_for_generation
 from tasks.limits import TaskSlots, ensure_limits
 
@@ -28,7 +28,7 @@ def cancel_upstream(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> No
     with the same spec (the intent record keeps its task id) for 7 days.
     """
     logger = flow_run_logger(flow_run, flow)  # hooks may run in the runner, outside any run context
-    intents = intent_store().owned_by(str(flow_run.id))
+    intents = open_intent_store().owned_by(str(flow_run.id))
     if not intents:
         return
     with SeedanceGateway.resolve(flow_run.parameters.get("gateway")).get_client() as client:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from blocks.bucket import load_bucket
 from blocks.gateway import SeedanceGateway
+from blocks.state import open_intent_store
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
 from seedance.files import sha256_file
@@ -21,7 +22,6 @@ from seedance.intents import intent_key, intent_seed
 from seedance.results import GenerationResult, OutputFiles, VideoInfo
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
-from seedance.state import intent_store
 from seedance.storage import presign_lifetime
 from seedance.submit import Submitted
 from seedance.waiting import StatusChange, expected_seconds
@@ -88,7 +88,7 @@ def submit(
     digests = {path: sha256_file(path) for path in spec.local_files()}
     keyed = spec.to_request(gateway.default_model, lambda path: f"sha256:{digests[path]}")
     key = intent_key(gateway.base_url, keyed.to_body(), salt)
-    store = intent_store(settings)
+    store = open_intent_store(settings)
     known = store.get(key)
 
     if known is not None and known.task_id is not None:

@@ -2,7 +2,8 @@
 
     SeedanceError
     ├── SpecError ........................ the user's input is wrong; nothing was sent      (permanent)
-    ├── ConfigurationError ............... no gateway or bucket is configured               (permanent)
+    ├── ConfigurationError ............... no gateway, bucket or state database configured  (permanent)
+    ├── StateStoreError .................. the state database failed or is unreachable      (transient)
     ├── BudgetExceededError .............. an estimate would pass the budget; not sent      (permanent)
     ├── ArkError ......................... talking to a gateway went wrong
     │   ├── ArkAPIError .................. the gateway answered with an error status
@@ -73,7 +74,19 @@ class SpecError(SeedanceError):
 
 
 class ConfigurationError(SeedanceError):
-    """A gateway or bucket is neither saved as a block nor given in the environment."""
+    """A gateway or bucket is neither saved as a block nor given in the environment, or the state
+    database is named twice or by something that is not a PostgreSQL URL."""
+
+
+class StateStoreError(SeedanceError):
+    """The PostgreSQL database holding intent records and the ledger failed a call or could not be reached.
+
+    Retryable: a failed ledger change is rolled back whole, and an intent record that did not get
+    its task id is reconciled through the task list on the next attempt, as after a crash. The
+    message names the database with its password masked.
+    """
+
+    retryable = True
 
 
 class BudgetExceededError(SeedanceError):

@@ -5,36 +5,33 @@ task id. A task retry, a flow re-run or a run after a crash finds the record and
 task id instead of paying again. A record left in `submitting` or `unknown` means a create may have
 reached the gateway without us seeing the answer: nothing creates again until that is resolved.
 
-Records are JSON files in a state folder (`SEEDANCE_STATE_DIR`), written to a temporary file and
-renamed (never half written), and an exclusive `flock` per intent key serialises workers, so two
-processes starting the same generation cannot both reach the create call.
+An `IntentStore` keeps the records and an exclusive lock per intent key, held across the create
+call itself (check, write `submitting`, POST, write the id), so two workers starting the same
+generation cannot both reach the create. The lock must be released by the system, not by a lease
+and a clock, if its holder dies mid-call. Two backends do that (`seedance/stores/`), and
+`seedance/state.py` picks one:
 
-Why files and flock, not the alternatives: the lock must be held across the create call itself
-(check, write `submitting`, POST, write the id) and released by the kernel if the holder dies —
-`flock` does exactly that, with no lease to expire mid-call and no service to run. Prefect
-transaction locks need a lock manager service (Redis) for more than one process; S3 conditional
-writes cannot be held across a call, so a crashed holder would need a lease and a clock. The cost:
-workers must share the state folder on one host, or on a shared file system whose `flock` works
-across hosts (NFSv4 does; some network file systems do not). Workers on separate machines without
-such a folder would each keep their own records; the task-list reconciliation still stops them
-from adopting each other's tasks, but not from creating the same generation twice.
+* files with `flock` under a state folder (`SEEDANCE_STATE_DIR`): the kernel drops a dead holder's
+  lock. Workers must share that folder on one host (or a network file system whose `flock` works
+  across hosts; NFSv4 does, some do not);
+* PostgreSQL (`SEEDANCE_STATE_URL`) for workers on many machines: a session advisory lock, which
+  the server drops when the holder's connection closes.
+
+Prefect transaction locks need a lock manager service (Redis) for more than one process, and S3
+conditional writes cannot be held across a call, so neither is used. Workers that do not share a
+store each keep their own records; the task-list reconciliation still stops them from adopting
+each other's tasks, but not from creating the same generation twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
-
-from seedance.files import atomic_write_text
-from seedance.locking import file_lock
 
 
 class IntentState(StrEnum):
@@ -82,45 +79,40 @@ def intent_seed(key: str) -> int:
     return int(key[:8], 16) % 2**31
 
 
-class IntentStore:
-    """Intent records under `root`, one JSON file per key."""
+class IntentStore(Protocol):
+    """The intent records every worker that may start the same generation shares, and their locks.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+    Implemented by `FileIntentStore` and `PostgresIntentStore` (`seedance/stores/`); open one with
+    `seedance.state.intent_store()`.
+    """
 
-    def _path(self, key: str) -> Path:
-        return self.root / f"{key}.json"
+    def locked(self, key: str) -> AbstractContextManager[None]:
+        """Hold the exclusive lock of one intent key, blocking until other holders release it.
 
-    @contextmanager
-    def locked(self, key: str) -> Iterator[None]:
-        """Hold the exclusive lock of one intent key (blocks until other holders release it)."""
-        with file_lock(self.root / f"{key}.lock"):
-            yield
+        Released when the block ends, and by the system (never by a timeout) if the holder dies.
+        """
+        ...
 
-    def get(self, key: str) -> Intent | None:
-        try:
-            return Intent.model_validate_json(self._path(key).read_bytes())
-        except FileNotFoundError:
-            return None
+    def get(self, key: str) -> Intent | None: ...
 
     def put(self, intent: Intent) -> Intent:
-        """Write a record atomically (temporary file, fsync, rename)."""
-        intent = intent.model_copy(update={"updated_at": time.time()})
-        atomic_write_text(self._path(intent.key), intent.model_dump_json(indent=2))
-        return intent
+        """Write a whole record (never half of one), stamped with the time of writing; returns what was written."""
+        ...
 
-    def all(self) -> list[Intent]:
-        return [Intent.model_validate_json(path.read_bytes()) for path in self.root.glob("*.json")]
+    def all(self) -> list[Intent]: ...
 
     def claimed_task_ids(self) -> set[str]:
         """Task ids recorded by any intent here: never adopted by another one."""
-        return {intent.task_id for intent in self.all() if intent.task_id}
+        ...
 
     def owned_by(self, owner: str) -> list[Intent]:
         """Intents whose task was created by the flow run `owner`."""
-        return [intent for intent in self.all() if intent.owner == owner and intent.task_id]
+        ...
 
     def discard(self, key: str) -> None:
         """Forget an intent whose create was provably refused, so a later run may try again."""
-        self._path(key).unlink(missing_ok=True)
+        ...
+
+    def record_of(self, key: str) -> str:
+        """Where a person finds the record of `key` to correct it by hand (no secret in it)."""
+        ...

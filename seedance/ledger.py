@@ -8,23 +8,23 @@ What a budget counts as committed: the billed cost of succeeded items (their est
 bill is unknown) plus the estimates of items not yet settled. `reserve` refuses an item, before it
 is submitted, when committed + its estimate would pass the budget.
 
-The ledger is one append-only JSON-lines file (`ledger.jsonl`) in a state folder; each line is the
-whole entry after a change, so the last line of an intent key is its state. Every change holds an
-exclusive `flock` on `ledger.lock` from reading the file to the fsync of the appended line, so
-processes on one machine sharing the folder can never reserve past a budget together. A line torn
-by a crash is skipped: it always stands for a change whose caller never saw it succeed.
+The ledger is an append-only log: each record is the whole entry after a change, so the last record
+of an intent key is its state. Every change reads the log and appends under one ledger-wide lock,
+so workers sharing a ledger can never reserve past a budget together. `Ledger` holds these rules;
+its backends (`seedance/stores/`: a JSON-lines file, or a PostgreSQL table) only keep the log and
+the lock, and `seedance.state.spending_ledger()` opens the configured one.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from pathlib import Path
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,10 +32,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from seedance.cost.estimate import Estimate
 from seedance.cost.prices import Tier
 from seedance.errors import BudgetExceededError, Problem, SpecError
-from seedance.locking import file_lock
-
-LEDGER_FILE: Final = "ledger.jsonl"
-LOCK_FILE: Final = "ledger.lock"
 
 _MILLION: Final = Decimal(1_000_000)
 
@@ -188,34 +184,62 @@ class CurrencySummary(BaseModel):
 
 
 class LedgerSummary(BaseModel):
-    path: Path
+    location: str
+    """Where the ledger lives: a file, or a database URL with its password masked."""
     entries: int
     currencies: list[CurrencySummary]
     unreadable_lines: int = 0
 
 
-class Ledger:
-    """The spending ledger in `state_dir` (created if missing).
+@dataclass
+class LedgerChange:
+    """One change: the current entries, read under the ledger-wide lock, and the entry it appends.
+
+    The backend appends `appended`, when set, before it lets go of the lock; a change that raises
+    appends nothing.
+    """
+
+    entries: dict[str, LedgerEntry]
+    appended: LedgerEntry | None = None
+
+
+class Ledger(ABC):
+    """The spending ledger: budgets, reservations and bills over a log that a backend keeps.
+
+    Open the configured one with `seedance.state.spending_ledger()`.
 
     Example:
-        >>> ledger = Ledger(settings.state_dir)
+        >>> ledger = spending_ledger(settings)
         >>> ledger.reserve(key, estimate, Budget.parse("20 CNY"), run_id=flow_run_id)   # before the create
         >>> ledger.settle(key, task.usage.completion_tokens, task.status, task_id=task.id)
     """
 
-    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.root = state_dir
-        self.path = state_dir / LEDGER_FILE
-        self._lock_path = state_dir / LOCK_FILE
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        state_dir.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location!r})"
+
+    # -- the backend ---------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the log lives, safe to print: a file, or a database URL with its password masked."""
+
+    @abstractmethod
+    def _read(self) -> tuple[dict[str, LedgerEntry], int]:
+        """`latest_entries` of the whole log, read at one moment (never halfway through a change)."""
+
+    @abstractmethod
+    def _change(self) -> AbstractContextManager[LedgerChange]:
+        """Hold the ledger-wide lock from reading the entries to appending the change's entry."""
 
     # -- reading -------------------------------------------------------------------------------
 
     def entries(self) -> dict[str, LedgerEntry]:
         """The current entry of every intent key, in the order they were first reserved."""
-        with file_lock(self._lock_path, shared=True):
-            return self._read()[0]
+        return self._read()[0]
 
     def get(self, intent_key: str) -> LedgerEntry | None:
         return self.entries().get(intent_key)
@@ -234,8 +258,7 @@ class Ledger:
 
     def summary(self) -> LedgerSummary:
         """Per currency: spent, reserved, counts by outcome, and estimated vs billed tokens."""
-        with file_lock(self._lock_path, shared=True):
-            entries, unreadable = self._read()
+        entries, unreadable = self._read()
         by_currency: dict[str, CurrencySummary] = {}
         for entry in entries.values():
             row = by_currency.setdefault(
@@ -263,7 +286,7 @@ class Ledger:
             else:
                 row.unpaid += 1
         return LedgerSummary(
-            path=self.path, entries=len(entries), currencies=list(by_currency.values()), unreadable_lines=unreadable
+            location=self.location, entries=len(entries), currencies=list(by_currency.values()), unreadable_lines=unreadable
         )
 
     # -- changing ------------------------------------------------------------------------------
@@ -298,13 +321,12 @@ class Ledger:
                 ],
                 "budget",
             )
-        with file_lock(self._lock_path):
-            entries = self._read()[0]
-            existing = entries.get(intent_key)
+        with self._change() as change:
+            existing = change.entries.get(intent_key)
             if existing is not None and existing.status in (EntryStatus.RESERVED, EntryStatus.SUCCEEDED):
                 return existing
             if budget is not None:
-                self._check(budget, entries, intent_key, estimate)
+                self._check(budget, change.entries, intent_key, estimate)
             now = self._clock()
             entry = LedgerEntry(
                 intent_key=intent_key,
@@ -320,8 +342,8 @@ class Ledger:
                 reserved_at=now,
                 updated_at=now,
             )
-            self._append(entry)
-            return entry
+            change.appended = entry
+        return entry
 
     def settle(
         self,
@@ -346,8 +368,10 @@ class Ledger:
             final = None
         if final not in SETTLE_STATUSES:
             raise ValueError(f"cannot settle with status {status!r}; allowed: {', '.join(SETTLE_STATUSES)}")
-        with file_lock(self._lock_path):
-            entry = self._require(intent_key)
+        with self._change() as change:
+            entry = change.entries.get(intent_key)
+            if entry is None:
+                raise LookupError(f"the ledger {self.location} has no reservation for intent {intent_key}")
             billed_cost: Decimal | None = Decimal(0)
             if final is EntryStatus.SUCCEEDED:
                 billed_cost = None if billed_tokens is None else Decimal(billed_tokens) * entry.price_per_million / _MILLION
@@ -362,19 +386,19 @@ class Ledger:
                     "updated_at": now,
                 }
             )
-            self._append(entry)
-            return entry
+            change.appended = entry
+        return entry
 
     def release(self, intent_key: str, note: str | None = None) -> LedgerEntry | None:
         """Free a reservation whose create was refused or never made; None when nothing is reserved."""
-        with file_lock(self._lock_path):
-            entry = self._read()[0].get(intent_key)
+        with self._change() as change:
+            entry = change.entries.get(intent_key)
             if entry is None or entry.status is not EntryStatus.RESERVED:
                 return entry
             now = self._clock()
             entry = entry.model_copy(update={"status": EntryStatus.RELEASED, "settled_at": now, "updated_at": now, "note": note})
-            self._append(entry)
-            return entry
+            change.appended = entry
+        return entry
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -396,54 +420,25 @@ class Ledger:
             f"{_money(max(budget.amount - committed, Decimal(0)))} {cur} left. Not submitted."
         )
 
-    def _require(self, intent_key: str) -> LedgerEntry:
-        entry = self._read()[0].get(intent_key)
-        if entry is None:
-            raise LookupError(f"the ledger {self.path} has no reservation for intent {intent_key}")
-        return entry
 
-    def _read(self) -> tuple[dict[str, LedgerEntry], int]:
-        """The last entry of each key, and how many lines could not be read (torn by a crash)."""
-        entries: dict[str, LedgerEntry] = {}
-        unreadable = 0
+def latest_entries(records: Iterable[bytes | str]) -> tuple[dict[str, LedgerEntry], int]:
+    """The last entry of each key in a log (oldest record first), and how many records could not be read.
+
+    A record that does not parse stands for a change whose caller never saw it succeed (a line
+    torn by a crash): it is skipped and counted.
+    """
+    entries: dict[str, LedgerEntry] = {}
+    unreadable = 0
+    for record in records:
+        if not record.strip():
+            continue
         try:
-            lines = self.path.read_bytes().splitlines()
-        except FileNotFoundError:
-            return entries, 0
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                entry = LedgerEntry.model_validate_json(line)
-            except ValidationError:
-                unreadable += 1
-                continue
-            entries[entry.intent_key] = entry
-        return entries, unreadable
-
-    def _append(self, entry: LedgerEntry) -> None:
-        """Append one line and fsync it; a line torn by an earlier crash is closed off first."""
-        line = json.dumps(entry.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-        created = not self.path.exists()
-        with self.path.open("a+b") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size:
-                handle.seek(size - 1)
-                if handle.read(1) != b"\n":
-                    line = b"\n" + line
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if created:
-            _fsync_dir(self.root)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            entry = LedgerEntry.model_validate_json(record)
+        except ValidationError:
+            unreadable += 1
+            continue
+        entries[entry.intent_key] = entry
+    return entries, unreadable
 
 
 def _money(amount: Decimal) -> str:

@@ -1,11 +1,15 @@
-"""Non-secret settings, all read from `SEEDANCE_*` environment variables. Secrets live in blocks or env."""
+"""Settings, all read from `SEEDANCE_*` environment variables.
+
+The one secret among them, the state database URL, is a `SecretStr` (it never prints); the other
+secrets live in blocks or in their own environment variables.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,7 +23,19 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SEEDANCE_", extra="ignore")
 
-    state_dir: Path = Field(default_factory=_default_state_dir, description="Where intent records live.")
+    state_dir: Path = Field(
+        default_factory=_default_state_dir,
+        description="Where intent records and the ledger live when no state database is set (workers on one machine).",
+    )
+    state_url: SecretStr | None = Field(
+        default=None,
+        description="A PostgreSQL database for intent records and the ledger, shared by workers on many machines: "
+        "postgresql://user:password@host:5432/database. Secret: it holds the password.",
+    )
+    state_block: str | None = Field(
+        default=None,
+        description="A saved SeedanceState block naming that database, instead of state_url (flows and tasks only).",
+    )
     poll_initial_seconds: float = Field(default=2.0, gt=0, description="First pause between status checks.")
     poll_max_seconds: float = Field(default=15.0, gt=0, description="Longest pause between status checks.")
     poll_growth: float = Field(default=1.5, ge=1, description="Each pause is this much longer than the last.")

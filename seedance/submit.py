@@ -146,6 +146,6 @@ def _resolve(
     raise CreateOutcomeUnknownError(
         f"intent {intent.key}: cannot tell which task was created ({reason}). Not creating again. "
         f"Check the gateway's task list (model {request.model}); then record the task id in "
-        f"{store.root / (intent.key + '.json')} or delete that file if no task exists.",
+        f"{store.record_of(intent.key)}, or delete that record if no task exists.",
         gateway=client.gateway,
     )

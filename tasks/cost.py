@@ -7,6 +7,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from blocks.gateway import SeedanceGateway
+from blocks.state import open_ledger
 from seedance.ark.types import ContentGenerationTask
 from seedance.cost.estimate import Estimate, estimate_checked_spec
 from seedance.cost.prices import PriceTable
@@ -14,7 +15,6 @@ from seedance.errors import Problem, SpecError
 from seedance.ledger import Budget, LedgerEntry
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
-from seedance.state import spending_ledger
 
 
 @task(name="reserve-budget", cache_policy=NO_CACHE)
@@ -58,7 +58,7 @@ def reserve_budget(spec: GenerationSpec, gateway: SeedanceGateway, intent_key: s
         estimate.currency,
         estimate.confidence,
     )
-    ledger = spending_ledger(settings)
+    ledger = open_ledger(settings)
     scopes: list[Budget | None] = [*budgets] or [None]  # without a budget the entry is still recorded
     for budget in scopes:
         ledger.reserve(intent_key, estimate, budget, run_id=flow_run.get_id())
@@ -68,7 +68,7 @@ def reserve_budget(spec: GenerationSpec, gateway: SeedanceGateway, intent_key: s
 @task(name="release-budget", cache_policy=NO_CACHE)
 def release_budget(intent_key: str, reason: str) -> None:
     """Free the reservation of a generation that provably was not created."""
-    spending_ledger().release(intent_key, note=reason)
+    open_ledger().release(intent_key, note=reason)
 
 
 @task(name="settle-cost", cache_policy=NO_CACHE)
@@ -77,7 +77,7 @@ def settle_cost(intent_key: str, generation: ContentGenerationTask) -> LedgerEnt
 
     Returns None when there was no estimate.
     """
-    ledger = spending_ledger()
+    ledger = open_ledger()
     if ledger.get(intent_key) is None:
         return None
     billed = generation.usage.completion_tokens if generation.usage else None

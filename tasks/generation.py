@@ -8,9 +8,9 @@ from prefect import get_run_logger, task
 from prefect.runtime import flow_run
 
 from blocks.gateway import SeedanceGateway
+from blocks.state import open_intent_store
 from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
 from seedance.settings import get_settings
-from seedance.state import intent_store
 from seedance.submit import Submitted, submit_once
 from seedance.waiting import PollSchedule, StatusChange, Waited, wait_for_task
 from tasks.limits import pace_create
@@ -35,7 +35,7 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: Seed
     with gateway.get_client() as client:
         submitted = submit_once(
             client,
-            intent_store(settings),
+            open_intent_store(settings),
             intent_key,
             request,
             settle_seconds=settings.reconcile_settle_seconds,

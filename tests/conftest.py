@@ -1,6 +1,7 @@
 """Session fixtures shared by every test tier.
 
-* `_no_credentials` (autouse): no test sees ARK_API_KEY, Volcengine or AWS credentials.
+* `_no_credentials` (autouse): no test sees ARK_API_KEY, Volcengine or AWS credentials, nor a
+  state database (`SEEDANCE_STATE_URL`, `SEEDANCE_STATE_BLOCK`).
 * `media_dir`: small real media files made once per session with ffmpeg (see `MEDIA`).
 * `media_server`: a static file server on 127.0.0.1 serving `media_dir`, standing in for the
   third-party hosts that Ark fetches references from.
@@ -57,7 +58,14 @@ MEDIA = {
 
 
 def _is_credential(name: str) -> bool:
-    return name.startswith("AWS_") or name in ("ARK_API_KEY", "VOLC_ACCESSKEY", "VOLC_SECRETKEY")
+    # the state database settings too: a developer's shared database must never receive test records
+    return name.startswith("AWS_") or name in (
+        "ARK_API_KEY",
+        "VOLC_ACCESSKEY",
+        "VOLC_SECRETKEY",
+        "SEEDANCE_STATE_URL",
+        "SEEDANCE_STATE_BLOCK",
+    )
 
 
 @pytest.fixture(autouse=True)

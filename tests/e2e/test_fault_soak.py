@@ -21,9 +21,10 @@ from cli.demo import save_local_blocks
 from flows.generate import generate_video
 from local_gateway.devstack import DevStack
 from seedance.errors import GenerationFailedError
-from seedance.intents import IntentStore
 from seedance.media import probe
+from seedance.settings import Settings
 from seedance.spec import GenerationSpec
+from seedance.state import intent_store
 from seedance.waiting import PollSchedule
 from tests.conftest import GatewayFactory, GatewayProcess
 from tests.e2e.conftest import API_KEY
@@ -71,7 +72,7 @@ def test_fifty_generations_at_twenty_percent_faults(faulty_gateway: GatewayProce
 
     stats = faulty_gateway.stats()
     assert stats["duplicate_creates"] == 0
-    intents = IntentStore(tmp_path / "intents").all()
+    intents = intent_store(Settings(state_dir=tmp_path)).all()
     assert len(intents) == GENERATIONS and all(intent.task_id for intent in intents)
     assert stats["tasks_created"] == len({intent.task_id for intent in intents})
     assert sum(stats["faults"].values()) >= 0.1 * sum(stats["requests"].values())

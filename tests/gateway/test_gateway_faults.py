@@ -36,7 +36,7 @@ from seedance.errors import (
     ServerError,
     is_retryable,
 )
-from seedance.intents import IntentStore
+from seedance.stores.files import FileIntentStore
 from seedance.submit import submit_once
 from seedance.waiting import PollSchedule, wait_for_task, watch
 from tests.conftest import GatewayFactory
@@ -389,7 +389,7 @@ def test_client_reaction(faulty: Faulty, finished: dict[str, Any], tmp_path: Pat
         calls: dict[str, Callable[[], object]] = {
             "get": lambda: client.get_task(finished["id"]),
             "create": lambda: client.create_task(request(index)),
-            "submit": lambda: submit_once(client, IntentStore(tmp_path), "k", request(index), settle_seconds=SLOW + 0.5),
+            "submit": lambda: submit_once(client, FileIntentStore(tmp_path), "k", request(index), settle_seconds=SLOW + 0.5),
         }
         if reaction.raises is None:
             assert calls[reaction.call]().resumed is reaction.resumed  # type: ignore[attr-defined]
@@ -397,7 +397,7 @@ def test_client_reaction(faulty: Faulty, finished: dict[str, Any], tmp_path: Pat
             with pytest.raises(reaction.raises) as caught:
                 calls[reaction.call]()
             if reaction.call == "submit":  # proven uncreated: retryable, and no intent left to block a retry
-                assert is_retryable(caught.value) and IntentStore(tmp_path).get("k") is None
+                assert is_retryable(caught.value) and FileIntentStore(tmp_path).get("k") is None
     endpoint = "get" if reaction.call == "get" else "create"
     stats = faulty.stats()
     assert stats["requests"][endpoint] == reaction.requests
@@ -487,7 +487,7 @@ def test_an_expired_url_raises_a_typed_error_and_a_fresh_get_recovers(
 def test_an_uncertain_flex_create_is_reconciled_under_the_flex_filter(faulty: Faulty, tmp_path: Path) -> None:
     faulty.plan(FaultKind.DROP_AFTER_CREATE)
     with faulty.client() as client:
-        submitted = submit_once(client, IntentStore(tmp_path), "flex", request(3, service_tier="flex"), settle_seconds=0.2)
+        submitted = submit_once(client, FileIntentStore(tmp_path), "flex", request(3, service_tier="flex"), settle_seconds=0.2)
     stats = faulty.stats()
     assert submitted.resumed and (stats["tasks_created"], stats["duplicate_creates"], stats["requests"]["create"]) == (1, 0, 1)
 

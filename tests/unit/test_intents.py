@@ -6,7 +6,8 @@ import threading
 import time
 from pathlib import Path
 
-from seedance.intents import Intent, IntentState, IntentStore, intent_key
+from seedance.intents import Intent, IntentState, intent_key
+from seedance.stores.files import FileIntentStore
 
 BODY = {"model": "m", "content": [{"type": "text", "text": "t"}], "duration": 5}
 
@@ -20,7 +21,7 @@ def test_key_depends_on_body_gateway_and_salt_only() -> None:
 
 
 def test_records_round_trip_and_leave_no_temporary_files(tmp_path: Path) -> None:
-    store = IntentStore(tmp_path)
+    store = FileIntentStore(tmp_path)
     now = time.time()
     written = store.put(Intent(key="k", gateway="g", model="m", state=IntentState.SUBMITTING, created_at=now, updated_at=now))
     assert store.get("k") == written
@@ -32,7 +33,7 @@ def test_records_round_trip_and_leave_no_temporary_files(tmp_path: Path) -> None
 
 
 def test_lock_admits_one_holder_at_a_time(tmp_path: Path) -> None:
-    store = IntentStore(tmp_path)
+    store = FileIntentStore(tmp_path)
     inside: list[int] = []
     overlaps: list[int] = []
 

@@ -13,8 +13,9 @@ import pytest
 from seedance.ark.types import ContentGenerationTask
 from seedance.cost.estimate import Estimate
 from seedance.errors import BudgetExceededError, SpecError
-from seedance.ledger import Budget, EntryStatus, Ledger, LedgerEntry
+from seedance.ledger import Budget, EntryStatus, LedgerEntry
 from seedance.results import GenerationResult, OutputFiles, VideoInfo
+from seedance.stores.files import FileLedger
 
 CNY = "CNY"
 
@@ -42,7 +43,7 @@ def budget(amount: str, currency: str = CNY, **scope: Any) -> Budget:
 
 
 def test_reserve_within_budget_commits_the_estimate(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     entry = ledger.reserve("a", estimate(), budget("10"), run_id="run-1")
     assert (entry.status, entry.estimated_cost, entry.billed_tokens, entry.run_id) == (
         EntryStatus.RESERVED,
@@ -52,11 +53,11 @@ def test_reserve_within_budget_commits_the_estimate(tmp_path: Path) -> None:
     )
     ledger.reserve("b", estimate(), budget("10"))
     assert ledger.committed(budget("10")) == Decimal("9.936")
-    assert Ledger(tmp_path).get("a") == entry  # durable: a new process reads the same
+    assert FileLedger(tmp_path).get("a") == entry  # durable: a new process reads the same
 
 
 def test_refusal_past_the_budget_names_the_budget_the_committed_and_the_estimate(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate(), budget("10"))
     ledger.settle("a", 108_900, "succeeded")
     ledger.reserve("b", estimate(), budget("10"))
@@ -71,7 +72,7 @@ def test_refusal_past_the_budget_names_the_budget_the_committed_and_the_estimate
 
 
 def test_re_reserving_the_same_intent_counts_it_once(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     first = ledger.reserve("a", estimate(), budget("5"))
     again = ledger.reserve("a", estimate(), budget("5"))  # would not fit a second time
     assert again == first
@@ -82,7 +83,7 @@ def test_re_reserving_the_same_intent_counts_it_once(tmp_path: Path) -> None:
 
 
 def test_settle_records_the_bill_beside_the_estimate(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate())
     entry = ledger.settle("a", 108_900, "succeeded", task_id="cgt-1")
     assert (entry.estimated_tokens, entry.billed_tokens) == (108_000, 108_900)
@@ -95,7 +96,7 @@ def test_settle_records_the_bill_beside_the_estimate(tmp_path: Path) -> None:
 
 
 def test_a_bill_above_the_estimate_is_flagged_with_both_figures(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     for key in ("over", "within", "unknown", "failed", "pending"):
         ledger.reserve(key, estimate())
     over = ledger.settle("over", 108_900, "succeeded")
@@ -135,7 +136,7 @@ def result(tmp_path: Path, billed_tokens: int, cost: LedgerEntry | None) -> Gene
 
 
 def test_the_result_carries_whether_the_bill_passed_the_estimate(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate())
     ledger.reserve("b", estimate())
     over = result(tmp_path, 108_900, ledger.settle("a", 108_900, "succeeded"))
@@ -153,7 +154,7 @@ def test_the_result_carries_whether_the_bill_passed_the_estimate(tmp_path: Path)
 
 @pytest.mark.parametrize("status", ["failed", "cancelled", "expired"])
 def test_an_unsuccessful_task_costs_nothing_and_frees_its_reservation(tmp_path: Path, status: str) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate(), budget("6"))
     entry = ledger.settle("a", 108_000, status)
     assert (entry.status.value, entry.billed_cost) == (status, Decimal(0))
@@ -166,7 +167,7 @@ def test_an_unsuccessful_task_costs_nothing_and_frees_its_reservation(tmp_path: 
 
 
 def test_release_and_settle_errors(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate(), budget("5"))
     released = ledger.release("a", "create refused: 400")
     assert released is not None and released.status is EntryStatus.RELEASED
@@ -178,7 +179,7 @@ def test_release_and_settle_errors(tmp_path: Path) -> None:
 
 
 def test_budgets_and_estimates_in_different_currencies_do_not_mix(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     with pytest.raises(SpecError, match="budget: is in CNY but doubao-seedance-2-0-260128 is priced in USD"):
         ledger.reserve("a", estimate(cost="0.756", currency="USD", price="7"), budget("10"))
     ledger.reserve("usd", estimate(cost="0.756", currency="USD", price="7"), budget("1", "USD"))
@@ -186,7 +187,7 @@ def test_budgets_and_estimates_in_different_currencies_do_not_mix(tmp_path: Path
 
 
 def test_a_budget_can_be_scoped_to_one_run(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate(), budget("5", run_id="run-1"), run_id="run-1")
     ledger.reserve("b", estimate(), budget("5", run_id="run-2"), run_id="run-2")
     with pytest.raises(BudgetExceededError, match="budget 5 CNY for run run-2"):
@@ -203,7 +204,7 @@ def test_budget_parse() -> None:
 
 
 def test_a_line_torn_by_a_crash_is_skipped_and_closed_off(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     ledger.reserve("a", estimate())
     with ledger.path.open("a") as handle:
         handle.write('{"intent_key":"b","mod')  # a crash mid-append
@@ -218,7 +219,7 @@ def _slow_clock() -> float:
 
 
 def _reserve_many(state_dir: str, worker: int, attempts: int, start: Any, results: Any) -> None:
-    ledger = Ledger(Path(state_dir), clock=_slow_clock)
+    ledger = FileLedger(Path(state_dir), clock=_slow_clock)
     cap = budget("10")
     start.wait()
     granted = 0
@@ -245,6 +246,6 @@ def test_processes_reserving_at_once_never_pass_the_budget(tmp_path: Path) -> No
     results.close()
     results.join_thread()
     assert sum(granted) == 14  # 14 × 0.7 = 9.8 ≤ 10 < 15 × 0.7; without the lock it granted 19 in a trial
-    ledger = Ledger(tmp_path)
+    ledger = FileLedger(tmp_path)
     assert ledger.committed(budget("10")) == Decimal("9.8")
     assert len(ledger.entries()) == 14

@@ -13,6 +13,7 @@ from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.errors import BadRequestError, CreateOutcomeUnknownError
 from seedance.intents import Intent, IntentState, IntentStore
+from seedance.stores.files import FileIntentStore
 from seedance.submit import Submitted, submit_once
 
 REQUEST = CreateTaskRequest(
@@ -66,7 +67,7 @@ def run(gateway: ScriptedGateway, store: IntentStore, key: str = "key1") -> Subm
 
 
 def test_create_once_then_resume(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway(["ok"]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway(["ok"]), FileIntentStore(tmp_path)
     first = run(gateway, store)
     second = run(gateway, store)
     assert (first.task_id, first.resumed, second.task_id, second.resumed) == ("cgt-1", False, "cgt-1", True)
@@ -74,20 +75,20 @@ def test_create_once_then_resume(tmp_path: Path) -> None:
 
 
 def test_unknown_outcome_that_made_a_task_is_adopted(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway(["made-then-500"]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway(["made-then-500"]), FileIntentStore(tmp_path)
     result = run(gateway, store)
     assert (result.task_id, gateway.create_calls) == ("cgt-1", 1)
     assert store.get("key1").state is IntentState.SUBMITTED  # type: ignore[union-attr]
 
 
 def test_unknown_outcome_that_made_nothing_creates_again_once(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway(["lost-then-500", "ok"]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway(["lost-then-500", "ok"]), FileIntentStore(tmp_path)
     assert run(gateway, store).task_id == "cgt-2"
     assert gateway.create_calls == 2 and len(gateway.tasks) == 1
 
 
 def test_a_crash_mid_create_is_reconciled_before_creating(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway([]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway([]), FileIntentStore(tmp_path)
     gateway.tasks.append(gateway.task("cgt-made-before-crash"))
     now = time.time()
     store.put(
@@ -98,7 +99,7 @@ def test_a_crash_mid_create_is_reconciled_before_creating(tmp_path: Path) -> Non
 
 
 def test_ambiguity_stops_and_names_the_intent(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway([]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway([]), FileIntentStore(tmp_path)
     gateway.tasks += [gateway.task("cgt-a"), gateway.task("cgt-b")]
     now = time.time()
     store.put(
@@ -110,7 +111,7 @@ def test_ambiguity_stops_and_names_the_intent(tmp_path: Path) -> None:
 
 
 def test_tasks_claimed_by_other_intents_or_with_other_settings_are_not_adopted(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway(["lost-then-500", "ok"]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway(["lost-then-500", "ok"]), FileIntentStore(tmp_path)
     gateway.tasks.append(gateway.task("cgt-other-resolution", resolution="720p"))
     gateway.tasks.append(gateway.task("cgt-claimed"))
     now = time.time()
@@ -129,7 +130,7 @@ def test_tasks_claimed_by_other_intents_or_with_other_settings_are_not_adopted(t
 
 
 def test_a_refused_create_drops_the_intent(tmp_path: Path) -> None:
-    gateway, store = ScriptedGateway(["refused"]), IntentStore(tmp_path)
+    gateway, store = ScriptedGateway(["refused"]), FileIntentStore(tmp_path)
     with pytest.raises(BadRequestError):
         run(gateway, store)
     assert store.get("key1") is None
@@ -149,13 +150,13 @@ class AcceptsWithoutId(ScriptedGateway):
 
 
 def test_an_accepted_create_without_id_is_found_in_the_list(tmp_path: Path) -> None:
-    gateway, store = AcceptsWithoutId(["listed"]), IntentStore(tmp_path)
+    gateway, store = AcceptsWithoutId(["listed"]), FileIntentStore(tmp_path)
     assert run(gateway, store).task_id == "cgt-listed"
     assert gateway.create_calls == 1
 
 
 def test_an_accepted_create_that_is_not_listed_is_never_repeated(tmp_path: Path) -> None:
-    gateway, store = AcceptsWithoutId(["unlisted"]), IntentStore(tmp_path)
+    gateway, store = AcceptsWithoutId(["unlisted"]), FileIntentStore(tmp_path)
     with pytest.raises(CreateOutcomeUnknownError, match="accepted the create but lists no matching task"):
         run(gateway, store)
     assert gateway.create_calls == 1

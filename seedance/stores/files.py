@@ -1,0 +1,136 @@
+"""The embedded backend: intent records and the ledger as files in a state folder, locked with `flock`.
+
+    <state dir>/intents/<key>.json   one intent record, written to a temporary file and renamed
+    <state dir>/intents/<key>.lock   its lock
+    <state dir>/ledger.jsonl         the ledger log, one JSON entry a line, appended and fsynced
+    <state dir>/ledger.lock          the ledger-wide lock
+
+`flock` is held for the whole block and released by the kernel if the holder dies, so no lease can
+expire mid-call and no service has to run. Every worker must see the same folder: one host, or a
+shared file system whose `flock` works across hosts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from seedance.files import atomic_write_text
+from seedance.intents import Intent
+from seedance.ledger import Ledger, LedgerChange, LedgerEntry, latest_entries
+from seedance.locking import file_lock
+
+LEDGER_FILE: Final = "ledger.jsonl"
+LEDGER_LOCK_FILE: Final = "ledger.lock"
+
+
+class FileIntentStore:
+    """Intent records under `root`, one JSON file per key (an `IntentStore`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"FileIntentStore({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    @contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold the exclusive `flock` of one intent key (blocks until other holders release it)."""
+        with file_lock(self.root / f"{key}.lock"):
+            yield
+
+    def get(self, key: str) -> Intent | None:
+        try:
+            return Intent.model_validate_json(self._path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def put(self, intent: Intent) -> Intent:
+        """Write a record atomically (temporary file, fsync, rename)."""
+        intent = intent.model_copy(update={"updated_at": time.time()})
+        atomic_write_text(self._path(intent.key), intent.model_dump_json(indent=2))
+        return intent
+
+    def all(self) -> list[Intent]:
+        return [Intent.model_validate_json(path.read_bytes()) for path in self.root.glob("*.json")]
+
+    def claimed_task_ids(self) -> set[str]:
+        return {intent.task_id for intent in self.all() if intent.task_id}
+
+    def owned_by(self, owner: str) -> list[Intent]:
+        return [intent for intent in self.all() if intent.owner == owner and intent.task_id]
+
+    def discard(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def record_of(self, key: str) -> str:
+        return f"the file {self._path(key)}"
+
+
+class FileLedger(Ledger):
+    """The ledger log `ledger.jsonl` in `state_dir` (created if missing).
+
+    A line torn by a crash is skipped when read and closed off by the next append.
+    """
+
+    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock=clock)
+        self.root = state_dir
+        self.path = state_dir / LEDGER_FILE
+        self._lock_path = state_dir / LEDGER_LOCK_FILE
+        state_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def _read(self) -> tuple[dict[str, LedgerEntry], int]:
+        with file_lock(self._lock_path, shared=True):
+            return self._read_unlocked()
+
+    @contextmanager
+    def _change(self) -> Iterator[LedgerChange]:
+        with file_lock(self._lock_path):
+            change = LedgerChange(entries=self._read_unlocked()[0])
+            yield change
+            if change.appended is not None:
+                self._append(change.appended)
+
+    def _read_unlocked(self) -> tuple[dict[str, LedgerEntry], int]:
+        try:
+            return latest_entries(self.path.read_bytes().splitlines())
+        except FileNotFoundError:
+            return {}, 0
+
+    def _append(self, entry: LedgerEntry) -> None:
+        """Append one line and fsync it; a line torn by an earlier crash is closed off first."""
+        line = json.dumps(entry.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        created = not self.path.exists()
+        with self.path.open("a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    line = b"\n" + line
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if created:
+            _fsync_dir(self.root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
