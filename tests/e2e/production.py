@@ -173,6 +173,8 @@ class Worker:
             except ProcessLookupError:
                 pass
         self.process.wait()
+        if self.log is not None:
+            self.log.close()
         return victims
 
     def stop(self) -> None:
