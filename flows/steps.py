@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from prefect import get_run_logger
+from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_run
 from prefect_aws import S3Bucket
 from pydantic import BaseModel
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from blocks.bucket import load_bucket
 from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
-from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
+from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError, Problem, SpecError
 from seedance.files import sha256_file
 from seedance.intents import intent_key, intent_seed
 from seedance.ledger import LedgerEntry
@@ -60,8 +61,19 @@ class Submission(BaseModel):
 
 
 def output_folder(out_dir: str) -> Folder:
-    """The run's `out_dir` as a folder of outputs: local or in S3."""
-    return Folder.parse(out_dir)
+    """The run's `out_dir` as a folder of outputs: local or in S3.
+
+    Raises:
+        SpecError: a deployment run was given a relative local folder. A process worker runs each
+            flow in a temporary folder that it deletes afterwards, and the outputs with it.
+    """
+    folder = Folder.parse(out_dir)
+    if deployment.id and not folder.in_s3 and not Path(out_dir).expanduser().is_absolute():
+        message = (
+            f"{out_dir!r} is relative, and a worker runs flows in a temporary folder: use s3://bucket/prefix or an absolute path"
+        )
+        raise SpecError([Problem(field="out_dir", message=message)])
+    return folder
 
 
 def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -> S3Bucket | None:

@@ -4,6 +4,7 @@ and a re-run of a generation that finds its outputs there and downloads nothing.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.generate import generate_video
 from local_gateway.devstack import DevStack
+from seedance.errors import SpecError
 from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
 from tests.e2e.support import gateway_stats
@@ -131,3 +133,15 @@ def test_a_rerun_downloads_a_video_that_no_longer_matches_its_result(local_block
 
     assert downloads(local_blocks) - downloaded == 1
     assert again.video.sha256 == first.video.sha256 and again.files.video == first.files.video
+
+
+def test_a_deployment_run_refuses_a_relative_local_folder(
+    local_blocks: DevStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid.uuid4()))  # as a worker's flow run sees it
+    monkeypatch.chdir(tmp_path)
+    creates = gateway_stats(local_blocks)["requests"]["create"]
+    with pytest.raises(SpecError, match="out_dir: 'out' is relative, and a worker runs flows in a temporary folder"):
+        run(lite("lost with the worker's folder"), "out", "lost")
+    assert gateway_stats(local_blocks)["requests"]["create"] == creates
+    assert not (tmp_path / "out").exists()
