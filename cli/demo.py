@@ -55,11 +55,14 @@ def save_local_blocks(
 
 
 def run_demo(out_dir: Path, *, latency: float = 2.0) -> GenerationResult:
-    """Start the local stack, save blocks for it, run generate-video on the bundled sample, stop the stack."""
+    """Start the local stack, save blocks for it, run generate-video on the bundled sample, stop the stack.
+
+    The outputs stay on this machine, under `out_dir/demo/<task id>/`: the stack's S3 server goes with it.
+    """
     from local_gateway.devstack import DevStack  # the dev-only servers, imported only by the demo
 
     samples = Path(str(files("seedance") / "samples"))
     with DevStack(api_key=secrets.token_urlsafe(24), latency=latency, log_dir=out_dir / "logs") as stack:
         save_local_blocks(stack)
         spec = load_spec(samples / "demo.yaml")
-        return generate_video(spec=spec, out_dir=out_dir, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="demo")
+        return generate_video(spec=spec, out_dir=str(out_dir), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="demo")

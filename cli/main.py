@@ -86,7 +86,12 @@ def generate(
     spec_file: Annotated[
         Path, typer.Argument(help="A YAML or JSON spec: an Ark request body whose media URLs may be local paths.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the video, poster and result.json.")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out", help="Folder or s3://bucket/prefix; the video, poster and result.json go to <out>/<name>/<task id>/."
+        ),
+    ],
     gateway: GatewayOption = None,
     bucket: BucketOption = None,
     name: Annotated[str | None, typer.Option(help="Stem of the output files; default: the spec file's.")] = None,
@@ -95,7 +100,7 @@ def generate(
     ] = False,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit if the estimate exceeds this, e.g. "20 CNY".')] = None,
 ) -> None:
-    """Run the generate-video flow for one spec; the MP4's absolute path is the last line printed."""
+    """Run the generate-video flow for one spec; the video's location (a path or an s3:// URI) is the last line printed."""
     from seedance.spec import load_spec
 
     last = _print_last_at_exit()
@@ -122,7 +127,7 @@ def generate(
         )
     except SeedanceError as exc:
         _fail(exc)
-    last.append(str(result.files.video))
+    last.append(result.locations["video"])
 
 
 @app.command()
@@ -143,12 +148,14 @@ def demo(
 @app.command()
 def batch(
     manifest: Annotated[Path, typer.Argument(help="A manifest: `defaults:` and `items:` (specs or spec files).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the videos, one sub-folder per item.")],
+    out: Annotated[
+        str, typer.Option("--out", help="Folder or s3://bucket/prefix; each item's outputs go to <out>/<item name>/<task id>/.")
+    ],
     gateway: GatewayOption = None,
     bucket: BucketOption = None,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit items past this, e.g. "100 CNY".')] = None,
 ) -> None:
-    """Generate every item of a manifest, polled together; prints each video's path, one per line."""
+    """Generate every item of a manifest, polled together; prints each video's location, one per line."""
     from seedance.manifest import load_manifest
 
     last = _print_last_at_exit()
@@ -163,7 +170,7 @@ def batch(
         result = generate_batch(items=items, out_dir=out, gateway=gateway, bucket=bucket, budget=budget)
     except SeedanceError as exc:
         _fail(exc)
-    last.extend(str(item.result.files.video) for item in result.items if item.result)
+    last.extend(item.result.locations["video"] for item in result.items if item.result)
     failed = [item for item in result.items if item.result is None]
     for item in failed:
         _err.print(f"[bold red]failed:[/] {item.name}: {item.error}", markup=True, highlight=False)
@@ -174,11 +181,13 @@ def batch(
 @app.command()
 def storyboard(
     storyboard_file: Annotated[Path, typer.Argument(help="A storyboard: `defaults:`, optional `first_frame:`, and `shots:`.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the shots and the final video.")],
+    out: Annotated[
+        str, typer.Option("--out", help="Folder or s3://bucket/prefix; the shots and the cut go to <out>/<storyboard name>/.")
+    ],
     gateway: GatewayOption = None,
     bucket: BucketOption = None,
 ) -> None:
-    """Generate shots that continue one another and cut them into one video; its path is printed last."""
+    """Generate shots that continue one another and cut them into one video; its location is printed last."""
     from seedance.storyboard import load_storyboard
 
     last = _print_last_at_exit()

@@ -5,7 +5,7 @@ together, each collected the moment it finishes."""
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import cast
 from uuid import UUID
 
@@ -16,11 +16,12 @@ from pydantic import BaseModel
 
 from blocks.gateway import SeedanceGateway
 from flows.generate import cancel_upstream
-from flows.steps import Submission, collect, resolve_bucket, submit
+from flows.steps import Submission, collect, output_folder, resolve_bucket, submit
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import SeedanceError, SpecError, describe
 from seedance.manifest import ManifestItem
+from seedance.outputs import Folder, check_name
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist
@@ -60,16 +61,15 @@ class BatchRun:
         *,
         gateway: SeedanceGateway,
         bucket: S3Bucket | None,
-        keep_in: S3Bucket | None,
         budget: str | None,
-        out_dir: Path,
+        out: Folder,
         slots: TaskSlots,
         client: ArkClient,
     ) -> None:
         self.waiting = deque(items)
         self.flights: dict[str, Flight] = {}
         self.outcome = {item.name: BatchItem(name=item.name) for item in items}
-        self._gateway, self._bucket, self._keep_in, self._budget, self._out_dir = gateway, bucket, keep_in, budget, out_dir
+        self._gateway, self._bucket, self._budget, self._out = gateway, bucket, budget, out
         self._slots = slots
         self._watchlist = Watchlist(client, on_change=self._changed)
         self._settings = get_settings()
@@ -127,9 +127,9 @@ class BatchRun:
                     finished,
                     flight.timeline,
                     gateway=self._gateway,
-                    out_dir=self._out_dir / item.name,
+                    out=self._out,
                     name=item.name,
-                    keep_in=self._keep_in,
+                    bucket=self._bucket,
                 )
             except SeedanceError as exc:
                 self._logger.error("%s: %s", item.name, exc)
@@ -164,11 +164,10 @@ class BatchRun:
 @flow(name="generate-batch", validate_parameters=True, on_cancellation=[cancel_upstream])
 def generate_batch(
     items: list[ManifestItem],
-    out_dir: Path,
+    out_dir: str,
     gateway: str | None = None,
     bucket: str | None = None,
     budget: str | None = None,
-    keep_in_s3: bool = False,
 ) -> BatchResult:
     """Generate every item of a manifest; one failure does not stop the others.
 
@@ -177,12 +176,14 @@ def generate_batch(
     once). The tasks in flight are polled together (one list request per round, not one GET each)
     and each video is downloaded as soon as its task succeeds, its slot going to the next item.
     A progress artifact moves as items finish; a table artifact sums the batch up.
-    Outputs go to `out_dir/<item name>/`.
+    `out_dir` is a local folder or `s3://bucket/prefix` (see `generate-video`); each item's outputs
+    go to `<out_dir>/<item name>/<task id>/`.
     """
     logger = get_run_logger()
+    out = output_folder(out_dir)
     gateway_block = SeedanceGateway.resolve(gateway)
     preflight_all(items, gateway_block)
-    bucket_block = resolve_bucket(bucket, [item.spec for item in items], keep_in_s3)
+    bucket_block = resolve_bucket(bucket, [item.spec for item in items], out)
     ensure_limits(gateway_block)
 
     with TaskSlots(gateway_block) as slots, gateway_block.get_client() as client:
@@ -190,9 +191,8 @@ def generate_batch(
             items,
             gateway=gateway_block,
             bucket=bucket_block,
-            keep_in=bucket_block if keep_in_s3 else None,
             budget=budget,
-            out_dir=out_dir,
+            out=out,
             slots=slots,
             client=client,
         )
@@ -209,7 +209,7 @@ def generate_batch(
 
 
 def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
-    """Check every item before any is paid for.
+    """Check every item, and its name as a folder of outputs, before any is paid for.
 
     Raises:
         SpecError: every problem of every item, each field prefixed with its item's name.
@@ -217,10 +217,11 @@ def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
     dialect = gateway.get_dialect()
     problems = []
     for item in items:
-        try:
-            item.spec.preflight(gateway.default_model, dialect)
-        except SpecError as exc:
-            problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
+        for check in (partial(check_name, item.name), partial(item.spec.preflight, gateway.default_model, dialect)):
+            try:
+                check()
+            except SpecError as exc:
+                problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
     if problems:
         raise SpecError(problems, "batch")
 
@@ -237,7 +238,7 @@ def publish_summary(result: BatchResult) -> None:
                 if entry.result
                 else (str(entry.error.get("code") or entry.error.get("type")) if entry.error else "—"),
                 "tokens": entry.result.completion_tokens if entry.result else None,
-                "video": str(entry.result.files.video) if entry.result else None,
+                "video": entry.result.locations["video"] if entry.result else None,
             }
             for entry in result.items
         ],

@@ -1,9 +1,8 @@
-"""The `generate-video` flow: a spec becomes a verified MP4, a poster and `result.json`."""
+"""The `generate-video` flow: a spec becomes a verified MP4, a poster and `result.json`, kept locally or in S3."""
 
 # No `from __future__ import annotations` here: Prefect builds the flow's parameter schema from
 # the real annotations, and a deployment run cannot resolve string annotations such as "GenerationSpec".
 import time
-from pathlib import Path
 from typing import Any
 
 from prefect import Flow, flow
@@ -13,8 +12,9 @@ from prefect.states import State
 
 from blocks.gateway import SeedanceGateway
 from blocks.state import open_intent_store
-from flows.steps import collect, resolve_bucket, submit
+from flows.steps import collect, output_folder, resolve_bucket, submit
 from seedance.cancel import cancel_tasks
+from seedance.outputs import check_name
 from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
 from tasks.generation import wait_for_generation
@@ -46,48 +46,50 @@ def cancel_upstream(flow: Flow[..., Any], flow_run: FlowRun, state: State) -> No
 @flow(name="generate-video", validate_parameters=True, on_cancellation=[cancel_upstream])
 def generate_video(
     spec: GenerationSpec,
-    out_dir: Path,
+    out_dir: str,
     gateway: str | None = None,
     bucket: str | None = None,
     name: str = "video",
     salt: str | None = None,
     budget: str | None = None,
-    keep_in_s3: bool = False,
 ) -> GenerationResult:
-    """Generate one video from `spec` and save it, verified, under `out_dir`.
+    """Generate one video from `spec` and keep it, verified, in a place of its own under `out_dir`.
 
     Args:
         spec: what to generate; local media paths are uploaded to S3 and presigned.
-        out_dir: where `<name>.mp4`, the poster `<name>.poster.jpg`, the last frame
-            `<name>.last.png`, post-processing outputs and `result.json` go.
+        out_dir: a local folder or `s3://bucket/prefix`. The generation's place is
+            `<out_dir>/<name>/<task id>/`: `<name>.mp4`, the poster `<name>.poster.jpg`, the last
+            frame `<name>.last.png`, post-processing outputs and `result.json` (which lists where
+            each is kept). For S3 the run works in a temporary folder and uploads every file with
+            the task's metadata; a deployment run needs S3 or an absolute path.
         gateway: a saved SeedanceGateway block, or None for `ARK_BASE_URL` / `ARK_API_KEY`.
-        bucket: a saved S3Bucket block, or None for `SEEDANCE_BUCKET` and boto3's environment.
-        name: the stem of the output files.
+        bucket: a saved S3Bucket block, or None for `SEEDANCE_BUCKET` and boto3's environment:
+            its credentials upload references and, for an s3:// `out_dir`, the outputs.
+        name: the stem of the output files and the folder of every generation of that name.
         salt: any new value asks for a new generation of an identical spec; by default a
-            re-run of the same spec on the same gateway resumes the task it already created.
+            re-run of the same spec on the same gateway resumes the task it already created,
+            and finds its outputs already kept (nothing is downloaded again).
         budget: a cap for this run, e.g. "20 CNY"; the estimate must fit before anything is spent.
-        keep_in_s3: also copy every output to `outputs/<task id>/` in the bucket (result URLs last 24 h).
 
     When the gateway block sets `max_concurrent_tasks`, the run waits for a slot of that limit
     (shared by every run on the gateway) before creating its task, and frees it once the task is
     terminal; `requests_per_minute` paces its create.
 
     Raises:
-        SpecError: the spec is invalid (nothing was uploaded or sent).
+        SpecError: the spec, `name` or `out_dir` is invalid (nothing was uploaded or sent).
         BudgetExceededError: the estimate does not fit the run's or the ledger's budget.
         GenerationFailedError: the task ended failed, expired or cancelled (`AudioPolicyViolationError`
             when only its generated audio was refused: the message says how to re-run without audio).
     """
+    out = output_folder(out_dir)
+    check_name(name)
     gateway_block = SeedanceGateway.resolve(gateway)
     spec.preflight(gateway_block.default_model, gateway_block.get_dialect())
-    bucket_block = resolve_bucket(bucket, [spec], keep_in_s3)
+    bucket_block = resolve_bucket(bucket, [spec], out)
     ensure_limits(gateway_block)
     with TaskSlots(gateway_block) as slots:  # the task holds its slot until it is terminal, however this ends
         submission = submit(spec, gateway_block, bucket_block, budget, salt, slots)
         mark = time.monotonic()
         waited = wait_for_generation(submission.task_id, gateway_block, submission.deadline_seconds, submission.expected_seconds)
     submission.timings["wait"] = time.monotonic() - mark
-    keep_in = bucket_block if keep_in_s3 else None
-    return collect(
-        spec, submission, waited.task, waited.timeline, gateway=gateway_block, out_dir=out_dir, name=name, keep_in=keep_in
-    )
+    return collect(spec, submission, waited.task, waited.timeline, gateway=gateway_block, out=out, name=name, bucket=bucket_block)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from prefect import get_run_logger
+from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_run
 from prefect_aws import S3Bucket
 from pydantic import BaseModel
@@ -16,9 +17,11 @@ from blocks.bucket import load_bucket
 from blocks.gateway import SeedanceGateway
 from blocks.state import open_intent_store
 from seedance.ark.types import ContentGenerationTask
-from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError
+from seedance.errors import CreateOutcomeUnknownError, GenerationFailedError, Problem, SpecError
 from seedance.files import sha256_file
 from seedance.intents import intent_key, intent_seed
+from seedance.ledger import LedgerEntry
+from seedance.outputs import RESULT_FILE, Folder, locations, output_metadata, output_paths, workspace
 from seedance.results import GenerationResult, OutputFiles, VideoInfo
 from seedance.settings import get_settings
 from seedance.spec import GenerationSpec
@@ -33,8 +36,9 @@ from tasks.report import publish_report
 from tasks.results import (
     download_last_frame,
     download_video,
+    find_outputs,
+    keep_outputs,
     make_poster,
-    persist_outputs,
     run_postprocess_step,
     write_result,
 )
@@ -56,9 +60,25 @@ class Submission(BaseModel):
     timings: dict[str, float]
 
 
-def resolve_bucket(name: str | None, specs: list[GenerationSpec], keep_in_s3: bool) -> S3Bucket | None:
-    """The run's bucket block, resolved once, when some spec has files to upload or outputs are kept in S3."""
-    return load_bucket(name) if keep_in_s3 or any(spec.uploads() for spec in specs) else None
+def output_folder(out_dir: str) -> Folder:
+    """The run's `out_dir` as a folder of outputs: local or in S3.
+
+    Raises:
+        SpecError: a deployment run was given a relative local folder. A process worker runs each
+            flow in a temporary folder that it deletes afterwards, and the outputs with it.
+    """
+    folder = Folder.parse(out_dir)
+    if deployment.id and not folder.in_s3 and not Path(out_dir).expanduser().is_absolute():
+        message = (
+            f"{out_dir!r} is relative, and a worker runs flows in a temporary folder: use s3://bucket/prefix or an absolute path"
+        )
+        raise SpecError([Problem(field="out_dir", message=message)])
+    return folder
+
+
+def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -> S3Bucket | None:
+    """The run's bucket block, resolved once, when some spec has files to upload or the outputs go to S3."""
+    return load_bucket(name) if out.in_s3 or any(spec.uploads() for spec in specs) else None
 
 
 def submit(
@@ -162,29 +182,60 @@ def collect(
     timeline: list[StatusChange],
     *,
     gateway: SeedanceGateway,
-    out_dir: Path,
+    out: Folder,
     name: str,
-    keep_in: S3Bucket | None = None,
+    bucket: S3Bucket | None,
 ) -> GenerationResult:
-    """Settle the cost of a terminal task and, when it succeeded, download, verify, post-process and report it.
+    """Settle the cost of a terminal task and, when it succeeded, keep its outputs at `<out>/<name>/<task id>/`.
 
-    With `keep_in`, every output is also kept in that bucket under `outputs/<task id>/`.
+    A place an earlier run of the task already filled is returned as it is (marked resumed):
+    nothing is downloaded, post-processed or uploaded again. Otherwise the video is downloaded,
+    verified, post-processed and reported, and for S3 every file is uploaded with the task's
+    metadata (`bucket` gives the credentials).
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
         AudioPolicyViolationError: (a GenerationFailedError) only its generated audio was refused; the
             message ends with the re-run without audio. Never retried: a retry is a new paid task.
     """
-    timings = dict(submission.timings)
     cost = settle_cost(submission.intent_key, generation)
     if generation.status != "succeeded":
         raise GenerationFailedError.for_task(generation, gateway=gateway.label)
 
+    place = out.join(name, generation.id)
+    found = find_outputs(place, generation.id, bucket)
+    if found is not None:
+        result = found.model_copy(update={"resumed": True})
+        publish_report(result, timeline, name)
+        return result
+    with workspace(place) as work:
+        result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost)
+        write_result(result)
+        publish_report(result, timeline, name)
+        if place.in_s3:
+            assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
+            keep_outputs(output_paths(result.files), place, output_metadata(result), bucket)
+    get_run_logger().info("video ready: %s", result.locations["video"])
+    return result
+
+
+def _make_outputs(
+    spec: GenerationSpec,
+    submission: Submission,
+    generation: ContentGenerationTask,
+    gateway: SeedanceGateway,
+    work: Path,
+    name: str,
+    place: Folder,
+    cost: LedgerEntry | None,
+) -> GenerationResult:
+    """Download and verify the video (and last frame) to `work/<name>.mp4`, make the poster and run
+    the post-processing steps beside it; the result lists where `place` keeps each file."""
+    timings = dict(submission.timings)
     mark = time.monotonic()
-    out_dir = out_dir.resolve()
-    video, info = download_video(generation, gateway, out_dir / f"{name}.mp4")
+    video, info = download_video(generation, gateway, work / f"{name}.mp4")
     last_frame = (
-        download_last_frame(generation, gateway, out_dir / f"{name}.last.png").path
+        download_last_frame(generation, gateway, work / f"{name}.last.png").path
         if generation.content and generation.content.last_frame_url
         else None
     )
@@ -203,21 +254,20 @@ def collect(
     timings["total"] = time.monotonic() - submission.started
 
     files = OutputFiles(
-        video=video.path, poster=poster, last_frame=last_frame, result=out_dir / "result.json", postprocessed=postprocessed
+        video=video.path,
+        poster=poster,
+        last_frame=last_frame,
+        result=work / RESULT_FILE,
+        postprocessed=postprocessed,
     )
-    result = GenerationResult.build(
+    return GenerationResult.build(
         generation,
         gateway=gateway.label,
         intent_key=submission.intent_key,
         resumed=submission.resumed,
         video=VideoInfo.of(video, info),
         files=files,
+        locations=locations(files, place),
         cost=cost,
         timings=timings,
     )
-    write_result(result)
-    publish_report(result, timeline, name)
-    if keep_in is not None:
-        persist_outputs(result, keep_in)
-    get_run_logger().info("video ready: %s", video.path)
-    return result

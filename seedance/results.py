@@ -43,6 +43,8 @@ class VideoInfo(BaseModel):
 
 
 class OutputFiles(BaseModel):
+    """The local files a run made: where it worked, not where the outputs are kept (`GenerationResult.locations`)."""
+
     video: Path
     poster: Path | None = None
     last_frame: Path | None = None
@@ -76,6 +78,10 @@ class GenerationResult(BaseModel):
     duration: int | None = None
     video: VideoInfo
     files: OutputFiles
+    locations: dict[str, str] = Field(
+        description="Where each output is kept, by role (video, poster, last_frame, result, each post-processing step): "
+        "an absolute local path or an s3:// URI."
+    )
     timings: dict[str, float] = Field(description="Seconds spent per step.")
     created_at: int
     finished_at: int
@@ -90,6 +96,7 @@ class GenerationResult(BaseModel):
         resumed: bool,
         video: VideoInfo,
         files: OutputFiles,
+        locations: dict[str, str],
         cost: LedgerEntry | None,
         timings: dict[str, float],
     ) -> GenerationResult:
@@ -114,6 +121,7 @@ class GenerationResult(BaseModel):
             duration=generation.duration,
             video=video,
             files=files,
+            locations=locations,
             timings={step: round(seconds, 3) for step, seconds in timings.items()},
             created_at=generation.created_at,
             finished_at=generation.updated_at,

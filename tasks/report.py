@@ -56,10 +56,8 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
     lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
     lines += ["", "**Status timeline**", "", "| when | status |", "|---|---|"]
     lines += [f"| {_when(change.at)} | {change.status.value} |" for change in timeline]
-    lines += ["", "**Files**", "", "| file | path |", "|---|---|"]
-    files = {name: path for name, path in result.files.model_dump(exclude={"postprocessed"}).items() if path is not None}
-    files |= result.files.postprocessed
-    lines += [f"| {name} | `{path}` |" for name, path in files.items()]
+    lines += ["", "**Files**", "", "| file | kept at |", "|---|---|"]
+    lines += [f"| {role} | `{location}` |" for role, location in result.locations.items()]
     lines += ["", "**Timings (s)**: " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in result.timings.items())]
     return "\n".join(lines)
 
@@ -85,12 +83,15 @@ def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:
 
 @task(name="publish-report", cache_policy=NO_CACHE)
 def publish_report(result: GenerationResult, timeline: list[StatusChange], name: str) -> None:
-    """A markdown artifact with the generation's facts and an image artifact of its poster."""
+    """A markdown artifact with the generation's facts and an image artifact of its poster.
+
+    The image needs the poster on this machine: a result found kept in S3 by an earlier run has none here.
+    """
     key = artifact_key(name)
     create_markdown_artifact(
         markdown=render_report(result, timeline), key=key, description=f"Seedance generation {result.task_id}"
     )
-    if result.files.poster is not None:
+    if result.files.poster is not None and result.files.poster.is_file():
         create_image_artifact(
             image_url=thumbnail_data_url(result.files.poster), key=f"{key}-poster", description=f"Poster of {result.task_id}"
         )

@@ -1,8 +1,9 @@
-"""Collecting results: verified downloads, a poster frame and `result.json`."""
+"""Collecting results: verified downloads, a poster frame, `result.json`, and keeping them where the run's `out` says."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -17,10 +18,13 @@ from seedance.download import Downloaded, download
 from seedance.errors import DownloadError
 from seedance.files import atomic_write_text
 from seedance.media import MediaInfo, probe
+from seedance.outputs import Folder, exists, fetch, find_result, upload
 from seedance.postprocess import PostprocessStep, poster
 from seedance.results import GenerationResult
-from seedance.storage import TRANSFER
 from tasks.policy import retrying
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
 
 DURATION_TOLERANCE_SECONDS = 0.25
 
@@ -116,31 +120,46 @@ def run_postprocess_step(step: PostprocessStep, video: Path) -> Path:
 
 @task(name="write-result", cache_policy=NO_CACHE)
 def write_result(result: GenerationResult) -> Path:
-    """Write `result.json` beside the video, atomically."""
+    """Write `result.json` beside the video, atomically (for a place in S3, `keep_outputs` uploads it last)."""
     atomic_write_text(result.files.result, result.model_dump_json(indent=2))
     return result.files.result
 
 
-@task(name="persist-outputs", **retrying(3))
-def persist_outputs(result: GenerationResult, bucket: S3Bucket) -> list[str]:
-    """Copy every output file to `<bucket folder>/outputs/<task id>/` with the task's metadata.
+@task(name="find-outputs", cache_policy=NO_CACHE)
+def find_outputs(place: Folder, task_id: str, bucket: S3Bucket | None) -> GenerationResult | None:
+    """The result an earlier run of the task kept at `place`, its video intact; None when there is none.
 
-    Returns the `s3://` URIs written.
+    `bucket` gives the credentials when the place is in S3 (None for a local place).
     """
-    s3 = s3_client(bucket)
-    prefix = "/".join(part for part in (bucket.bucket_folder.strip("/"), "outputs", result.task_id) if part)
-    metadata = {"task-id": result.task_id, "model": result.model, "gateway": result.gateway, "video-sha256": result.video.sha256}
-    files = [
-        result.files.video,
-        result.files.poster,
-        result.files.last_frame,
-        result.files.result,
-        *result.files.postprocessed.values(),
-    ]
-    written = []
-    for path in (path for path in files if path is not None):
-        key = f"{prefix}/{path.name}"
-        s3.upload_file(str(path), bucket.bucket_name, key, ExtraArgs={"Metadata": metadata}, Config=TRANSFER)
-        written.append(f"s3://{bucket.bucket_name}/{key}")
-    get_run_logger().info("kept %d output file(s) under s3://%s/%s/", len(written), bucket.bucket_name, prefix)
+    found = find_result(place, task_id, _s3(bucket))
+    if found is not None:
+        get_run_logger().info("the outputs of task %s are already kept at %s: nothing to download", task_id, place)
+    return found
+
+
+@task(name="keep-outputs", **retrying(3))
+def keep_outputs(files: list[Path], place: Folder, metadata: dict[str, str], bucket: S3Bucket) -> list[str]:
+    """Upload `files` to their place in S3, in order, each with `metadata`; returns their s3:// URIs.
+
+    The bucket block gives the credentials; the bucket is the place's (the `out` URL names it).
+    """
+    written = upload(files, place, metadata, s3_client(bucket))
+    get_run_logger().info("kept %d output file(s) under %s/", len(written), place)
     return written
+
+
+@task(name="fetch-output", **retrying(3))
+def fetch_output(location: str, staging: Path, bucket: S3Bucket | None) -> Path:
+    """A local copy of a kept output: the file itself when local, downloaded from S3 into `staging` otherwise."""
+    return fetch(location, staging, _s3(bucket))
+
+
+@task(name="output-exists", cache_policy=NO_CACHE)
+def output_exists(location: str, bucket: S3Bucket | None) -> bool:
+    """Whether an output is kept at `location` (a local path or an s3:// URI)."""
+    return exists(location, _s3(bucket))
+
+
+def _s3(bucket: S3Bucket | None) -> S3Client | None:
+    """An S3 client for the run's bucket block, when it has one."""
+    return s3_client(bucket) if bucket is not None else None

@@ -33,7 +33,7 @@ def test_a_batch_is_polled_together_and_every_video_collected(local_blocks: DevS
     (tmp_path / "batch.yaml").write_text(MANIFEST)
     before = gateway_stats(local_blocks)["requests"]
     result = generate_batch(
-        items=load_manifest(tmp_path / "batch.yaml"), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK
+        items=load_manifest(tmp_path / "batch.yaml"), out_dir=str(tmp_path / "out"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK
     )
     after = gateway_stats(local_blocks)["requests"]
 
@@ -42,10 +42,40 @@ def test_a_batch_is_polled_together_and_every_video_collected(local_blocks: DevS
         assert item.result is not None
         info = probe(item.result.files.video)
         assert (info.width, info.height) == SIZES[item.name]
-        assert item.result.files.video.parent == (tmp_path / "out" / item.name).resolve()
+        assert item.result.files.video.parent == (tmp_path / "out" / item.name / item.result.task_id).resolve()
+        assert item.result.locations["video"] == str(item.result.files.video)
     assert after["create"] - before["create"] == len(SIZES)
     status_requests = (after["list"] - before["list"]) + (after["get"] - before["get"])
     assert status_requests < len(SIZES), "tasks were polled one by one"
     with get_client(sync_client=True) as client:
         progress = client.read_artifacts()
     assert any(a.key == "batch-progress" and a.data == 100.0 for a in progress)
+
+
+def test_a_batch_kept_in_s3_is_found_again_by_a_rerun(local_blocks: DevStack, tmp_path: Path) -> None:
+    (tmp_path / "batch.yaml").write_text(
+        """
+defaults: {model: doubao-seedance-1-0-lite-t2v-250428, resolution: 480p, duration: 2}
+items:
+  - {name: tide, prompt: the tide comes in}
+  - {name: dune, prompt: sand blows over a dune}
+"""
+    )
+    items, out = load_manifest(tmp_path / "batch.yaml"), f"s3://{local_blocks.bucket}/{tmp_path.name}"
+    first = generate_batch(items=items, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    assert first.succeeded == 2
+    for item in first.items:
+        assert item.result is not None
+        assert item.result.locations["video"] == f"{out}/{item.name}/{item.result.task_id}/{item.name}.mp4"
+        key = f"{tmp_path.name}/{item.name}/{item.result.task_id}/result.json"
+        assert local_blocks.s3_client().head_object(Bucket=local_blocks.bucket, Key=key)["ContentLength"] > 0
+
+    downloads, seen = gateway_stats(local_blocks)["requests"]["files"], len(local_blocks.s3_requests())
+    again = generate_batch(items=items, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+
+    assert [(item.name, item.result and item.result.resumed) for item in again.items] == [("tide", True), ("dune", True)]
+    assert [item.result and item.result.locations for item in again.items] == [
+        item.result and item.result.locations for item in first.items
+    ]
+    assert gateway_stats(local_blocks)["requests"]["files"] == downloads
+    assert [path for method, path in local_blocks.s3_requests()[seen:] if method in ("PUT", "POST")] == []

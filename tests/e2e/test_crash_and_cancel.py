@@ -104,7 +104,8 @@ def test_a_run_killed_while_waiting_resumes_the_same_task(slow_stack: DevStack, 
     video = Path(again.stdout.strip().splitlines()[-1])
     assert probe(video).width == 864
     assert gateway_stats(slow_stack)["requests"]["create"] - creates_before == 1
-    assert created[0]["id"] in (tmp_path / "out" / "result.json").read_text()
+    assert video.parent == (tmp_path / "out" / "spec" / created[0]["id"]).resolve()  # <out>/<name>/<task id>/
+    assert created[0]["id"] in (video.parent / "result.json").read_text()
 
 
 def test_cancelling_the_flow_run_cancels_its_queued_task(prefect_api: None, queue_stack: DevStack, tmp_path: Path) -> None:

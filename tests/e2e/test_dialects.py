@@ -76,7 +76,7 @@ def served(request: pytest.FixtureRequest, prefect_api: None, tmp_path_factory: 
 
 def test_generate_video_succeeds_in_the_dialect(served: DialectStack, tmp_path: Path) -> None:
     result = generate_video(
-        spec=dialect_spec(), out_dir=tmp_path, gateway=served.gateway_block, bucket=served.bucket_block, name="harbour"
+        spec=dialect_spec(), out_dir=str(tmp_path), gateway=served.gateway_block, bucket=served.bucket_block, name="harbour"
     )
 
     assert isinstance(result, GenerationResult)
@@ -85,7 +85,9 @@ def test_generate_video_succeeds_in_the_dialect(served: DialectStack, tmp_path: 
     assert info.duration == pytest.approx(5, abs=0.1) and info.fps == pytest.approx(24)
     assert info.has_audio and info.audio_channels == 1
 
-    saved = json.loads((tmp_path / "result.json").read_text())
+    kept = (tmp_path / "harbour" / result.task_id / "result.json").resolve()  # <out>/<name>/<task id>/
+    assert result.locations["result"] == str(kept)
+    saved = json.loads(kept.read_text())
     assert saved["task_id"] == result.task_id
     assert saved["task_id"].startswith(get_dialect(served.name).task_id_prefix)  # task_… for aiid, cgt-… elsewhere
     assert (saved["status"], saved["model"], saved["resolution"], saved["ratio"], saved["duration"]) == (
@@ -114,6 +116,6 @@ def test_a_one_off_run_without_blocks_takes_the_dialect_from_the_environment(
     for variable, value in (env | served.stack.aws_env()).items():
         monkeypatch.setenv(variable, value)
 
-    result = generate_video(spec=dialect_spec("one-off"), out_dir=tmp_path)
+    result = generate_video(spec=dialect_spec("one-off"), out_dir=str(tmp_path))
 
     assert result.task_id.startswith("task_") and probe(result.files.video).width == 1280

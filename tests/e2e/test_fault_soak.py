@@ -117,7 +117,9 @@ def test_flow_runs_against_a_faulty_gateway(faulty_stack: DevStack, tmp_path: Pa
             model=LITE_T2V, prompt=f"flow under faults #{index}", resolution="480p", ratio="16:9", duration=2, seed=77 + index
         )
         try:
-            outcomes.append(generate_video(spec=spec, out_dir=tmp_path / str(index), gateway=FLOW_GATEWAY, bucket=FLOW_BUCKET))
+            outcomes.append(
+                generate_video(spec=spec, out_dir=str(tmp_path / str(index)), gateway=FLOW_GATEWAY, bucket=FLOW_BUCKET)
+            )
         except GenerationFailedError as exc:
             assert exc.task.error is not None and exc.task.error.code in TASK_FAILURE_CODES
             outcomes.append(exc)

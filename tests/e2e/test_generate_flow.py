@@ -48,10 +48,12 @@ generate_audio: true
 """,
         )
     )
-    result = generate_video(spec=spec, out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    result = generate_video(spec=spec, out_dir=str(tmp_path / "out"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
 
     video = result.files.video
     assert video.is_absolute() and video.exists()
+    assert video.parent == (tmp_path / "out" / "video" / result.task_id).resolve()  # <out>/<name>/<task id>/
+    assert result.locations["video"] == str(video)
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (864, 496)
@@ -64,18 +66,7 @@ generate_audio: true
     saved = json.loads(result.files.result.read_text())
     assert saved["task_id"] == result.task_id and saved["video"]["sha256"] == result.video.sha256
     assert result.files.poster is not None and image_size(result.files.poster) == (864, 496)
-    assert not list((tmp_path / "out").glob(".*")), "a temporary file was left behind"
-
-
-def test_outputs_can_be_kept_in_s3_with_their_metadata(local_blocks: DevStack, tmp_path: Path) -> None:
-    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="kept forever", resolution="480p", duration=2)
-    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, keep_in_s3=True)
-    s3 = local_blocks.s3_client()
-    prefix = f"seedance/outputs/{result.task_id}/"
-    keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=local_blocks.bucket, Prefix=prefix)["Contents"])
-    assert keys == sorted(prefix + name for name in ("video.mp4", "video.poster.jpg", "result.json"))
-    head = s3.head_object(Bucket=local_blocks.bucket, Key=prefix + "video.mp4")
-    assert head["Metadata"]["video-sha256"] == result.video.sha256 and head["ContentLength"] == result.video.size_bytes
+    assert not list((tmp_path / "out").rglob(".*")), "a temporary file was left behind"
 
 
 def test_first_frame_with_last_frame_output(local_blocks: DevStack, tmp_path: Path) -> None:
@@ -88,7 +79,7 @@ def test_first_frame_with_last_frame_output(local_blocks: DevStack, tmp_path: Pa
         duration=2,
         return_last_frame=True,
     )
-    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="shot")
+    result = generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="shot")
     info = probe(result.files.video)
     assert (info.width, info.height, info.has_audio) == (864, 480, False)
     assert result.files.last_frame is not None and image_size(result.files.last_frame) == (864, 480)
@@ -99,8 +90,8 @@ def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack
         model="doubao-seedance-1-0-lite-t2v-250428", prompt="rain on a window, take 1", resolution="480p", duration=2
     )
     before = gateway_stats(local_blocks)
-    first = generate_video(spec=spec, out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
-    second = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    first = generate_video(spec=spec, out_dir=str(tmp_path / "a"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    second = generate_video(spec=spec, out_dir=str(tmp_path / "b"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     after = gateway_stats(local_blocks)
     assert second.task_id == first.task_id and second.resumed and not first.resumed
     assert after["requests"]["create"] - before["requests"]["create"] == 1
@@ -116,9 +107,11 @@ def test_running_the_same_generation_twice_uploads_nothing_the_second_time(local
         generate_audio=False,
         references=[{"url": str(SAMPLES / "harbour.jpg"), "role": "first_frame"}],
     )
-    generate_video(spec=spec, out_dir=tmp_path / "a", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    generate_video(spec=spec, out_dir=str(tmp_path / "a"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     seen = len(local_blocks.s3_requests())
-    again = generate_video(spec=spec, out_dir=tmp_path / "b", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, salt="a second take")
+    again = generate_video(
+        spec=spec, out_dir=str(tmp_path / "b"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, salt="a second take"
+    )
     puts = [path for method, path in local_blocks.s3_requests()[seen:] if method in ("PUT", "POST")]
     assert puts == [] and not again.resumed
 
@@ -139,7 +132,7 @@ def test_a_reference_url_that_cannot_be_fetched_is_refused_before_create(
     )
     creates = gateway_stats(local_blocks)["requests"]["create"]
     with pytest.raises(SpecError) as caught:
-        generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+        generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     assert [(p.field, "HTTP 404" in p.message or "not" in p.message) for p in caught.value.problems] == [
         ("references[1]", True),
         ("references[2]", True),
@@ -158,7 +151,7 @@ def test_small_images_can_be_sent_inline_instead_of_uploaded(local_blocks: DevSt
         references=[{"url": str(SAMPLES / "lantern.jpg"), "role": "first_frame"}],
     )
     seen = len(local_blocks.s3_requests())
-    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    result = generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     assert local_blocks.s3_requests()[seen:] == []
     assert probe(result.files.video).width == 864
 
@@ -173,7 +166,7 @@ def test_bad_spec_fails_before_anything_is_sent(local_blocks: DevStack, tmp_path
     before = gateway_stats(local_blocks)["requests"]["create"]
     objects = s3_object_count(local_blocks)
     with pytest.raises(SpecError, match=r"ratio: '5:4' is not allowed .*allowed: 16:9"):
-        generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+        generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     assert gateway_stats(local_blocks)["requests"]["create"] == before
     assert s3_object_count(local_blocks) == objects
 
@@ -187,7 +180,7 @@ def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_pat
     )
     before = gateway_stats(local_blocks)["requests"]["create"]
     with pytest.raises(AuthenticationError, match=r"\[wrong-key\] HTTP 401 AuthenticationError"):
-        generate_video(spec=spec, out_dir=tmp_path, gateway="wrong-key", bucket=BUCKET_BLOCK)
+        generate_video(spec=spec, out_dir=str(tmp_path), gateway="wrong-key", bucket=BUCKET_BLOCK)
     assert gateway_stats(local_blocks)["requests"]["create"] - before == 1
 
 
@@ -202,13 +195,13 @@ def test_a_run_past_its_budget_is_refused_before_anything_is_spent(local_blocks:
     creates = gateway_stats(local_blocks)["requests"]["create"]
     objects = s3_object_count(local_blocks)
     with pytest.raises(BudgetExceededError, match="CNY"):
-        generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, budget="1 CNY")
+        generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, budget="1 CNY")
     assert gateway_stats(local_blocks)["requests"]["create"] == creates
     assert s3_object_count(local_blocks) == objects
 
 
 def test_billed_tokens_are_recorded_beside_the_estimate(local_blocks: DevStack, tmp_path: Path) -> None:
     spec = GenerationSpec(model="doubao-seedance-1-0-pro-250528", prompt="a costed shot", resolution="480p", duration=2)
-    result = generate_video(spec=spec, out_dir=tmp_path, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, budget="5 CNY")
+    result = generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, budget="5 CNY")
     assert result.estimated_tokens == result.completion_tokens == 864 * 480 * 24 * 2 // 1024
     assert result.currency == "CNY" and result.billed_cost == result.estimated_cost

@@ -51,7 +51,7 @@ def test_a_2_5_generation_with_12_images_3_videos_and_2_audio_tracks(
     )
     creates = gateway_stats(local_blocks)["tasks_created"]
 
-    result = generate_video(spec=load_spec(spec_file), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    result = generate_video(spec=load_spec(spec_file), out_dir=str(tmp_path / "out"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
 
     assert result.model == V2_5 and result.status == "succeeded"
     assert gateway_stats(local_blocks)["tasks_created"] == creates + 1
@@ -113,7 +113,7 @@ def test_a_user_catalog_file_adds_a_model_with_no_code_change(prefect_api: None,
     with DevStack(api_key="user-catalog-key", latency=0.3) as stack:  # its gateway reads the same files
         save_local_blocks(stack, gateway_block="acme", bucket_block="acme-assets")
         result = generate_video(
-            spec=load_spec(spec_file), out_dir=tmp_path / "out", gateway="acme", bucket="acme-assets", budget="10 CNY"
+            spec=load_spec(spec_file), out_dir=str(tmp_path / "out"), gateway="acme", bucket="acme-assets", budget="10 CNY"
         )
         assert gateway_stats(stack)["tasks_created"] == 1
     assert result.model == MADE_UP and result.files.video.exists()

@@ -83,7 +83,7 @@ def test_a_batch_never_has_more_tasks_in_flight_than_the_gateway_allows(
     save_gateway("two-at-a-time", slow_gateway.base_url, slow_gateway.api_key, max_concurrent_tasks=2)
     (tmp_path / "batch.yaml").write_text(MANIFEST)
     slow_gateway.reset_stats()
-    result = generate_batch(items=load_manifest(tmp_path / "batch.yaml"), out_dir=tmp_path / "out", gateway="two-at-a-time")
+    result = generate_batch(items=load_manifest(tmp_path / "batch.yaml"), out_dir=str(tmp_path / "out"), gateway="two-at-a-time")
 
     stats = slow_gateway.stats()
     assert stats["tasks_created"] == 6
@@ -103,18 +103,18 @@ def test_a_failed_task_gives_its_slot_back(prefect_api: None, local_blocks: DevS
     httpx.post(faults, content=plan.model_dump_json(), timeout=5).raise_for_status()
     try:
         with pytest.raises(GenerationFailedError, match="InternalServiceError"):
-            generate_video(spec=lite("a failing task"), out_dir=tmp_path / "failed", gateway="one-at-a-time")
+            generate_video(spec=lite("a failing task"), out_dir=str(tmp_path / "failed"), gateway="one-at-a-time")
     finally:
         httpx.post(faults, content=FaultPlan().model_dump_json(), timeout=5).raise_for_status()
 
     assert read_limit("seedance-tasks-one-at-a-time").active_slots == 0
-    result = generate_video(spec=lite("the next task"), out_dir=tmp_path / "next", gateway="one-at-a-time")
+    result = generate_video(spec=lite("the next task"), out_dir=str(tmp_path / "next"), gateway="one-at-a-time")
     assert result.files.video.exists()
 
 
 def test_each_create_takes_a_slot_of_the_create_rate(prefect_api: None, local_blocks: DevStack, tmp_path: Path) -> None:
     save_gateway("one-per-minute", local_blocks.gateway_url, local_blocks.api_key, requests_per_minute=1)
-    generate_video(spec=lite("a paced create"), out_dir=tmp_path / "out", gateway="one-per-minute")
+    generate_video(spec=lite("a paced create"), out_dir=str(tmp_path / "out"), gateway="one-per-minute")
     creates = read_limit("seedance-creates-one-per-minute")
     assert (creates.limit, creates.active_slots) == (1, 1)  # the next create waits for it to decay (a minute)
 

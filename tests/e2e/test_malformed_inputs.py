@@ -140,7 +140,7 @@ def test_malformed_input_is_refused_before_any_request(
     out = tmp_path / "out"
     before, objects = gateway_stats(local_blocks)["requests"], s3_object_count(local_blocks)
     with pytest.raises(SpecError) as caught:
-        generate_video(spec=load_spec(spec_file), out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+        generate_video(spec=load_spec(spec_file), out_dir=str(out), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     named = [(problem.field, problem.message) for problem in caught.value.problems]
     assert any(name == field or name.startswith(f"{field}.") for name, _ in named), f"{field} not named in: {caught.value}"
     assert any(text in message for name, message in named if name.startswith(field)), str(caught.value)

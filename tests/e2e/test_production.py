@@ -94,8 +94,7 @@ class Production:
             "spec": spec(n),
             "gateway": "local",
             "bucket": "assets",
-            "out_dir": "out",
-            "keep_in_s3": True,
+            "out_dir": "s3://seedance-assets/outputs",
             "name": f"scene-{n}",
         }
 
@@ -108,7 +107,7 @@ class Production:
         return self.states(run_ids)
 
     def videos_in_s3(self) -> list[str]:
-        keys = self.stack.s3_client().list_objects_v2(Bucket=self.stack.bucket, Prefix="seedance/outputs/").get("Contents", [])
+        keys = self.stack.s3_client().list_objects_v2(Bucket=self.stack.bucket, Prefix="outputs/").get("Contents", [])
         return sorted(item["Key"] for item in keys if item["Key"].endswith(".mp4"))
 
 

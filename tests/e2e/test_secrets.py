@@ -60,7 +60,7 @@ def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(
     stack, name = dialect_served.stack, dialect_served.name
     ok = generate_video(
         spec=dialect_spec("nothing to hide"),
-        out_dir=tmp_path / "ok",
+        out_dir=str(tmp_path / "ok"),
         gateway=dialect_served.gateway_block,
         bucket=dialect_served.bucket_block,
         return_state=True,
@@ -69,7 +69,11 @@ def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(
     leaky = f"leaky-{name}"
     SeedanceGateway(base_url=stack.gateway_url, api_key=WRONG_KEY, dialect=name).save(leaky, overwrite=True)
     failed = generate_video(
-        spec=dialect_spec(), out_dir=tmp_path / "failed", gateway=leaky, bucket=dialect_served.bucket_block, return_state=True
+        spec=dialect_spec(),
+        out_dir=str(tmp_path / "failed"),
+        gateway=leaky,
+        bucket=dialect_served.bucket_block,
+        return_state=True,
     )
     with pytest.raises(AuthenticationError) as caught:
         failed.result()
@@ -85,6 +89,6 @@ def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(
         ]
     )
     assert result.task_id in seen and "AuthenticationError" in seen, "the search saw nothing"
-    assert (tmp_path / "ok" / "result.json").is_file()
+    assert (tmp_path / "ok" / "video" / result.task_id / "result.json").is_file()
     for secret in (stack.api_key, stack.s3_secret_key, WRONG_KEY):
         assert secret not in seen

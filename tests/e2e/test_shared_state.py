@@ -30,9 +30,9 @@ def test_a_run_keeps_its_intent_and_its_cost_in_the_saved_state_database(
     monkeypatch.setenv("SEEDANCE_STATE_BLOCK", "shared")
     spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="kept in postgres", resolution="480p", duration=2)
 
-    first = generate_video(spec=spec, out_dir=tmp_path / "first", gateway=GATEWAY_BLOCK, budget="10 CNY")
+    first = generate_video(spec=spec, out_dir=str(tmp_path / "first"), gateway=GATEWAY_BLOCK, budget="10 CNY")
     creates = gateway_stats(local_blocks)["requests"]["create"]
-    again = generate_video(spec=spec, out_dir=tmp_path / "again", gateway=GATEWAY_BLOCK, budget="10 CNY")
+    again = generate_video(spec=spec, out_dir=str(tmp_path / "again"), gateway=GATEWAY_BLOCK, budget="10 CNY")
 
     assert (again.task_id, again.resumed) == (first.task_id, True)
     assert gateway_stats(local_blocks)["requests"]["create"] == creates  # the re-run found the record and created nothing

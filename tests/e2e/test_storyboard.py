@@ -15,6 +15,7 @@ from local_gateway.devstack import DevStack
 from seedance.media import probe
 from seedance.postprocess import measure_loudness
 from seedance.storyboard import load_storyboard
+from tests.e2e.support import gateway_stats
 
 pytestmark = pytest.mark.e2e
 
@@ -42,13 +43,18 @@ def first_frame(video: Path) -> np.ndarray:
 def test_three_shots_cut_into_one_continuous_video(local_blocks: DevStack, tmp_path: Path) -> None:
     (tmp_path / "board.yaml").write_text(BOARD)
     result = storyboard(
-        board=load_storyboard(tmp_path / "board.yaml"), out_dir=tmp_path / "out", gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK
+        board=load_storyboard(tmp_path / "board.yaml"), out_dir=str(tmp_path / "out"), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK
     )
 
-    final = probe(result.video)
+    board_folder = (tmp_path / "out" / "storyboard").resolve()  # <out>/<storyboard name>/
+    cut = Path(result.video)
+    assert cut.name == "storyboard.mp4" and cut.parent.parent == board_folder
+    for number, shot in enumerate(result.shots, start=1):
+        assert shot.files.video == board_folder / f"shot-{number:02d}" / shot.task_id / f"shot-{number:02d}.mp4"
+    final = probe(cut)
     assert abs((final.duration or 0) - 12.0) <= 0.2
     assert (final.width, final.height, final.video_codec, final.has_audio) == (864, 496, "h264", True)
-    assert abs(measure_loudness(result.video) - -16.0) <= 1.0
+    assert abs(measure_loudness(cut) - -16.0) <= 1.0
 
     shot1, shot2 = result.shots[0], result.shots[1]
     assert shot1.files.last_frame is not None
@@ -59,6 +65,33 @@ def test_three_shots_cut_into_one_continuous_video(local_blocks: DevStack, tmp_p
     assert changed_share(opening_of_shot2, last_of_shot1) < 0.005
     # the same measure does see what moved during shot 1: the comparison can tell frames apart
     assert changed_share(opening_of_shot2, first_frame(shot1.files.video)) > 0.01
+
+
+def test_a_storyboard_kept_in_s3_is_found_again_by_a_rerun(local_blocks: DevStack, tmp_path: Path) -> None:
+    (tmp_path / "board.yaml").write_text(BOARD.replace("  - prompt: It sails out into the harbour\n", ""))
+    board, out = load_storyboard(tmp_path / "board.yaml"), f"s3://{local_blocks.bucket}/{tmp_path.name}"
+    first = storyboard(board=board, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="boat")
+
+    s3, prefix = local_blocks.s3_client(), f"{tmp_path.name}/boat"
+    [cut_id] = {key.split("/")[2] for key in keys_under(local_blocks, prefix)} - {"shot-01", "shot-02"}
+    assert first.video == f"{out}/boat/{cut_id}/boat.mp4"
+    shots = [f"{prefix}/shot-{n:02d}/{shot.task_id}/shot-{n:02d}.mp4" for n, shot in enumerate(first.shots, start=1)]
+    assert set(shots) <= set(keys_under(local_blocks, prefix))
+    cut = tmp_path / "cut.mp4"
+    s3.download_file(local_blocks.bucket, f"{prefix}/{cut_id}/boat.mp4", str(cut))
+    assert abs((probe(cut).duration or 0) - 8.0) <= 0.2
+
+    downloads, seen = gateway_stats(local_blocks)["requests"]["files"], len(local_blocks.s3_requests())
+    again = storyboard(board=board, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="boat")
+
+    assert again.video == first.video
+    assert [(shot.task_id, shot.resumed) for shot in again.shots] == [(shot.task_id, True) for shot in first.shots]
+    assert gateway_stats(local_blocks)["requests"]["files"] == downloads
+    assert [path for method, path in local_blocks.s3_requests()[seen:] if method in ("PUT", "POST")] == []
+
+
+def keys_under(stack: DevStack, prefix: str) -> list[str]:
+    return [item["Key"] for item in stack.s3_client().list_objects_v2(Bucket=stack.bucket, Prefix=f"{prefix}/")["Contents"]]
 
 
 def changed_share(a: np.ndarray, b: np.ndarray) -> float:

@@ -131,7 +131,7 @@ def result(tmp_path: Path, billed_tokens: int, cost: LedgerEntry | None) -> Gene
     )
     files = OutputFiles(video=tmp_path / "v.mp4", result=tmp_path / "result.json")
     return GenerationResult.build(
-        generation, gateway="local", intent_key="a", resumed=False, video=video, files=files, cost=cost, timings={}
+        generation, gateway="local", intent_key="a", resumed=False, video=video, files=files, locations={}, cost=cost, timings={}
     )
 
 

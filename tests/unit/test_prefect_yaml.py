@@ -30,3 +30,9 @@ def test_workers_need_no_project_folder() -> None:
     assert config["pull"] == []
     assert all(".py" not in deployment["entrypoint"] for deployment in DEPLOYMENTS)
     assert {deployment["work_pool"]["name"] for deployment in DEPLOYMENTS} == {"seedance"}
+
+
+def test_deployments_keep_their_outputs_in_s3() -> None:
+    """A worker runs flows in a temporary folder it deletes: deployments write to S3 with their bucket block."""
+    for deployment in DEPLOYMENTS:
+        assert deployment["parameters"]["out_dir"].startswith("s3://") and deployment["parameters"]["bucket"]
