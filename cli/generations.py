@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.errors import UsageError, fail, stderr
@@ -120,7 +121,7 @@ def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
     elif outcome == "cancelled":
         typer.echo(f"cancelled task {task_id}: it was queued and will not be billed")
     else:
-        stderr.print(f"[bold red]error:[/] {_NOT_CANCELLED[outcome].format(task_id=task_id)}")
+        stderr.print(f"[bold red]error:[/] {escape(_NOT_CANCELLED[outcome].format(task_id=task_id))}")
         if outcome == "running":
             stderr.print("[yellow]hint:[/] collect it by running the command that started it again: it resumes the task")
     if outcome != "cancelled":
