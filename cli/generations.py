@@ -41,16 +41,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="As JSON.")]
 
 
 def find_intent(reference: str) -> Intent | None:
-    """The intent `reference` names (its key or a unique prefix of it), or None when it names none.
+    """The intent `reference` names (its key, a unique prefix of it, or its task id), or None.
 
     Raises:
         UsageError: the prefix fits several intents.
     """
-    if not KEY_PREFIX.fullmatch(reference):
-        return None
     from seedance.state import intent_store
 
     store = intent_store()
+    if not KEY_PREFIX.fullmatch(reference):
+        return next((intent for intent in store.all() if intent.task_id == reference), None)
     exact = store.get(reference) if len(reference) == 32 else None
     if exact is not None:
         return exact
@@ -104,8 +104,8 @@ def status(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
 
 def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOption = False) -> None:
     """Cancel a queued task upstream. Ark cannot cancel a running one: it finishes and is billed."""
-    from seedance.cancel import cancel_tasks
-    from seedance.state import intent_store
+    from seedance.cancel import cancel_tasks, forget_cancelled
+    from seedance.state import intent_store, spending_ledger
 
     try:
         task_id, block, intent = _target(reference, gateway)
@@ -115,7 +115,7 @@ def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
         fail(exc)
     outcome = next(name for name in ("cancelled", "running", "finished", "missing") if task_id in getattr(report, name))
     if outcome == "cancelled" and intent is not None:
-        intent_store().discard(intent.key)  # never billed: running its spec again creates a new task
+        forget_cancelled(intent.key, intent_store(), spending_ledger())  # running its spec again creates a new task
     if as_json:
         typer.echo(json.dumps({"task_id": task_id, "outcome": outcome}))
     elif outcome == "cancelled":

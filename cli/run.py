@@ -107,8 +107,8 @@ def resume_command() -> str:
 
 
 def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> None:
-    from seedance.cancel import cancel_tasks
-    from seedance.state import intent_store
+    from seedance.cancel import cancel_tasks, forget_cancelled
+    from seedance.state import intent_store, spending_ledger
 
     store = intent_store()
     task_ids = progress.task_ids()
@@ -134,7 +134,7 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
     keys = {row.task_id: row.intent_key for row in progress.rows if row.task_id and row.intent_key}
     for task_id in report.cancelled:
         if task_id in keys:
-            store.discard(keys[task_id])  # never billed: the same command creates it afresh, not resumes a cancelled task
+            forget_cancelled(keys[task_id], store, spending_ledger())  # the same command then creates it afresh
         say(f"interrupted: cancelled queued task {task_id} upstream; it will not be billed")
     for task_id in report.running:
         say(f"interrupted: task {task_id} is already running upstream and cannot be cancelled: it will finish and be billed")
