@@ -1,5 +1,5 @@
-"""`seedance blocks ...`: save the gateway and bucket blocks from the shell, on whichever Prefect API
-the environment names (`PREFECT_API_URL`, or the local one).
+"""`seedance blocks ...`: save the gateway and bucket blocks from the shell, on the Prefect API the
+other commands use (`PREFECT_API_URL`, else the shared local server: `cli.server`).
 
 Secrets are best given through their environment variables or the hidden prompt: a value typed on
 the command line stays in shell history and shows in `ps`. Prefect is imported only when a command runs.
@@ -12,6 +12,18 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Save the blocks the pipeline runs with.")
+
+
+def _connect() -> None:
+    """The Prefect API the blocks are saved on (`cli.server.connect`); a mistake is one line and a hint."""
+    from cli.errors import fail
+    from cli.server import connect
+    from seedance.errors import SeedanceError
+
+    try:
+        connect()
+    except SeedanceError as exc:
+        fail(exc)
 
 
 def _secret(value: str | None, what: str) -> str:
@@ -57,6 +69,7 @@ def save_gateway(
     )
     if default_model:
         block.default_model = default_model
+    _connect()
     block.save(name, overwrite=True)
     limits = [
         f"{max_concurrent_tasks} tasks at once" if max_concurrent_tasks else "",
@@ -97,6 +110,7 @@ def save_bucket(
         region_name=region,
         aws_client_parameters=AwsClientParameters(endpoint_url=endpoint_url, config={"signature_version": "s3v4"}),
     )
+    _connect()
     credentials.save(f"{name}-credentials", overwrite=True)
     S3Bucket(bucket_name=bucket, credentials=credentials, bucket_folder=folder).save(name, overwrite=True)
     typer.echo(f"saved bucket block {name!r}: s3://{bucket}/{folder}" + (f" at {endpoint_url}" if endpoint_url else ""))

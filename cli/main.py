@@ -1,32 +1,47 @@
 """The `seedance` command line.
 
-Prefect is imported only by the commands that run flows, and the local gateway only by
-`seedance gateway ...` and `seedance demo`, so `seedance models` starts fast.
+Each command imports what it needs when it runs: Prefect only where a flow or block is used, the
+local gateway only for `seedance gateway ...` and `seedance demo`, so `seedance models` and
+`seedance list` start fast. Flows run against one Prefect API (`cli.server`): `PREFECT_API_URL`,
+else a local server every command shares. Results go to stdout (the video's path last, or JSON
+with `--json`); progress, warnings and errors go to stderr.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
+import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
 
+from cli import generations
 from cli.blocks import app as blocks_app
+from cli.errors import fail, stderr
+from cli.output import print_table
+from cli.server import app as server_app
 from seedance.catalog import DEFAULT_MODEL, ModelSpec, catalog
 from seedance.errors import SeedanceError
 
 if TYPE_CHECKING:
-    from seedance.ark.dialects import Dialect
+    from blocks.gateway import SeedanceGateway
+    from cli.prepare import Generation
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
 app.add_typer(blocks_app, name="blocks")
+app.add_typer(server_app, name="server")
+
+
+@app.callback()
+def telemetry_off() -> None:
+    """Prefect's telemetry off unless the user set it: no one asked to be tracked, and without
+    internet access Prefect's attempts end in errors on the console."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 @app.command(
@@ -40,8 +55,6 @@ def gateway(ctx: typer.Context) -> None:
     gateway_app(args=ctx.args, prog_name="seedance gateway")
 
 
-_err = Console(stderr=True, soft_wrap=True)
-
 GatewayOption = Annotated[
     str | None,
     typer.Option("--gateway", help="Saved SeedanceGateway block; default: ARK_BASE_URL / ARK_API_KEY / SEEDANCE_DIALECT."),
@@ -49,36 +62,13 @@ GatewayOption = Annotated[
 BucketOption = Annotated[
     str | None, typer.Option("--bucket", help="Saved S3Bucket block; default: SEEDANCE_BUCKET and boto3's AWS_* variables.")
 ]
-
-
-def _print_last_at_exit() -> list[str]:
-    """Lines to print when the interpreter exits, after Prefect's own exit-time log lines.
-
-    Registered before any Prefect API server starts: exit handlers run last-in first-out, so the
-    temporary server says goodbye first and our result really is the last line.
-    """
-    lines: list[str] = []
-    atexit.register(lambda: print(*lines, sep="\n", flush=True) if lines else None)
-    return lines
-
-
-def _environment_gateway() -> tuple[str, Dialect]:
-    """Default model and dialect of the gateway the environment names, for checks before Prefect starts."""
-    from blocks.gateway import SeedanceGateway
-
-    block = SeedanceGateway.from_environment()
-    return block.default_model, block.get_dialect()
-
-
-def _fail(exc: BaseException, code: int = 1) -> NoReturn:
-    """One clear line on stderr, no traceback.
-
-    The message is escaped, not read as markup (it starts with the gateway's name in brackets),
-    and its line breaks (an API's message may have some) become spaces.
-    """
-    message = escape(" ".join(str(exc).splitlines()))
-    _err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (and no progress).")]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the HTTP requests that would be sent (API key masked); upload, create and start nothing."
+    ),
+]
 
 
 @app.command()
@@ -99,35 +89,49 @@ def generate(
         bool, typer.Option("--again", help="Pay for a new generation even if this spec already ran on this gateway.")
     ] = False,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit if the estimate exceeds this, e.g. "20 CNY".')] = None,
+    as_json: JsonOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Run the generate-video flow for one spec; the video's location (a path or an s3:// URI) is the last line printed."""
-    from seedance.spec import load_spec
+    from cli.budget import over_budget
+    from cli.prepare import open_gateway, plan_generations, preflight_spec
+    from cli.resolve import bucket_block
+    from cli.server import connect
+    from seedance.spec import read_spec
 
-    last = _print_last_at_exit()
+    salt = uuid.uuid4().hex if again else None
     try:
-        spec = load_spec(spec_file)
-        if gateway is None:
-            spec.preflight(*_environment_gateway())
-        elif spec.model:
-            spec.preflight(spec.model)
+        spec, unknown = read_spec(spec_file)
+        block, api_url = open_gateway(gateway, dry_run=dry_run)
+        preflight_spec(spec, unknown, block, spec_file)
+        planned = plan_generations([(name or spec.name or spec_file.stem, spec)], block, salt)
+        over_budget([(generation.name, generation.estimate) for generation in planned], budget)
+        if dry_run:
+            _dry_run(planned, block, bucket, as_json)
+            return
+        api_url = api_url or connect()
+        if spec.uploads():
+            bucket_block(bucket, api_url)
     except SeedanceError as exc:
-        _fail(exc, 2)
+        fail(exc)
 
+    from cli.run import print_summary, run_generations
     from flows.generate import generate_video
 
-    try:
-        result = generate_video(
-            spec=spec,
-            out_dir=out,
-            gateway=gateway,
-            bucket=bucket,
-            name=name or spec.name or spec_file.stem,
-            salt=uuid.uuid4().hex if again else None,
-            budget=budget,
-        )
-    except SeedanceError as exc:
-        _fail(exc)
-    last.append(result.locations["video"])
+    [generation] = planned
+    result = run_generations(
+        planned,
+        block,
+        as_json,
+        lambda: generate_video(
+            spec=spec, out_dir=out, gateway=gateway, bucket=bucket, name=generation.name, salt=salt, budget=budget
+        ),
+    )
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    print_summary(generation.name, result)
+    typer.echo(result.locations["video"])
 
 
 @app.command()
@@ -136,13 +140,14 @@ def demo(
 ) -> None:
     """Run the pipeline end to end on this machine (local S3 + local gateway); prints the MP4 path last."""
     from cli.demo import run_demo
+    from cli.server import connect
 
-    last = _print_last_at_exit()
     try:
+        connect()
         result = run_demo(out.resolve())
     except SeedanceError as exc:
-        _fail(exc)
-    last.append(str(result.files.video))
+        fail(exc)
+    typer.echo(str(result.files.video))
 
 
 @app.command()
@@ -154,26 +159,53 @@ def batch(
     gateway: GatewayOption = None,
     bucket: BucketOption = None,
     budget: Annotated[str | None, typer.Option(help='Refuse to submit items past this, e.g. "100 CNY".')] = None,
+    as_json: JsonOption = False,
+    dry_run: DryRunOption = False,
 ) -> None:
     """Generate every item of a manifest, polled together; prints each video's location, one per line."""
-    from seedance.manifest import load_manifest
+    from cli.budget import over_budget
+    from cli.prepare import open_gateway, plan_generations, preflight_manifest
+    from cli.resolve import bucket_block
+    from cli.server import connect
+    from seedance.manifest import read_manifest
 
-    last = _print_last_at_exit()
     try:
-        items = load_manifest(manifest)
+        items, problems = read_manifest(manifest)
+        block, api_url = open_gateway(gateway, dry_run=dry_run)
+        preflight_manifest(items, problems, block, manifest)
+        planned = plan_generations([(item.name, item.spec) for item in items], block, None)
+        refused = over_budget([(generation.name, generation.estimate) for generation in planned], budget)
+        if refused:
+            warning = f"budget {budget}: {', '.join(refused)} would pass it and will not be submitted"
+            stderr.print(f"[yellow]warning:[/] {escape(warning)}")
+        if dry_run:
+            _dry_run(planned, block, bucket, as_json)
+            return
+        api_url = api_url or connect()
+        if any(item.spec.uploads() for item in items):
+            bucket_block(bucket, api_url)
     except SeedanceError as exc:
-        _fail(exc, 2)
+        fail(exc)
 
+    from cli.run import print_summary, run_generations
     from flows.batch import generate_batch
 
-    try:
-        result = generate_batch(items=items, out_dir=out, gateway=gateway, bucket=bucket, budget=budget)
-    except SeedanceError as exc:
-        _fail(exc)
-    last.extend(item.result.locations["video"] for item in result.items if item.result)
+    result = run_generations(
+        planned, block, as_json, lambda: generate_batch(items=items, out_dir=out, gateway=gateway, bucket=bucket, budget=budget)
+    )
     failed = [item for item in result.items if item.result is None]
-    for item in failed:
-        _err.print(f"[bold red]failed:[/] {item.name}: {item.error}", markup=True, highlight=False)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        for item in result.items:
+            if item.result is not None:
+                print_summary(item.name, item.result)
+        for item in failed:
+            message = " ".join(str((item.error or {}).get("message", "not generated")).split())
+            stderr.print(f"[bold red]failed:[/] {escape(f'{item.name}: {message}')}")
+        for item in result.items:
+            if item.result is not None:
+                typer.echo(item.result.locations["video"])
     if failed:
         raise typer.Exit(1)
 
@@ -186,31 +218,44 @@ def storyboard(
     ],
     gateway: GatewayOption = None,
     bucket: BucketOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Generate shots that continue one another and cut them into one video; its location is printed last."""
+    from cli.prepare import open_gateway, shot_rows
+    from cli.progress import Progress, choose_mode
+    from cli.resolve import bucket_block
+    from cli.run import run_flow
+    from cli.server import connect
     from seedance.storyboard import load_storyboard
 
-    last = _print_last_at_exit()
     try:
         board = load_storyboard(storyboard_file)
-        if gateway is None:
-            board.preflight(*_environment_gateway())
+        block, api_url = open_gateway(gateway, dry_run=False)
+        board.preflight(block.default_model, block.get_dialect())
+        bucket_block(bucket, api_url or connect())  # every shot after the first uploads the last frame before it
     except SeedanceError as exc:
-        _fail(exc, 2)
+        fail(exc)
 
     from flows.storyboard import storyboard as storyboard_flow
 
+    progress = Progress(shot_rows(board, block), task_id_of=lambda key: None)
     try:
-        result = storyboard_flow(board=board, out_dir=out, gateway=gateway, bucket=bucket, name=storyboard_file.stem)
+        result = run_flow(
+            lambda: storyboard_flow(board=board, out_dir=out, gateway=gateway, bucket=bucket, name=storyboard_file.stem),
+            progress,
+            choose_mode(as_json),
+            block,
+        )
     except SeedanceError as exc:
-        _fail(exc)
-    last.append(str(result.video))
+        fail(exc)
+    typer.echo(result.model_dump_json(indent=2) if as_json else str(result.video))
 
 
 @app.command()
 def estimate(
     spec_or_manifest: Annotated[Path, typer.Argument(help="A spec file, or a manifest with `defaults:` and `items:`.")],
     model: Annotated[str, typer.Option(help="Model for specs that name none.")] = DEFAULT_MODEL,
+    as_json: Annotated[bool, typer.Option("--json", help="Every estimate, its notes and the totals, as JSON.")] = False,
 ) -> None:
     """Tokens and cost per item and in total, from the price file; no network."""
     from seedance.cost.report import estimate_file, render_report
@@ -218,8 +263,11 @@ def estimate(
     try:
         report = estimate_file(spec_or_manifest, model)
     except SeedanceError as exc:
-        _fail(exc, 2)
-    _print_table(render_report(report))
+        fail(exc)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    print_table(render_report(report))
 
 
 @app.command()
@@ -233,7 +281,7 @@ def models(
     try:
         known = catalog()
     except SeedanceError as exc:
-        _fail(exc, 2)
+        fail(exc)
     if as_json:
         typer.echo(json.dumps([spec.model_dump(mode="json") for spec in known.models.values()], indent=2))
         return
@@ -262,12 +310,16 @@ def models(
         )
     table.caption = f"* inferred, not seen in vendor material · catalog: {known.origin}"
     table.caption_justify = "left"
-    _print_table(table)
+    print_table(table)
 
 
-def _print_table(table: Table) -> None:
-    """Print a table whole: at the terminal's width, or at its natural width when piped."""
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=Measurement.get(console, console.options.update_width(10_000), table).maximum)
-    console.print(table)
+app.command("status")(generations.status)
+app.command("cancel")(generations.cancel)
+app.command("list")(generations.list_generations)
+
+
+def _dry_run(planned: list[Generation], block: SeedanceGateway, bucket: str | None, as_json: bool) -> None:
+    from cli.dryrun import plan_requests, print_dry_run
+    from cli.prepare import dry_run_bucket
+
+    print_dry_run(plan_requests(planned, block, dry_run_bucket(bucket, planned)), as_json)

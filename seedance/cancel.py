@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from seedance.ark.client import ArkClient
 from seedance.ark.types import TaskStatus
 from seedance.errors import BadRequestError, NotFoundError
+from seedance.intents import IntentStore
+from seedance.ledger import Ledger
 
 
 class CancelReport(BaseModel):
@@ -40,3 +42,13 @@ def cancel_tasks(client: ArkClient, task_ids: Iterable[str]) -> CancelReport:
         else:
             report.finished.append(task_id)
     return report
+
+
+def forget_cancelled(intent_key: str, store: IntentStore, ledger: Ledger) -> None:
+    """Forget a generation whose queued task was cancelled: its intent and its ledger reservation.
+
+    A cancelled task is never billed and never makes a video; kept, its intent would make the same
+    spec resume the cancelled task and fail, and its reservation would count against the budget.
+    """
+    store.discard(intent_key)
+    ledger.release(intent_key, note="its queued task was cancelled upstream")

@@ -37,7 +37,7 @@ from seedance.errors import Problem, SpecError
 from seedance.files import read_mapping
 from seedance.media import MediaError, ReferenceMedia, image_data_url, probe, reference_problems
 from seedance.postprocess import PostprocessStep
-from seedance.validation import check_request, infer_task_type, media_url, problems_from_validation_error
+from seedance.validation import check_request, infer_task_type, media_url, problems_from_validation_error, unknown_fields
 
 REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://")
 
@@ -191,6 +191,10 @@ class GenerationSpec(CreateTaskRequest):
         return self.to_request(default_model, lambda path: path.resolve().as_uri())
 
 
+SPEC_FIELDS: Final = frozenset(GenerationSpec.model_fields)
+"""The fields a spec file may hold: the Ark body's and the shorthands."""
+
+
 def is_local(url: str) -> bool:
     return not url.startswith(REMOTE_PREFIXES)
 
@@ -201,12 +205,27 @@ def load_spec(path: Path) -> GenerationSpec:
     Raises:
         SpecError: the file is missing, is not YAML/JSON, or has fields Ark does not know.
     """
+    spec, unknown = read_spec(path)
+    if unknown:
+        raise SpecError(unknown, str(path))
+    return spec
+
+
+def read_spec(path: Path) -> tuple[GenerationSpec, list[Problem]]:
+    """`load_spec` that sets the fields it does not know aside: the spec without them, and a problem
+    for each (naming the field it most looks like), to report beside what pre-flight finds.
+
+    Raises:
+        SpecError: the file is missing, is not YAML/JSON, or a known field has an invalid value
+            (the unknown fields are listed too).
+    """
     data = read_mapping(path, "an Ark request body")
+    unknown = unknown_fields(data, SPEC_FIELDS)
     try:
-        spec = GenerationSpec.model_validate(data)
+        spec = GenerationSpec.model_validate({key: value for key, value in data.items() if key in SPEC_FIELDS})
     except ValidationError as exc:
-        raise SpecError(problems_from_validation_error(exc), str(path)) from None
-    return spec.relative_to(path.parent)
+        raise SpecError(unknown + problems_from_validation_error(exc), str(path)) from None
+    return spec.relative_to(path.parent), unknown
 
 
 def _relative_url(url: str, base: Path) -> str:

@@ -62,13 +62,17 @@ class Storyboard(BaseModel):
             raise SpecError(problems, "storyboard") from None
         return spec.relative_to(self.base_dir)
 
+    def shot_to_check(self, index: int) -> GenerationSpec:
+        """Shot `index` as it can be checked or estimated before any shot exists: a later shot's
+        opening frame stands in as `LAST_FRAME_STAND_IN`."""
+        return self.shot_spec(index, self.first_frame if index == 0 else LAST_FRAME_STAND_IN)
+
     def preflight(self, default_model: str, dialect: Dialect | None = None) -> None:
         """Check every shot before the first is paid for; raise SpecError listing every problem."""
         problems: list[Problem] = []
         for index in range(len(self.shots)):
-            opening = self.first_frame if index == 0 else LAST_FRAME_STAND_IN
             try:
-                self.shot_spec(index, opening).preflight(default_model, dialect)
+                self.shot_to_check(index).preflight(default_model, dialect)
             except SpecError as exc:
                 problems += [
                     problem
@@ -92,5 +96,6 @@ def load_storyboard(path: Path) -> Storyboard:
     except ValidationError as exc:
         raise SpecError(problems_from_validation_error(exc), str(path)) from None
     if board.first_frame is not None and not Path(board.first_frame).is_absolute():
-        board = board.model_copy(update={"first_frame": str(path.parent / board.first_frame)})
+        # absolute: `shot_spec` takes relative paths from `base_dir` again
+        board = board.model_copy(update={"first_frame": str((path.parent / board.first_frame).absolute())})
     return board

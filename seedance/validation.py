@@ -11,6 +11,8 @@ refused: refusing before a paid task starts is the safe side.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -58,6 +60,22 @@ def parse_request(body: Any) -> CreateTaskRequest | list[Problem]:
 def problems_from_validation_error(exc: ValidationError) -> list[Problem]:
     """One problem per pydantic error, named by the wire field path (`content[1].image_url`)."""
     return [_problem_from_pydantic(error) for error in exc.errors()]
+
+
+def unknown_fields(data: Mapping[str, Any], known: Collection[str]) -> list[Problem]:
+    """A problem for every key of `data` not in `known`, naming the known field it most looks like.
+
+    Found before validation, so an unknown field is listed beside the spec's other problems
+    instead of stopping the checks that would find them.
+    """
+    problems: list[Problem] = []
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        guess = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(Problem(field=str(key), message=f"is not a parameter of this API{guess}"))
+    return problems
 
 
 def _problem_from_pydantic(error: Any) -> Problem:

@@ -127,12 +127,11 @@ class ArkClient:
             ArkAPIError: the server refused it (4xx), after retries of provable refusals (429).
             ArkConnectionError: no connection could be made, after retries.
         """
-        body = self.dialect.shape(request)
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.post(defaults.TASKS_PATH, json=body, headers={"X-Client-Request-Id": _client_request_id()})
+                response = self._http.send(self.build_create(request))
             except _NOT_SENT as exc:
                 error: ArkError = self._transport_error(exc, "create")
             except httpx.TransportError as exc:
@@ -161,6 +160,15 @@ class ArkClient:
             if not error.retryable or attempt > self._create_retries:
                 raise error
             self._pause("create", attempt, error)
+
+    def build_create(self, request: CreateTaskRequest) -> httpx.Request:
+        """The create request exactly as `create_task` sends it (one per attempt), without sending it.
+
+        `seedance generate --dry-run` prints it: URL, headers (the key masked by the caller) and body.
+        """
+        return self._http.build_request(
+            "POST", defaults.TASKS_PATH, json=self.dialect.shape(request), headers={"X-Client-Request-Id": _client_request_id()}
+        )
 
     def get_task(self, task_id: str) -> ContentGenerationTask:
         """The task's current state. Retried on transient errors."""

@@ -1,4 +1,4 @@
-"""Estimates of a spec file or a manifest, per item and in total, and the table `seedance estimate` prints."""
+"""Estimates of a spec file, a manifest or a storyboard, per item and in total, and the table `seedance estimate` prints."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from rich.table import Table
 from seedance.cost.estimate import Estimate, estimate_spec
 from seedance.cost.prices import PriceTable
 from seedance.errors import SpecError
-from seedance.manifest import load_manifest
+from seedance.files import read_mapping
+from seedance.manifest import MANIFEST, load_manifest
 from seedance.spec import GenerationSpec
+from seedance.storyboard import load_storyboard
 
 
 class ReportItem(BaseModel):
@@ -39,7 +41,7 @@ class EstimateReport(BaseModel):
 
 
 def estimate_file(path: Path, default_model: str, prices: PriceTable | None = None) -> EstimateReport:
-    """Estimate a spec file, or a manifest of specs, without the network.
+    """Estimate a spec file, a manifest of specs or a storyboard (a file with `shots:`), without the network.
 
     A manifest is a YAML/JSON mapping with `items:` (spec mappings, or paths of spec files relative
     to the manifest) and optional `defaults:` (spec fields every item starts from; the item's own
@@ -60,10 +62,18 @@ def estimate_file(path: Path, default_model: str, prices: PriceTable | None = No
             the error names the file and the item.
     """
     prices = prices or PriceTable.load()
-    items = [
-        ReportItem(name=item.name, source=item.source, estimate=_estimate_item(item.spec, default_model, prices, item.source))
-        for item in load_manifest(path)
-    ]
+    if "shots" in read_mapping(path, MANIFEST):
+        board = load_storyboard(path)
+        items = [
+            ReportItem(name=f"shot-{index + 1:02d}", source=source, estimate=_estimate_item(spec, default_model, prices, source))
+            for index in range(len(board.shots))
+            for spec, source in [(board.shot_to_check(index), f"{path} shots[{index}]")]
+        ]
+    else:
+        items = [
+            ReportItem(name=item.name, source=item.source, estimate=_estimate_item(item.spec, default_model, prices, item.source))
+            for item in load_manifest(path)
+        ]
     return _report(str(path), items, prices)
 
 

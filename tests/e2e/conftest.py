@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
 
 from cli.demo import save_local_blocks
@@ -22,6 +22,12 @@ def prefect_api() -> Iterator[None]:
     with prefect_test_harness(server_startup_timeout=90):
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             yield
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_api: None) -> str:
+    """The session Prefect API's URL, for subprocesses (`PREFECT_API_URL`)."""
+    return str(PREFECT_API_URL.value())
 
 
 @pytest.fixture(scope="session")

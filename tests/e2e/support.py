@@ -1,8 +1,10 @@
-"""Helpers for end-to-end tests: what the servers saw, and an environment for CLI subprocesses."""
+"""Helpers for end-to-end tests: what the servers saw, and CLI subprocesses and their environment."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,15 @@ def s3_object_count(stack: DevStack) -> int:
     return stack.s3_client().list_objects_v2(Bucket=stack.bucket).get("KeyCount", 0)
 
 
-def prefect_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for a `seedance` subprocess: its own Prefect home, no credentials of ours."""
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def prefect_env(tmp_path: Path, api_url: str | None = None) -> dict[str, str]:
+    """Environment for a `seedance` subprocess: its own Prefect home, no credentials of ours.
+
+    With `api_url` (the session's Prefect API) it runs there; without, a command that needs an API
+    starts the shared server in that home: stop it (`seedance server stop`) before the test ends.
+    """
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ARK_", "PREFECT_API"))}
     return {
         **keep,
@@ -32,7 +41,19 @@ def prefect_env(tmp_path: Path) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    }
+    } | ({"PREFECT_API_URL": api_url} if api_url else {})
+
+
+def stack_env(stack: DevStack) -> dict[str, str]:
+    """The local stack as a one-off run's environment: `ARK_*` for the gateway, boto3's and `SEEDANCE_BUCKET` for S3."""
+    return stack.aws_env() | {"ARK_BASE_URL": stack.gateway_url, "ARK_API_KEY": stack.api_key}
+
+
+def seedance(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`seedance ARGS` as a user runs it, from this worktree's code (`python -m cli`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def image_size(path: Path) -> tuple[int, int]:

@@ -1,52 +1,64 @@
-"""`seedance generate` as a user runs it: a subprocess configured only by environment variables."""
+"""`seedance generate` as a user runs it, and how it fails: one line per problem and a hint, last."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from local_gateway.devstack import DevStack
 from seedance.media import probe
-from tests.e2e.support import gateway_stats, prefect_env, s3_object_count
+from tests.e2e.support import gateway_stats, prefect_env, s3_object_count, seedance, stack_env
 
 pytestmark = pytest.mark.e2e
 
 SAMPLES = Path(__file__).resolve().parents[2] / "seedance" / "samples"
-SEEDANCE = str(Path(sys.executable).with_name("seedance"))
+FAST_SPEC = """
+model: doubao-seedance-1-0-lite-t2v-250428
+prompt: a lighthouse in fog
+resolution: 480p
+duration: 2
+"""
+PREFECT_FAILURE_NOISE = ("Traceback", "Finished in state", "Encountered exception", "Crash detected")
+"""What Prefect's own console logging printed before the command's line."""
 
 
-def run_cli(stack: DevStack, tmp_path: Path, spec: str, out: str | None = None) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def cli_env(stack: DevStack, prefect_api_url: str, tmp_path: Path) -> dict[str, str]:
+    """A one-off run's environment (no blocks) on the session's Prefect API, with fast polling."""
+    return (
+        prefect_env(tmp_path, prefect_api_url)
+        | stack_env(stack)
+        | {"SEEDANCE_POLL_INITIAL_SECONDS": "0.1", "SEEDANCE_POLL_MAX_SECONDS": "0.5"}
+    )
+
+
+def write_spec(tmp_path: Path, text: str) -> Path:
     shutil.copy(SAMPLES / "lantern.jpg", tmp_path / "lantern.jpg")
-    (tmp_path / "spec.yaml").write_text(spec)
-    env = (
-        prefect_env(tmp_path)
-        | stack.aws_env()
-        | {
-            "ARK_BASE_URL": stack.gateway_url,
-            "ARK_API_KEY": stack.api_key,
-            "SEEDANCE_STATE_DIR": str(tmp_path / "state"),
-            "SEEDANCE_POLL_INITIAL_SECONDS": "0.1",
-            "SEEDANCE_POLL_MAX_SECONDS": "0.5",
-        }
-    )
-    return subprocess.run(
-        [SEEDANCE, "generate", str(tmp_path / "spec.yaml"), "--out", out or str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    (tmp_path / "spec.yaml").write_text(text)
+    return tmp_path / "spec.yaml"
 
 
-def test_generate_with_only_environment_variables(stack: DevStack, tmp_path: Path) -> None:
-    done = run_cli(
-        stack,
+def generate(spec: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    return seedance("generate", str(spec), "--out", str(spec.parent / "out"), *options, env=env)
+
+
+def last_lines_are_the_error(done: subprocess.CompletedProcess[str], count: int) -> list[str]:
+    """The stderr lines of a failure, checked to end with `count` error lines and one hint, and nothing from Prefect."""
+    lines = done.stderr.strip().splitlines()
+    assert not any(noise in done.stderr for noise in PREFECT_FAILURE_NOISE), done.stderr
+    assert [line.split(":")[0] for line in lines[-count - 1 :]] == ["error"] * count + ["hint"], done.stderr
+    assert done.stdout == ""
+    return lines[-count - 1 :]
+
+
+def test_generate_with_only_environment_variables(cli_env: dict[str, str], stack: DevStack, tmp_path: Path) -> None:
+    spec = write_spec(
         tmp_path,
         """
 model: doubao-seedance-2-0-fast-260128
@@ -58,6 +70,7 @@ ratio: "16:9"
 duration: 4
 """,
     )
+    done = generate(spec, cli_env)
     assert done.returncode == 0, done.stderr[-2000:]
     video = Path(done.stdout.strip().splitlines()[-1])
     assert video.is_absolute() and video.name == "spec.mp4"
@@ -66,15 +79,18 @@ duration: 4
     info = probe(video)
     assert (info.width, info.height, info.has_audio) == (864, 496, True)
     assert abs((info.duration or 0) - 4.0) <= 0.1
+    # piped, progress is one line per status change, then the summary
+    statuses = [line.split(": ")[2].split(" · ")[0] for line in done.stderr.splitlines() if " · " in line]
+    assert statuses[-1] == "succeeded" and set(statuses) <= {"queued", "running", "succeeded"}
+    assert "(created) succeeded" in done.stderr.splitlines()[-1]
     assert stack.api_key not in done.stdout + done.stderr
     assert stack.s3_secret_key not in done.stdout + done.stderr
 
 
-def test_generate_to_s3_prints_the_videos_s3_uri_last(stack: DevStack, tmp_path: Path) -> None:
+def test_generate_to_s3_prints_the_videos_s3_uri_last(cli_env: dict[str, str], stack: DevStack, tmp_path: Path) -> None:
     out = f"s3://{stack.bucket}/{tmp_path.name}"
-    done = run_cli(
-        stack, tmp_path, "{model: doubao-seedance-1-0-lite-t2v-250428, prompt: a kite, resolution: 480p, duration: 2}", out
-    )
+    spec = write_spec(tmp_path, "{model: doubao-seedance-1-0-lite-t2v-250428, prompt: a kite, resolution: 480p, duration: 2}")
+    done = seedance("generate", str(spec), "--out", out, env=cli_env)
     assert done.returncode == 0, done.stderr[-2000:]
     uri = done.stdout.strip().splitlines()[-1]
     folder, _, name = uri.rpartition("/")
@@ -86,23 +102,100 @@ def test_generate_to_s3_prints_the_videos_s3_uri_last(stack: DevStack, tmp_path:
     assert stack.s3_client().head_object(Bucket=stack.bucket, Key=key)["ContentLength"] == kept["video"]["size_bytes"]
 
 
-def test_bad_value_exits_with_one_line_naming_the_field_before_anything_is_sent(stack: DevStack, tmp_path: Path) -> None:
-    creates = gateway_stats(stack)["requests"]["create"]
-    objects = s3_object_count(stack)
-    done = run_cli(
-        stack,
+def test_json_prints_the_result_and_nothing_else(cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["status"] == "succeeded" and Path(result["files"]["video"]).is_file()
+    assert done.stderr == ""
+
+
+def test_every_problem_of_a_spec_is_a_line_unknown_fields_with_a_guess_before_anything_is_sent(
+    cli_env: dict[str, str], stack: DevStack, tmp_path: Path
+) -> None:
+    creates, objects = gateway_stats(stack)["requests"]["create"], s3_object_count(stack)
+    spec = write_spec(
         tmp_path,
         """
 model: doubao-seedance-2-0-260128
 prompt: a lantern
 references: [{url: lantern.jpg, role: first_frame}]
 ratio: "5:4"
+durration: 5
 """,
     )
+    done = generate(spec, cli_env)
     assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert "ratio: '5:4' is not allowed" in lines[0] and "allowed: 16:9, 4:3, 1:1, 3:4, 9:16, 21:9, adaptive" in lines[0]
-    assert "Traceback" not in done.stderr and done.stdout == ""
+    errors = last_lines_are_the_error(done, 2)
+    assert errors[0] == f"error: {spec}: durration: is not a parameter of this API; did you mean 'duration'?"
+    assert errors[1].startswith(f"error: {spec}: ratio: '5:4' is not allowed")
+    assert errors[1].endswith("allowed: 16:9, 4:3, 1:1, 3:4, 9:16, 21:9, adaptive")
+    assert len(done.stderr.strip().splitlines()) == 3
     assert gateway_stats(stack)["requests"]["create"] == creates
     assert s3_object_count(stack) == objects
+
+
+def test_a_yaml_error_names_its_line_and_column(cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = generate(write_spec(tmp_path, "model: doubao-seedance-2-0-260128\nprompt: [unclosed\nratio: 1\n"), cli_env)
+    assert done.returncode == 2
+    [error, _] = last_lines_are_the_error(done, 1)
+    assert "not valid YAML/JSON: line 3, column 6:" in error
+
+
+def test_a_missing_block_is_one_line_and_a_hint(cli_env: dict[str, str], prefect_api_url: str, tmp_path: Path) -> None:
+    done = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--gateway", "nosuch")
+    assert done.returncode == 2
+    assert last_lines_are_the_error(done, 1) == [
+        f"error: no gateway block named 'nosuch' on the Prefect API at {prefect_api_url}",
+        "hint: save it with `seedance blocks save-gateway nosuch`, or leave --gateway out to use ARK_API_KEY and ARK_BASE_URL",
+    ]
+    assert len(done.stderr.strip().splitlines()) == 2
+
+
+def test_a_wrong_api_key_is_one_line_and_a_hint(cli_env: dict[str, str], stack: DevStack, tmp_path: Path) -> None:
+    done = generate(write_spec(tmp_path, FAST_SPEC), cli_env | {"ARK_API_KEY": "not-the-key"})
+    assert done.returncode == 1
+    error, hint = last_lines_are_the_error(done, 1)
+    assert error.startswith(f"error: [{stack.gateway_url.split('/')[2]}] HTTP 401 AuthenticationError")
+    assert "seedance blocks save-gateway" in hint
+    assert len(done.stderr.strip().splitlines()) == 2
+
+
+def test_a_budget_too_small_is_refused_before_any_prefect_api_is_used(cli_env: dict[str, str], tmp_path: Path) -> None:
+    unreachable = cli_env | {"PREFECT_API_URL": "http://127.0.0.1:9/api"}  # nothing listens there
+    done = generate(write_spec(tmp_path, FAST_SPEC), unreachable, "--budget", "0.01 CNY")
+    assert done.returncode == 1
+    error, hint = last_lines_are_the_error(done, 1)
+    assert error.startswith("error: budget 0.01 CNY would be exceeded: 0.1944 CNY estimated for spec")
+    assert "raise --budget" in hint
+
+
+@pytest.fixture
+def failing_tasks(stack: DevStack) -> Iterator[None]:
+    """Every task the gateway runs fails upstream, with a content-moderation code."""
+    faults = f"{stack.gateway_url.removesuffix('/api/v3')}/_local/faults"
+    plan = {"rates": {"task-failure": 1.0}, "task_failure_code": "OutputVideoSensitiveContentDetected"}
+    httpx.post(faults, json=plan, timeout=5).raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.post(faults, json={}, timeout=5).raise_for_status()
+
+
+@pytest.mark.usefixtures("failing_tasks")
+def test_a_task_that_failed_upstream_is_the_last_line_with_no_prefect_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = generate(write_spec(tmp_path, FAST_SPEC), cli_env)
+    assert done.returncode == 1
+    error, hint = last_lines_are_the_error(done, 1)
+    assert "ended failed: OutputVideoSensitiveContentDetected" in error
+    task_id = error.split(" task ")[1].split()[0]
+    assert hint.startswith(f"hint: `seedance status {task_id}` shows the task") and "--again" in hint
+
+
+def test_an_unreachable_prefect_api_is_one_line_and_a_hint(cli_env: dict[str, str], tmp_path: Path) -> None:
+    done = generate(write_spec(tmp_path, FAST_SPEC), cli_env | {"PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert done.returncode == 2
+    assert last_lines_are_the_error(done, 1) == [
+        "error: nothing answers at PREFECT_API_URL http://127.0.0.1:9/api",
+        "hint: start that Prefect server, or unset PREFECT_API_URL to use the local one the commands share",
+    ]

@@ -53,8 +53,8 @@ def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         yield stack
 
 
-def cli_env(stack: DevStack, tmp_path: Path) -> dict[str, str]:
-    return prefect_env(tmp_path) | {
+def cli_env(stack: DevStack, tmp_path: Path, api_url: str) -> dict[str, str]:
+    return prefect_env(tmp_path, api_url) | {
         "ARK_BASE_URL": stack.gateway_url,
         "ARK_API_KEY": stack.api_key,
         "SEEDANCE_STATE_DIR": str(tmp_path / "state"),
@@ -81,12 +81,12 @@ def tasks_on(stack: DevStack) -> list[dict]:
     return response.json()["items"]
 
 
-def test_a_run_killed_while_waiting_resumes_the_same_task(slow_stack: DevStack, tmp_path: Path) -> None:
+def test_a_run_killed_while_waiting_resumes_the_same_task(slow_stack: DevStack, prefect_api_url: str, tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     command = [SEEDANCE, "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]
-    env = cli_env(slow_stack, tmp_path)
+    env = cli_env(slow_stack, tmp_path, prefect_api_url)
     creates_before = gateway_stats(slow_stack)["requests"]["create"]
-    # its own session, so SIGKILL takes the ephemeral Prefect server child with it
+    # its own session, so SIGKILL takes whatever it started with it
     run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for(lambda: gateway_stats(slow_stack)["requests"]["create"] > creates_before, 120, "the create")
@@ -110,7 +110,7 @@ def test_a_run_killed_while_waiting_resumes_the_same_task(slow_stack: DevStack, 
 
 def test_cancelling_the_flow_run_cancels_its_queued_task(prefect_api: None, queue_stack: DevStack, tmp_path: Path) -> None:
     """A deployment served by a real runner; cancelling its run kills the run and the hook cancels upstream."""
-    env = cli_env(queue_stack, tmp_path) | {"PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    env = cli_env(queue_stack, tmp_path, str(PREFECT_API_URL.value())) | {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
     serve = "from flows.generate import generate_video; generate_video.serve(name='cancel-test')"
     with (tmp_path / "runner.log").open("w") as log:
         runner = subprocess.Popen(

@@ -67,6 +67,17 @@ def test_create_sends_body_without_unset_fields_and_returns_id() -> None:
     assert len(seen[0].headers["X-Client-Request-Id"]) == 34
 
 
+def test_a_built_create_is_the_request_create_sends() -> None:
+    client, seen = client_with(lambda request: httpx.Response(200, json={"id": "cgt-1"}))
+    built = client.build_create(REQUEST)
+    client.create_task(REQUEST)
+    assert (built.method, built.url, built.content) == (seen[0].method, seen[0].url, seen[0].content)
+    assert {key: value for key, value in built.headers.items() if key != "x-client-request-id"} == {
+        key: value for key, value in seen[0].headers.items() if key != "x-client-request-id"
+    }
+    assert built.headers["x-client-request-id"] != seen[0].headers["x-client-request-id"]  # new for every attempt
+
+
 @pytest.mark.parametrize(("task_type", "sent"), [("edit", {"omni_reference_task_type": "edit"}), ("auto", {}), (None, {})])
 def test_create_sends_the_task_type_and_output_format_as_set_but_never_auto(task_type: str | None, sent: dict) -> None:
     client, seen = client_with(lambda r: httpx.Response(200, json={"id": "cgt-1"}))

@@ -338,3 +338,22 @@ def test_a_model_without_a_price_is_refused_with_the_entry_to_add(prices: PriceT
         f"add an entry with `models: [{model}]` to table {table} of seedance/prices.yaml (bundled), "
         "or set SEEDANCE_PRICES_FILE to your own copy"
     )
+
+
+def test_a_storyboard_is_estimated_shot_by_shot_from_a_relative_path(
+    tmp_path: Path, prices: PriceTable, media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "board").mkdir()
+    shutil.copy(media_dir / "frame_640x360.jpg", tmp_path / "board" / "open.jpg")
+    write(
+        tmp_path / "board" / "story.yaml",
+        {
+            "defaults": {"model": V2, "resolution": "480p", "ratio": "16:9", "duration": 5},
+            "first_frame": "open.jpg",
+            "shots": [{"prompt": "one"}, {"prompt": "two", "duration": 4}],
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    report = estimate_file(Path("board/story.yaml"), default_model=V2, prices=prices)
+    assert [(item.name, item.estimate.seconds) for item in report.items] == [("shot-01", 5), ("shot-02", 4)]
+    assert report.items[1].source == "board/story.yaml shots[1]"

@@ -1,4 +1,4 @@
-"""Spec files: Ark bodies with local paths, shorthands, and errors that name the spec's own fields."""
+"""Spec files and manifests: Ark bodies with local paths, shorthands, and errors that name the spec's own fields."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from seedance.errors import SpecError
-from seedance.spec import load_spec
+from seedance.manifest import load_manifest, preflight_items, read_manifest
+from seedance.spec import load_spec, read_spec
 
 MODEL = "doubao-seedance-2-0-260128"
 
@@ -95,3 +96,56 @@ def test_unreadable_specs_name_what_is_wrong(tmp_path: Path, content: str, field
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read"):
         load_spec(tmp_path / "nope.yaml")
+
+
+def test_unknown_fields_are_listed_beside_the_other_problems_with_the_field_they_resemble(tmp_path: Path) -> None:
+    path = write(tmp_path, {"model": MODEL, "prompt": "p", "ratio": "5:4", "durration": 5, "colour": "red"})
+    spec, unknown = read_spec(path)
+    assert [str(problem) for problem in unknown] == [  # in the file's order (safe_dump sorts the keys)
+        "colour: is not a parameter of this API",
+        "durration: is not a parameter of this API; did you mean 'duration'?",
+    ]
+    with pytest.raises(SpecError) as caught:
+        spec.preflight(MODEL)
+    assert [problem.field for problem in caught.value.problems] == ["ratio"]
+    with pytest.raises(SpecError) as loaded:
+        load_spec(path)
+    assert [problem.field for problem in loaded.value.problems] == ["colour", "durration"]
+
+
+def test_an_invalid_value_is_listed_with_the_unknown_fields(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        read_spec(write(tmp_path, {"model": MODEL, "prompt": "p", "duration": "long", "ration": "16:9"}))
+    assert [problem.field for problem in caught.value.problems] == ["ration", "duration"]
+    assert "did you mean 'ratio'?" in str(caught.value)
+
+
+def test_a_manifest_lists_every_item_s_problems_named_by_item(tmp_path: Path) -> None:
+    manifest = write(
+        tmp_path,
+        {
+            "defaults": {"model": MODEL, "resolutoin": "480p"},
+            "items": [{"name": "a", "prompt": "p", "ratoi": "16:9"}, {"name": "b", "prompt": "p", "duration": "x"}, 7],
+        },
+        "batch.yaml",
+    )
+    items, problems = read_manifest(manifest)
+    assert [item.name for item in items] == ["a"]
+    assert [problem.field for problem in problems] == ["defaults: resolutoin", "a: ratoi", "b: duration", "items[2]"]
+    assert "did you mean 'ratio'?" in problems[1].message
+    with pytest.raises(SpecError) as caught:
+        load_manifest(manifest)
+    assert caught.value.problems == problems and caught.value.source == str(manifest)
+
+
+def test_pre_flight_of_every_item_names_each_problem_by_its_item(tmp_path: Path) -> None:
+    items = load_manifest(
+        write(
+            tmp_path,
+            {"defaults": {"model": MODEL, "prompt": "p"}, "items": [{"name": "ok"}, {"name": "wide", "ratio": "5:4"}]},
+            "m.yaml",
+        )
+    )
+    with pytest.raises(SpecError) as caught:
+        preflight_items(items, MODEL)
+    assert [problem.field for problem in caught.value.problems] == ["wide: ratio"]

@@ -1,0 +1,97 @@
+"""How the command line reports a mistake: one line per problem, then one hint, never a traceback.
+
+A traceback is for a bug in this code; a wrong spec, a missing block, a refused key or a task that
+failed upstream are the user's to fix, so each gets a line saying what is wrong and a hint saying
+what to do. Nothing is printed after them: they are the last lines of the command.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from seedance.errors import (
+    ArkConnectionError,
+    AudioPolicyViolationError,
+    AuthenticationError,
+    BudgetExceededError,
+    ConfigurationError,
+    GenerationFailedError,
+    PermissionDeniedError,
+    SeedanceError,
+    SpecError,
+    WaitTimeoutError,
+)
+
+stderr = Console(stderr=True, soft_wrap=True, highlight=False)
+"""Where problems, hints and progress lines go: stdout holds only results (paths, tables, JSON)."""
+
+
+class UsageError(SeedanceError):
+    """A mistake the command line finds itself, before anything runs (a block that is not saved, …)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(message)
+
+
+def problem_lines(exc: BaseException) -> list[str]:
+    """One line per problem: each of a SpecError's problems, else the message on one line.
+
+    An API's message may hold line breaks; they become spaces, so one problem stays one line.
+    """
+    if isinstance(exc, SpecError):
+        return [f"{exc.source}: {problem}" for problem in exc.problems]
+    return [" ".join(str(exc).split())]
+
+
+def hint_for(exc: BaseException) -> str | None:
+    """What to do about `exc`, or None when its message says it already."""
+    if isinstance(exc, UsageError):
+        return exc.hint
+    if isinstance(exc, SpecError):
+        return "nothing was sent; fix the file and run again (`seedance models` lists what each model accepts)"
+    if isinstance(exc, ConfigurationError):
+        return (
+            "save blocks with `seedance blocks save-gateway NAME` / `save-bucket NAME` and pass --gateway / --bucket, "
+            "or set ARK_API_KEY (and ARK_BASE_URL) / SEEDANCE_BUCKET"
+        )
+    if isinstance(exc, AuthenticationError):
+        return "the gateway refused the API key: save the right one with `seedance blocks save-gateway NAME`, or set ARK_API_KEY"
+    if isinstance(exc, PermissionDeniedError):
+        return "the account may be in arrears or lack access to this model: check it in the gateway's console"
+    if isinstance(exc, BudgetExceededError):
+        return "nothing was sent; `seedance estimate FILE` shows the cost: raise --budget (or SEEDANCE_BUDGET) to run it"
+    if isinstance(exc, AudioPolicyViolationError):
+        return None  # its message ends with the re-run without audio
+    if isinstance(exc, GenerationFailedError):
+        return (
+            f"`seedance status {exc.task.id}` shows the task; running the same spec again resumes this failed task: "
+            "add --again for a new (paid) generation"
+        )
+    if isinstance(exc, WaitTimeoutError):
+        return "the task may still finish: run the same command again to resume waiting for it (nothing is paid twice)"
+    if isinstance(exc, ArkConnectionError):
+        return "check the gateway's address (ARK_BASE_URL or the block's base URL) and that it is up"
+    return None
+
+
+def exit_code(exc: BaseException) -> int:
+    """2 when the command's input is wrong and nothing was sent (spec, configuration, usage), else 1."""
+    return 2 if isinstance(exc, (SpecError, ConfigurationError, UsageError)) else 1
+
+
+def fail(exc: BaseException, code: int | None = None) -> NoReturn:
+    """Print `exc` as problem lines and a hint on stderr, and exit with `code` (default: `exit_code`).
+
+    Lines are escaped, not read as markup: messages start with the gateway's name in brackets.
+    """
+    for line in problem_lines(exc):
+        stderr.print(f"[bold red]error:[/] {escape(line)}")
+    hint = hint_for(exc)
+    if hint:
+        stderr.print(f"[yellow]hint:[/] {escape(hint)}")
+    raise typer.Exit(exit_code(exc) if code is None else code)

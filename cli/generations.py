@@ -1,0 +1,159 @@
+"""`seedance status`, `seedance cancel` and `seedance list`: generations after they were started.
+
+A generation is named by its upstream task id, or by its intent key (what `seedance list` shows,
+and error messages name), which the intent store resolves to the task id it recorded. A prefix of
+a key is enough when it is unique.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Annotated, Final
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cli.errors import UsageError, fail, stderr
+from cli.output import print_table
+from seedance.errors import SeedanceError
+
+if TYPE_CHECKING:
+    from blocks.gateway import SeedanceGateway
+    from seedance.intents import Intent
+
+KEY_PREFIX: Final = re.compile(r"[0-9a-f]{6,32}")
+"""What may be an intent key, or a prefix of one (a task id never is: Ark's start `cgt-`)."""
+
+Reference = Annotated[
+    str, typer.Argument(help="A task id, or an intent key (`seedance list` shows them; a unique prefix is enough).")
+]
+GatewayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gateway", help="Saved SeedanceGateway block; default: ARK_API_KEY / ARK_BASE_URL, else the intent's gateway block."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="As JSON.")]
+
+
+def find_intent(reference: str) -> Intent | None:
+    """The intent `reference` names (its key, a unique prefix of it, or its task id), or None.
+
+    Raises:
+        UsageError: the prefix fits several intents.
+    """
+    from seedance.state import intent_store
+
+    store = intent_store()
+    if not KEY_PREFIX.fullmatch(reference):
+        return next((intent for intent in store.all() if intent.task_id == reference), None)
+    exact = store.get(reference) if len(reference) == 32 else None
+    if exact is not None:
+        return exact
+    matches = [intent for intent in store.all() if intent.key.startswith(reference)]
+    if len(matches) > 1:
+        raise UsageError(f"{reference!r} is the start of {len(matches)} intent keys", "give more of the key (`seedance list`)")
+    return matches[0] if matches else None
+
+
+def _target(reference: str, gateway: str | None) -> tuple[str, SeedanceGateway, Intent | None]:
+    """The task id `reference` names, the gateway to ask about it, and its intent when known."""
+    from cli.resolve import gateway_block
+    from cli.server import connect
+
+    intent = find_intent(reference)
+    if intent is not None and intent.task_id is None:
+        raise UsageError(
+            f"intent {intent.key} has no task id (state {intent.state.value}): its create's outcome is unknown"
+            + (f" ({intent.note})" if intent.note else ""),
+            "run the command that started it again: it searches the gateway's task list before it would create again",
+        )
+    task_id = intent.task_id if intent is not None and intent.task_id else reference
+    if gateway:
+        return task_id, gateway_block(gateway, connect()), intent
+    if os.environ.get("ARK_API_KEY") or intent is None:
+        return task_id, gateway_block(None, None), intent
+    return task_id, gateway_block(intent.gateway, connect()), intent
+
+
+def status(reference: Reference, gateway: GatewayOption = None, as_json: JsonOption = False) -> None:
+    """The upstream status of a generation's task (asked of the gateway now)."""
+    try:
+        task_id, block, _ = _target(reference, gateway)
+        with block.get_client() as client:
+            task = client.get_task(task_id)
+    except SeedanceError as exc:
+        fail(exc)
+    if as_json:
+        typer.echo(task.model_dump_json(indent=2, exclude_none=True))
+        return
+    facts = [("task", task.id), ("status", task.status.value), ("model", task.model)]
+    facts += [("created", _when(task.created_at)), ("updated", _when(task.updated_at))]
+    if task.usage is not None:
+        facts.append(("tokens", f"{task.usage.completion_tokens:,}"))
+    if task.content is not None and task.content.video_url:
+        facts.append(("video", task.content.video_url))
+    if task.error is not None:
+        facts.append(("error", f"{task.error.code}: {task.error.message}"))
+    typer.echo("\n".join(f"{label:<8} {value}" for label, value in facts))
+
+
+def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOption = False) -> None:
+    """Cancel a queued task upstream. Ark cannot cancel a running one: it finishes and is billed."""
+    from seedance.cancel import cancel_tasks, forget_cancelled
+    from seedance.state import intent_store, spending_ledger
+
+    try:
+        task_id, block, intent = _target(reference, gateway)
+        with block.get_client() as client:
+            report = cancel_tasks(client, [task_id])
+    except SeedanceError as exc:
+        fail(exc)
+    outcome = next(name for name in ("cancelled", "running", "finished", "missing") if task_id in getattr(report, name))
+    if outcome == "cancelled" and intent is not None:
+        forget_cancelled(intent.key, intent_store(), spending_ledger())  # running its spec again creates a new task
+    if as_json:
+        typer.echo(json.dumps({"task_id": task_id, "outcome": outcome}))
+    elif outcome == "cancelled":
+        typer.echo(f"cancelled task {task_id}: it was queued and will not be billed")
+    else:
+        stderr.print(f"[bold red]error:[/] {escape(_NOT_CANCELLED[outcome].format(task_id=task_id))}")
+        if outcome == "running":
+            stderr.print("[yellow]hint:[/] collect it by running the command that started it again: it resumes the task")
+    if outcome != "cancelled":
+        raise typer.Exit(1)
+
+
+_NOT_CANCELLED: Final = {
+    "running": "task {task_id} is already running upstream: Ark cannot cancel it; it will finish and be billed",
+    "finished": "task {task_id} has already ended upstream; nothing to cancel",
+    "missing": "the gateway knows no task {task_id}",
+}
+
+
+def list_generations(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: JsonOption = False
+) -> None:
+    """Recent generations from the intent store: key, gateway, model, state, task id, created."""
+    from seedance.state import intent_store
+
+    intents = sorted(intent_store().all(), key=lambda intent: intent.created_at, reverse=True)[:limit]
+    if as_json:
+        typer.echo(json.dumps([intent.model_dump(mode="json") for intent in intents], indent=2))
+        return
+    table = Table("intent key", "gateway", "model", "state", "task id", "created")
+    for intent in intents:
+        table.add_row(
+            intent.key, intent.gateway, intent.model, intent.state.value, intent.task_id or "—", _when(intent.created_at)
+        )
+    if not intents:
+        table.caption = "no generations recorded yet"
+    print_table(table)
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

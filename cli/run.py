@@ -1,0 +1,149 @@
+"""Running a flow from the command line, in this process.
+
+- Prefect's console handler prints every failure with rich tracebacks, before the command's own
+  line; here it is replaced by one line per warning, and Prefect's error records (the flow's
+  failure, already in the Prefect UI) are left to the command, which reports them as the last
+  lines it prints.
+- Progress is shown while the flow runs (`cli.progress`).
+- Ctrl-C: Ark bills a task that runs to the end, so queued tasks of the interrupted run are
+  cancelled upstream, and a task already running is named, with the command that collects it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import signal
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+from rich.markup import escape
+
+from cli.errors import fail, stderr
+from cli.progress import Mode, Progress, choose_mode, shown
+from seedance.errors import ArkError, SeedanceError
+
+if TYPE_CHECKING:
+    from blocks.gateway import SeedanceGateway
+    from cli.prepare import Generation
+    from seedance.results import GenerationResult
+
+T = TypeVar("T")
+
+
+class _OneLineWarnings(logging.Handler):
+    """Warnings as one line each, without tracebacks; Prefect's error records are left out."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("prefect") and record.levelno >= logging.ERROR:
+            return  # the flow's failure: the command prints it, last, as one line and a hint
+        message = " ".join(record.getMessage().split())
+        stderr.print(f"[yellow]{record.levelname.lower()}:[/] {escape(message)}")
+
+
+def quiet_prefect_console() -> None:
+    """Swap Prefect's console handler on the root logger for one-line warnings.
+
+    Call after Prefect is imported (it configures logging then). Run logs still reach the Prefect
+    API, so the UI shows every line and traceback.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, (PrefectConsoleHandler, _OneLineWarnings)):
+            root.removeHandler(handler)
+    root.addHandler(_OneLineWarnings())
+
+
+def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: SeedanceGateway) -> T:
+    """Run `call` (a flow call) with its progress shown; on Ctrl-C cancel its queued tasks and exit 130."""
+    quiet_prefect_console()
+    try:
+        with shown(progress, mode):
+            return call()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the cancel halfway
+        _cancel_after_interrupt(progress, gateway)
+        raise typer.Exit(130) from None
+
+
+def run_generations(planned: list[Generation], gateway: SeedanceGateway, as_json: bool, call: Callable[[], T]) -> T:
+    """Run a flow that makes the `planned` generations, their progress shown by intent key; a
+    SeedanceError it raises is printed as the command's last lines (and exits)."""
+    from seedance.state import intent_store
+
+    store = intent_store()
+
+    def task_id_of(key: str) -> str | None:
+        intent = store.get(key)
+        return intent.task_id if intent is not None else None
+
+    progress = Progress([generation.row() for generation in planned], task_id_of=task_id_of)
+    try:
+        return run_flow(call, progress, choose_mode(as_json), gateway)
+    except SeedanceError as exc:
+        fail(exc)
+
+
+def print_summary(name: str, result: GenerationResult) -> None:
+    """One line on stderr for a finished generation: its task, what it took and what it cost."""
+    billed = f", ≈{result.billed_cost:.4f} {result.currency} billed" if result.billed_cost is not None else ""
+    tokens = f"{result.completion_tokens:,} tokens" if result.completion_tokens is not None else "no token count"
+    verb = "resumed" if result.resumed else "created"
+    total = result.timings.get("total")
+    took = f" in {total:.0f} s" if total is not None else ""
+    stderr.print(escape(f"{name}: task {result.task_id} ({verb}) {result.status}{took}: {tokens}{billed}"))
+
+
+def resume_command() -> str:
+    """This command as typed, without `--again`: the command that collects its tasks."""
+    return shlex.join(["seedance", *(arg for arg in sys.argv[1:] if arg != "--again")])
+
+
+def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> None:
+    from seedance.cancel import cancel_tasks, forget_cancelled
+    from seedance.state import intent_store, spending_ledger
+
+    store = intent_store()
+    task_ids = progress.task_ids()
+    creating = [
+        row
+        for row in progress.rows
+        if row.task_id is None and row.intent_key is not None and (intent := store.get(row.intent_key)) is not None
+        if intent.task_id is None
+    ]
+    say = stderr.print
+    if not task_ids and not creating:
+        say("interrupted: no task had been created; nothing is billed")
+        return
+    try:
+        with gateway.get_client() as client:
+            report = cancel_tasks(client, task_ids)
+    except ArkError as exc:
+        say(f"[bold red]interrupted:[/] could not cancel {', '.join(task_ids)} upstream: {escape(str(exc))}")
+        say(
+            f"[yellow]hint:[/] cancel a queued task with `seedance cancel TASK_ID`, or collect it with `{escape(resume_command())}`"
+        )
+        return
+    keys = {row.task_id: row.intent_key for row in progress.rows if row.task_id and row.intent_key}
+    for task_id in report.cancelled:
+        if task_id in keys:
+            forget_cancelled(keys[task_id], store, spending_ledger())  # the same command then creates it afresh
+        say(f"interrupted: cancelled queued task {task_id} upstream; it will not be billed")
+    for task_id in report.running:
+        say(f"interrupted: task {task_id} is already running upstream and cannot be cancelled: it will finish and be billed")
+    for task_id in report.finished:
+        say(f"interrupted: task {task_id} had already finished upstream")
+    for row in creating:
+        say(f"interrupted: {escape(row.name)} was being created: a task may exist (intent {row.intent_key})")
+    if report.running or report.finished or creating:
+        say(
+            f"[yellow]hint:[/] collect it with `{escape(resume_command())}`: "
+            "the same command resumes its task instead of paying again"
+        )

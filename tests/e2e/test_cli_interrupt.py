@@ -1,0 +1,151 @@
+"""Ctrl-C and `seedance cancel`: a queued task is cancelled upstream; a running one is named, billed, collectable."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from local_gateway.devstack import DevStack
+from seedance.ark.client import ArkClient
+from seedance.ark.types import CreateTaskRequest, TextContent
+from seedance.state import intent_store
+from tests.e2e.support import ROOT, gateway_stats, prefect_env, seedance, stack_env
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "doubao-seedance-1-0-lite-t2v-250428"
+SPEC = f"model: {MODEL}\nprompt: a lighthouse in fog\nresolution: 480p\nduration: 2\n"
+
+
+@pytest.fixture(scope="module")
+def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """Tasks stay queued for two minutes."""
+    with DevStack(
+        api_key="queue-key", latency=130, gateway_args=("--queue-seconds", "120"), log_dir=tmp_path_factory.mktemp("queue")
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """Tasks are queued for half a second, then run for twelve."""
+    with DevStack(
+        api_key="running-key", latency=12, gateway_args=("--queue-seconds", "0.5"), log_dir=tmp_path_factory.mktemp("running")
+    ) as stack:
+        yield stack
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def status_of(stack: DevStack, task_id: str) -> str:
+    with ArkClient(stack.gateway_url, stack.api_key) as client:
+        return client.get_task(task_id).status.value
+
+
+def interrupted_generate(stack: DevStack, env: dict[str, str], spec: Path, until: Callable[[str], bool]) -> tuple[str, str, int]:
+    """Start `seedance generate SPEC`, send it SIGINT once its task's status satisfies `until`;
+    return the task id, its stderr and its exit code."""
+    command = [sys.executable, "-m", "cli", "generate", str(spec), "--out", str(spec.parent / "out")]
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create")
+        [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
+        wait_for(lambda: until(status_of(stack, task_id)), 60, "the task's status")
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    return task_id, stderr, run.returncode
+
+
+def cli_env(stack: DevStack, prefect_api_url: str, tmp_path: Path) -> dict[str, str]:
+    return prefect_env(tmp_path, prefect_api_url) | stack_env(stack) | {"SEEDANCE_POLL_INITIAL_SECONDS": "0.2"}
+
+
+def test_ctrl_c_while_queued_cancels_the_task_upstream_and_a_rerun_starts_afresh(
+    queue_stack: DevStack, prefect_api_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    env = cli_env(queue_stack, prefect_api_url, tmp_path)
+    task_id, stderr, code = interrupted_generate(queue_stack, env, tmp_path / "spec.yaml", lambda status: status == "queued")
+    assert code == 130
+    assert stderr.strip().splitlines()[-1] == f"interrupted: cancelled queued task {task_id} upstream; it will not be billed"
+    assert "Traceback" not in stderr
+    assert status_of(queue_stack, task_id) == "cancelled"
+    dry = seedance("generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out"), "--dry-run", env=env)
+    assert "resumes task" not in dry.stdout and "POST " in dry.stdout  # a cancelled task is never resumed
+
+
+def test_ctrl_c_while_running_says_it_is_billed_and_the_command_that_collects_it(
+    running_stack: DevStack, prefect_api_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    env = cli_env(running_stack, prefect_api_url, tmp_path)
+    creates = gateway_stats(running_stack)["requests"]["create"]
+    task_id, stderr, code = interrupted_generate(running_stack, env, tmp_path / "spec.yaml", lambda status: status == "running")
+    assert code == 130
+    running, hint = stderr.strip().splitlines()[-2:]
+    assert running == (
+        f"interrupted: task {task_id} is already running upstream and cannot be cancelled: it will finish and be billed"
+    )
+    resume = f"seedance generate {tmp_path / 'spec.yaml'} --out {tmp_path / 'out'}"
+    assert hint == f"hint: collect it with `{resume}`: the same command resumes its task instead of paying again"
+
+    collected = seedance(*resume.split()[1:], "--json", env=env)
+    assert collected.returncode == 0, collected.stderr[-2000:]
+    assert json.loads(collected.stdout)["task_id"] == task_id
+    assert gateway_stats(running_stack)["requests"]["create"] - creates == 1
+
+
+def create_task(stack: DevStack) -> str:
+    with ArkClient(stack.gateway_url, stack.api_key) as client:
+        created = client.create_task(CreateTaskRequest(model=MODEL, content=[TextContent(text="a queue")], duration=2))
+    assert created.id is not None
+    return created.id
+
+
+def test_cancel_cancels_a_queued_task_once_and_for_all(queue_stack: DevStack, tmp_path: Path) -> None:
+    env = prefect_env(tmp_path) | stack_env(queue_stack)
+    task_id = create_task(queue_stack)
+    done = seedance("cancel", task_id, env=env)
+    assert (done.returncode, done.stdout.strip()) == (0, f"cancelled task {task_id}: it was queued and will not be billed")
+    assert status_of(queue_stack, task_id) == "cancelled"
+    again = seedance("cancel", task_id, "--json", env=env)
+    assert again.returncode == 0 and json.loads(again.stdout) == {"task_id": task_id, "outcome": "cancelled"}
+    missing = seedance("cancel", "cgt-20260101000000-nosuch", env=env)
+    assert missing.returncode == 1 and missing.stderr.strip() == "error: the gateway knows no task cgt-20260101000000-nosuch"
+
+
+def test_cancel_says_a_running_task_cannot_be_cancelled_and_will_be_billed(running_stack: DevStack, tmp_path: Path) -> None:
+    env = prefect_env(tmp_path) | stack_env(running_stack)
+    task_id = create_task(running_stack)
+    wait_for(lambda: status_of(running_stack, task_id) == "running", 30, "the task to run")
+    done = seedance("cancel", task_id, env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: task {task_id} is already running upstream: Ark cannot cancel it; it will finish and be billed",
+        "hint: collect it by running the command that started it again: it resumes the task",
+    ]
+    assert status_of(running_stack, task_id) == "running"
+
+
+def test_status_of_an_unknown_task_is_one_line(queue_stack: DevStack, tmp_path: Path) -> None:
+    done = seedance("status", "cgt-20260101000000-nosuch", env=prefect_env(tmp_path) | stack_env(queue_stack))
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: [{queue_stack.gateway_url.split('/')[2]}] HTTP 404")
