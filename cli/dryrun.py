@@ -56,9 +56,9 @@ class DryRun(BaseModel):
 
 def plan_requests(generations: list[Generation], gateway: SeedanceGateway, bucket: tuple[str, str] | None) -> list[DryRun]:
     """The dry run of each generation; `bucket` is (bucket name, key folder) when any file uploads."""
-    from seedance.state import intent_store
+    from blocks.state import open_intent_store
 
-    store = intent_store()
+    store = open_intent_store()
     planned: list[DryRun] = []
     with gateway.get_client() as client:
         for generation in generations:

@@ -46,9 +46,9 @@ def find_intent(reference: str) -> Intent | None:
     Raises:
         UsageError: the prefix fits several intents.
     """
-    from seedance.state import intent_store
+    from blocks.state import open_intent_store
 
-    store = intent_store()
+    store = open_intent_store()
     if not KEY_PREFIX.fullmatch(reference):
         return next((intent for intent in store.all() if intent.task_id == reference), None)
     exact = store.get(reference) if len(reference) == 32 else None
@@ -104,8 +104,8 @@ def status(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
 
 def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOption = False) -> None:
     """Cancel a queued task upstream. Ark cannot cancel a running one: it finishes and is billed."""
+    from blocks.state import open_intent_store, open_ledger
     from seedance.cancel import cancel_tasks, forget_cancelled
-    from seedance.state import intent_store, spending_ledger
 
     try:
         task_id, block, intent = _target(reference, gateway)
@@ -115,7 +115,7 @@ def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
         fail(exc)
     outcome = next(name for name in ("cancelled", "running", "finished", "missing") if task_id in getattr(report, name))
     if outcome == "cancelled" and intent is not None:
-        forget_cancelled(intent.key, intent_store(), spending_ledger())  # running its spec again creates a new task
+        forget_cancelled(intent.key, open_intent_store(), open_ledger())  # running its spec again creates a new task
     if as_json:
         typer.echo(json.dumps({"task_id": task_id, "outcome": outcome}))
     elif outcome == "cancelled":
@@ -139,9 +139,9 @@ def list_generations(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: JsonOption = False
 ) -> None:
     """Recent generations from the intent store: key, gateway, model, state, task id, created."""
-    from seedance.state import intent_store
+    from blocks.state import open_intent_store
 
-    intents = sorted(intent_store().all(), key=lambda intent: intent.created_at, reverse=True)[:limit]
+    intents = sorted(open_intent_store().all(), key=lambda intent: intent.created_at, reverse=True)[:limit]
     if as_json:
         typer.echo(json.dumps([intent.model_dump(mode="json") for intent in intents], indent=2))
         return

@@ -76,9 +76,9 @@ def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: See
 def run_generations(planned: list[Generation], gateway: SeedanceGateway, as_json: bool, call: Callable[[], T]) -> T:
     """Run a flow that makes the `planned` generations, their progress shown by intent key; a
     SeedanceError it raises is printed as the command's last lines (and exits)."""
-    from seedance.state import intent_store
+    from blocks.state import open_intent_store
 
-    store = intent_store()
+    store = open_intent_store()
 
     def task_id_of(key: str) -> str | None:
         intent = store.get(key)
@@ -107,10 +107,10 @@ def resume_command() -> str:
 
 
 def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> None:
+    from blocks.state import open_intent_store, open_ledger
     from seedance.cancel import cancel_tasks, forget_cancelled
-    from seedance.state import intent_store, spending_ledger
 
-    store = intent_store()
+    store = open_intent_store()
     task_ids = progress.task_ids()
     creating = [
         row
@@ -134,7 +134,7 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
     keys = {row.task_id: row.intent_key for row in progress.rows if row.task_id and row.intent_key}
     for task_id in report.cancelled:
         if task_id in keys:
-            forget_cancelled(keys[task_id], store, spending_ledger())  # the same command then creates it afresh
+            forget_cancelled(keys[task_id], store, open_ledger())  # the same command then creates it afresh
         say(f"interrupted: cancelled queued task {task_id} upstream; it will not be billed")
     for task_id in report.running:
         say(f"interrupted: task {task_id} is already running upstream and cannot be cancelled: it will finish and be billed")
