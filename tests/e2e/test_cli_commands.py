@@ -154,8 +154,14 @@ def test_blocks_saved_from_the_shell_are_the_ones_a_run_uses(stack: DevStack, pr
     assert "PUT s3://seedance-assets/seedance/inputs/sha256/" in done.stdout
 
 
-def test_demo_makes_a_video_on_this_machine(prefect_api_url: str, tmp_path: Path) -> None:
-    done = seedance("demo", "--out", str(tmp_path / "demo"), env=prefect_env(tmp_path, prefect_api_url), timeout=600)
+def test_demo_makes_a_video_on_this_machine(tmp_path: Path) -> None:
+    # On a Prefect server of its own, as on a fresh machine: the demo saves blocks named `local` and
+    # `local-assets`, which would repoint the session's blocks of the same names at its own stack.
+    env = prefect_env(tmp_path)
+    try:
+        done = seedance("demo", "--out", str(tmp_path / "demo"), env=env, timeout=600)
+    finally:
+        seedance("server", "stop", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     video = Path(done.stdout.strip().splitlines()[-1])
     assert video.is_file() and probe(video).has_audio
