@@ -10,20 +10,23 @@ queued and running, so neither are retried here: a waiter must not depend on the
 Deliveries run on a small pool of their own threads, never on the API's, so a slow or dead
 receiver never delays an answer. One task's callbacks go out in order: each waits until the one
 before it is acknowledged or given up. The callback URL carries the receiver's secret, so it is
-never logged; log lines name only the receiver's host.
+never logged; log lines name only the receiver's host. That is also why the POSTs go through
+urllib, not httpx: httpx logs every request's URL at INFO.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
-
-import httpx
+from urllib.parse import urlsplit
 
 from local_gateway.scheduler import Scheduler
 from local_gateway.store import TaskRecord
@@ -48,8 +51,15 @@ class _Delivery:
     @property
     def receiver(self) -> str:
         """The receiver's host and port: all a log line may show of the URL."""
-        url = httpx.URL(self.url)
-        return f"{url.host}:{url.port}" if url.port else url.host
+        url = urlsplit(self.url)
+        return f"{url.hostname}:{url.port}" if url.port else str(url.hostname)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is not an acknowledgement, and following it would resend the task elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 class CallbackSender:
@@ -57,9 +67,10 @@ class CallbackSender:
 
     def __init__(self, render: RenderTask, *, timeout: float, retries: int, backoff: float) -> None:
         self._render = render
+        self._timeout = timeout
         self._retries = retries
         self._backoff = backoff
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "seedance-local-gateway"})
+        self._opener = urllib.request.build_opener(_NoRedirects)
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gateway-callback")
         self._scheduler = Scheduler()
         self._lock = threading.Lock()
@@ -76,7 +87,6 @@ class CallbackSender:
             self._closed = True
         self._scheduler.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._http.close()
 
     def status_changed(self, record: TaskRecord) -> None:
         """Queue the callback of `record`'s new status, if it has one. Never blocks."""
@@ -125,11 +135,19 @@ class CallbackSender:
 
     def _post(self, delivery: _Delivery) -> bool:
         """One delivery attempt: True when the receiver answered 2xx in time."""
+        body = json.dumps(self._render(delivery.record), ensure_ascii=False).encode()
+        request = urllib.request.Request(
+            delivery.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "seedance-local-gateway"},
+        )
         try:
-            response = self._http.post(delivery.url, json=self._render(delivery.record))
-        except httpx.HTTPError as exc:
+            with self._opener.open(request, timeout=self._timeout) as response:
+                return 200 <= response.status < 300
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            log.info("callback: %s answered %d", delivery.receiver, exc.code)
+        except OSError as exc:  # refused, reset, timed out (URLError is an OSError)
             log.info("callback: %s unreachable (%s)", delivery.receiver, type(exc).__name__)
-            return False
-        if not response.is_success:
-            log.info("callback: %s answered %d", delivery.receiver, response.status_code)
-        return response.is_success
+        return False

@@ -4,6 +4,7 @@ change, final statuses retried a bounded number of times, never holding up the A
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -90,7 +91,10 @@ def until(check: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_each_status_change_is_posted_as_the_task_object_get_returns(receiver: Receiver) -> None:
+def test_each_status_change_is_posted_as_the_task_object_get_returns(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     with gateway() as running, client(running) as api:
         task_id = create(api, text_body(LITE_T2V, callback_url=receiver.url))
         quiet_id = create(api, text_body(LITE_T2V, prompt="no callback"))
@@ -107,6 +111,8 @@ def test_each_status_change_is_posted_as_the_task_object_get_returns(receiver: R
         tasks = httpx.get(f"{running.origin}/_local/tasks", timeout=5).json()["tasks"]
         succeeded_at = next(task["updated_at"] for task in tasks if task["id"] == task_id)
         assert receiver.received[-1].at - succeeded_at < 0.5  # sent as the status changes
+    assert "acknowledged by 127.0.0.1" in caplog.text
+    assert "/callbacks/intent/token" not in caplog.text  # the URL carries the receiver's secret
 
 
 def test_a_failed_task_is_posted_with_its_error(receiver: Receiver) -> None:
