@@ -37,7 +37,8 @@ EVENT: Final = "seedance.task.status"
 EVENT_NAMESPACE: Final = uuid.UUID("6c1d3f0e-5b7a-4f5e-9a51-2f2c0b7d9e41")
 """Namespace of the event ids: one id per (task, status), so Ark's retries of a callback are one event."""
 
-_PATH = re.compile(r"^/callbacks/(?P<key>[0-9A-Za-z_-]{1,128})/(?P<token>[0-9a-f]{64})/?$")
+_PATH = re.compile(r"/callbacks/(?P<key>[0-9A-Za-z_-]{1,128})/(?P<token>[0-9a-f]{64})/?$")
+"""A callback path; anything may come before it (a proxy may serve the receiver under a prefix)."""
 
 
 def task_resource_id(task_id: str) -> str:
@@ -83,7 +84,7 @@ class CallbackSigner:
 
     def intent_of(self, path: str) -> str | None:
         """The intent key of a request path carrying a valid token; None for any other path."""
-        match = _PATH.match(path.split("?", 1)[0])
+        match = _PATH.search(path.split("?", 1)[0])
         if match is None:
             return None
         key = match["key"]

@@ -25,6 +25,10 @@ def request(**fields: object) -> CreateTaskRequest:
     )
 
 
+def path_with_token_of(key: str) -> str:
+    return CallbackSigner(SecretStr(SECRET)).url(BASE, key).removeprefix(BASE)
+
+
 def test_a_url_names_its_intent_and_carries_a_token_only_the_secret_makes(signer: CallbackSigner) -> None:
     url = signer.url(BASE + "/", KEY)
     path = url.removeprefix(BASE)
@@ -34,6 +38,7 @@ def test_a_url_names_its_intent_and_carries_a_token_only_the_secret_makes(signer
     assert signer.intent_of(path) == KEY
     assert signer.intent_of(path + "/") == KEY
     assert signer.intent_of(path + "?attempt=2") == KEY
+    assert signer.intent_of("/behind/a/proxy" + path) == KEY
     assert SECRET not in url
 
 
@@ -44,6 +49,7 @@ def test_a_url_names_its_intent_and_carries_a_token_only_the_secret_makes(signer
         "/callbacks/" + KEY + "/" + "0" * 64,
         "/callbacks//" + "0" * 64,
         "/other/" + KEY + "/" + "0" * 64,
+        path_with_token_of(KEY) + "/more",
         "/",
     ],
 )
