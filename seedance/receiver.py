@@ -7,7 +7,7 @@ serve`). What it refuses:
 
 - 403: the URL carries no valid token for its intent (`CallbackSigner.intent_of`);
 - 413: a body over `MAX_BODY_BYTES` (a task object is a few kB);
-- 400: a body that is not a task object.
+- 400: a body that is not a task object, or whose length is not declared.
 
 Every URL path holds a token, so nothing here logs a path: the default access log is off, and a
 refusal names the caller's address and the intent key at most. A stdlib threading server is
@@ -91,7 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
         if key is None:
             logger.warning("refused a callback from %s: %s", self.client_address[0], _describe(self.path))
             return self._answer(403)
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length", "0")
+        if not declared.isdigit():
+            logger.warning("refused a callback for intent %s: Content-Length %r", key, declared[:20])
+            return self._answer(400)
+        length = int(declared)
         if length > MAX_BODY_BYTES:
             logger.warning("refused a callback for intent %s: a %d-byte body", key, length)
             return self._answer(413)

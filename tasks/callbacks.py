@@ -121,7 +121,8 @@ class _Listener:
         self._cancel = lambda: loop.call_soon_threadsafe(listening.cancel)
         self._running.set()
         try:
-            async with get_events_subscriber(filter=self._filter) as subscriber:
+            # a server restart closes the stream cleanly: connect again rather than stop listening
+            async with get_events_subscriber(filter=self._filter, reconnect_on_clean_close=True) as subscriber:
                 self._settled.set()
                 async for _ in subscriber:
                     self.wake.set()

@@ -1,13 +1,19 @@
-"""Callback URLs: signed per intent, checked without state, never showing the secret."""
+"""Callback URLs: signed per intent, checked without state, never showing the secret; added to creates
+and listened for only when callbacks are set up."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from pydantic import SecretStr
 
+from blocks.gateway import SeedanceGateway
 from seedance.ark.dialects import get_dialect
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.callbacks import SECRET_ENV, CallbackSigner, event_id, with_callback
+from tasks.callbacks import callback_request, callback_wake
 
 SECRET = "a-shared-callback-secret-7d41"
 KEY = "3f2a9c0d1e4b5a6978877665544332211"
@@ -92,3 +98,28 @@ def test_a_request_gets_its_callback_only_when_callbacks_are_set_up(signer: Call
 def test_every_delivery_of_one_status_is_one_event() -> None:
     assert event_id("cgt-1", "running") == event_id("cgt-1", "running")
     assert len({event_id("cgt-1", "running"), event_id("cgt-1", "succeeded"), event_id("cgt-2", "running")}) == 3
+
+
+def test_a_worker_without_the_secret_says_so_and_creates_without_a_callback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, signer: CallbackSigner
+) -> None:
+    gateway = SeedanceGateway(api_key=SecretStr("k"))
+    logger = logging.getLogger("test.callbacks")
+    monkeypatch.setenv("SEEDANCE_CALLBACK_URL", BASE)
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    assert callback_request(request(), KEY, gateway, logger).callback_url is None
+    assert f"SEEDANCE_CALLBACK_URL is set but {SECRET_ENV} is not" in caplog.text
+
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    assert callback_request(request(), KEY, gateway, logger).callback_url == signer.url(BASE, KEY)
+
+
+def test_waiting_listens_only_where_callbacks_can_be_heard(monkeypatch: pytest.MonkeyPatch) -> None:
+    logger = logging.getLogger("test.callbacks")
+    monkeypatch.delenv("SEEDANCE_CALLBACK_URL", raising=False)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), callback_wake("cgt-1", logger) as wake:
+        assert wake is None
+    monkeypatch.setenv("SEEDANCE_CALLBACK_URL", BASE)
+    # no Prefect server to share with the receiver: listening would only start a private one
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), callback_wake("cgt-1", logger) as wake:
+        assert wake is None

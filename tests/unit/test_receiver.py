@@ -57,6 +57,7 @@ def test_everything_else_is_refused_and_no_token_is_logged(
     assert httpx.post(f"{running.url}/elsewhere/{token}", json=TASK, timeout=5).status_code == 403
     assert httpx.post(good, content=b"{}", timeout=5).status_code == 400
     assert httpx.post(good, content=b"x" * (MAX_BODY_BYTES + 1), timeout=5).status_code == 413
+    assert httpx.post(good, content=iter([b"{}"]), timeout=5).status_code == 400  # chunked: no length declared
     assert httpx.get(good, timeout=5).status_code == 501
     assert handed_on == []
 
