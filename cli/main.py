@@ -21,6 +21,7 @@ from rich.table import Table
 
 from cli import generations
 from cli.blocks import app as blocks_app
+from cli.callbacks import app as callbacks_app
 from cli.errors import fail, stderr
 from cli.output import print_table
 from cli.server import app as server_app
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
 app.add_typer(blocks_app, name="blocks")
 app.add_typer(server_app, name="server")
+app.add_typer(callbacks_app, name="callbacks")
 
 
 @app.callback()

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from local_gateway.callbacks import CallbackSender
 from local_gateway.config import GatewayConfig
 from local_gateway.dialects import ServedDialect
 from local_gateway.fetch import ReferenceFetcher
@@ -22,7 +23,8 @@ from local_gateway.render import Renderer
 from local_gateway.routes import API_PREFIX, GatewayApp
 from local_gateway.server import GatewayHTTPServer
 from local_gateway.stats import Stats
-from local_gateway.store import TaskStore
+from local_gateway.store import TaskRecord, TaskStore
+from local_gateway.wire import task_object
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +81,22 @@ class LocalGateway:
             data_dir = config.data_dir
             data_dir.mkdir(parents=True, exist_ok=True)
         dialect = ServedDialect.named(config.dialect)
+        signer = UrlSigner(ttl=config.result_ttl)
+
+        def callback_body(record: TaskRecord) -> dict[str, Any]:
+            return dialect.present(
+                task_object(record, lambda name: signer.url(record.origin, record.id, name, record.updated_at))
+            )
+
+        callbacks = CallbackSender(
+            callback_body, timeout=config.callback_timeout, retries=config.callback_retries, backoff=config.callback_backoff
+        )
         store = TaskStore(
             clock=time.time,
             id_prefix=dialect.dialect.task_id_prefix,
             cancel_queued=dialect.cancels_queued,
             on_in_flight=self._stats.in_flight,
+            on_change=callbacks.status_changed,
         )
         renderer = Renderer()
         lifecycle = Lifecycle(
@@ -96,14 +109,15 @@ class LocalGateway:
             overdue_error=dialect.overdue_error,
         )
         fetcher = ReferenceFetcher(timeout=config.fetch_timeout)
-        # Cleanups run in reverse: kill ffmpeg first so the render pool drains at once.
-        self._cleanup += [fetcher.close, lifecycle.close, renderer.close]
+        # Cleanups run in reverse: kill ffmpeg first so the render pool drains at once, then no task
+        # changes status any more and the callbacks can stop.
+        self._cleanup += [callbacks.close, fetcher.close, lifecycle.close, renderer.close]
         app = GatewayApp(
             api_key=config.api_key,
             store=store,
             lifecycle=lifecycle,
             fetcher=fetcher,
-            signer=UrlSigner(ttl=config.result_ttl),
+            signer=signer,
             stats=self._stats,
             dialect=dialect,
         )
@@ -114,6 +128,7 @@ class LocalGateway:
             raise
         self._server = server
         lifecycle.start()
+        callbacks.start()
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway-http", daemon=True
         )

@@ -30,6 +30,11 @@ class GatewayConfig(BaseModel):
     render_workers: int = Field(2, ge=1, description="Renders running at once.")
     fetch_timeout: float = Field(30.0, gt=0, description="Seconds allowed to fetch each reference URL.")
     faults: FaultPlan = Field(default_factory=FaultPlan, description="Faults to inject; none by default.")
+    callback_timeout: float = Field(5.0, gt=0, description="Seconds a callback receiver has to acknowledge (Ark: 5).")
+    callback_retries: int = Field(3, ge=0, description="Retries of a final status's callback not acknowledged (Ark: 3).")
+    callback_backoff: float = Field(
+        1.0, ge=0, description="Seconds before the first retry of a callback; each later one doubles."
+    )
 
     @property
     def effective_queue_seconds(self) -> float:

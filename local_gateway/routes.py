@@ -260,7 +260,8 @@ class GatewayApp:
             shutil.rmtree(task_dir, ignore_errors=True)
             raise
         fail_with = request.fail_task_with(plan) if request.fail_task_with is not None else None
-        record = self._store.create(task_id, parsed, plan, created_at, created_mono, fail_with=fail_with)
+        origin = f"http://{request.headers['host']}"
+        record = self._store.create(task_id, parsed, plan, created_at, created_mono, fail_with=fail_with, origin=origin)
         self._stats.created(strip_nulls(body))
         self._lifecycle.submit(record)
         log.info("task %s created (%s, %sx%s, %d frames)", task_id, parsed.model, plan.width, plan.height, plan.frames)

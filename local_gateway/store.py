@@ -7,7 +7,8 @@
       └──DELETE──▶ cancelled
 
 DELETE of a succeeded, failed or expired task removes the record; running and cancelled tasks
-refuse it. Records are handed out as copies, so a reader never sees a half-made transition.
+refuse it. Records are handed out as copies, so a reader never sees a half-made transition, and
+so is every new status to `on_change` (the callbacks).
 
 A dialect without the cancelled and expired states (aiid) changes two arrows: DELETE of a queued
 task removes it like a finished one (`cancel_queued=False`), and an overdue task ends `failed`
@@ -56,6 +57,9 @@ class TaskRecord:
     result: RenderResult | None = None
     fail_with: TaskError | None = None
     """An injected fault: the task ends `failed` with this error instead of rendering."""
+    origin: str = ""
+    """`http://host:port` as the creating client reached us: result URLs in callbacks are built on it,
+    as those of a GET are on its own Host."""
 
     @property
     def service_tier(self) -> str:
@@ -100,8 +104,10 @@ class TaskStore:
         id_prefix: str = ids.ARK_PREFIX,
         cancel_queued: bool = True,
         on_in_flight: Callable[[int], None] | None = None,
+        on_change: Callable[[TaskRecord], None] | None = None,
     ) -> None:
         self._clock = clock
+        self._on_change = on_change
         self._id_prefix = id_prefix
         self._cancel_queued = cancel_queued
         self._on_in_flight = on_in_flight
@@ -120,6 +126,7 @@ class TaskStore:
         created_mono: float,
         *,
         fail_with: TaskError | None = None,
+        origin: str = "",
     ) -> TaskRecord:
         """Store a new queued task under an id from `reserve_id`."""
         with self._lock:
@@ -132,10 +139,12 @@ class TaskStore:
                 created_mono=created_mono,
                 updated_at=created_at,
                 fail_with=fail_with,
+                origin=origin,
             )
             self._reserved.discard(task_id)
             self._tasks[task_id] = record
             self._count_in_flight(+1)
+            self._changed(record)
             return dataclasses.replace(record)
 
     def reserve_id(self, created_at: float) -> str:
@@ -183,28 +192,19 @@ class TaskStore:
     def succeed(self, task_id: str, result: RenderResult) -> bool:
         """running → succeeded with its files; False when the task moved on meanwhile (expired, …)."""
         with self._lock:
-            record = self._move(task_id, (TaskStatus.RUNNING,), TaskStatus.SUCCEEDED)
-            if record:
-                record.result = result
-            return record is not None
+            return self._move(task_id, (TaskStatus.RUNNING,), TaskStatus.SUCCEEDED, result=result) is not None
 
     def fail(self, task_id: str, error: TaskError) -> bool:
         """running → failed with an error."""
         with self._lock:
-            record = self._move(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED)
-            if record:
-                record.error = error
-            return record is not None
+            return self._move(task_id, (TaskStatus.RUNNING,), TaskStatus.FAILED, error=error) is not None
 
     def expire(self, task_id: str, *, error: TaskError | None = None) -> bool:
         """queued or running → expired (the task outlived `execution_expires_after`); → failed with
         `error` instead when one is given (a dialect without the expired state)."""
         with self._lock:
             target = TaskStatus.EXPIRED if error is None else TaskStatus.FAILED
-            record = self._move(task_id, (TaskStatus.QUEUED, TaskStatus.RUNNING), target)
-            if record is not None and error is not None:
-                record.error = error
-            return record is not None
+            return self._move(task_id, (TaskStatus.QUEUED, TaskStatus.RUNNING), target, error=error) is not None
 
     def delete(self, task_id: str) -> tuple[DeleteOutcome, TaskRecord | None]:
         """DELETE semantics by status (ark-api.md §1.3), with a copy of the task as it was."""
@@ -226,16 +226,35 @@ class TaskStore:
                 return DeleteOutcome.DELETED, before
             return DeleteOutcome.REFUSED, before
 
-    def _move(self, task_id: str, sources: tuple[TaskStatus, ...], target: TaskStatus) -> TaskRecord | None:
+    def _move(
+        self,
+        task_id: str,
+        sources: tuple[TaskStatus, ...],
+        target: TaskStatus,
+        *,
+        error: TaskError | None = None,
+        result: RenderResult | None = None,
+    ) -> TaskRecord | None:
+        """Move a task from one of `sources` to `target`, with its error or files, all before `on_change` hears of it."""
         record = self._tasks.get(task_id)
         if record is None or record.status not in sources:
             return None
         leaves_flight = target.terminal and not record.status.terminal
         record.status = target
         record.updated_at = self._clock()
+        if error is not None:
+            record.error = error
+        if result is not None:
+            record.result = result
         if leaves_flight:
             self._count_in_flight(-1)
+        self._changed(record)
         return record
+
+    def _changed(self, record: TaskRecord) -> None:
+        """Tell `on_change` of a task's new status; call with the lock held."""
+        if self._on_change is not None:
+            self._on_change(dataclasses.replace(record))
 
     def _count_in_flight(self, change: int) -> None:
         """Count tasks joining or leaving queued+running, and tell `on_in_flight`; call with the lock held."""

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     models_file: Path | None = Field(
         default=None, description="Your own model catalog, laid over the bundled models.yaml (new or changed models)."
     )
+    callback_url: str | None = Field(
+        default=None,
+        description="Where the gateway reaches `seedance callbacks serve`, e.g. http://receiver:8790: tasks are created "
+        "with a callback URL under it (signed with SEEDANCE_CALLBACK_SECRET) and waiting wakes on their callbacks.",
+    )
     wait_margin_seconds: float = Field(
         default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
     )

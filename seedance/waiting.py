@@ -8,6 +8,8 @@
 - Many tasks in flight cost one list request per round (`filter.task_ids`), not one GET each; a
   single task uses GET, which every gateway serves. The list shows one service tier at a time, so
   flex tasks get their own list request (`filter.service_tier=flex`) rather than a GET each.
+- A `wake` event (set when the task's callback arrives) ends the current pause at once, so a
+  callback is acted on within moments while polling stays the fallback when none comes.
 - Status changes are reported once each; a status call that fails is retried by the client, and
   one that still fails loses nothing: the task id is kept and the next round asks again.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
@@ -180,8 +183,12 @@ def watch(
     on_change: Callable[[ContentGenerationTask], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    wake: threading.Event | None = None,
 ) -> Iterator[ContentGenerationTask]:
     """Yield each task once it is terminal (any final status), in the order they finish.
+
+    With `wake`, pauses are waits on it instead of `sleep`: setting it (from another thread) makes
+    the next status check happen at once.
 
     Raises:
         WaitTimeoutError: the deadline passed with tasks still queued or running (the first of them is named).
@@ -199,7 +206,11 @@ def watch(
         overdue = watchlist.drop_overdue()
         if overdue:
             raise overdue[0]
-        sleep(min(schedule.pause(round_number, clock() - start), watchlist.seconds_left()))
+        pause = min(schedule.pause(round_number, clock() - start), watchlist.seconds_left())
+        if wake is None:
+            sleep(pause)
+        elif wake.wait(pause):
+            wake.clear()
         round_number += 1
 
 
@@ -228,10 +239,18 @@ def wait_for_task(
     on_change: Callable[[ContentGenerationTask], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    wake: threading.Event | None = None,
 ) -> ContentGenerationTask:
-    """Poll one task until it is terminal and return it, whatever its final status."""
+    """Poll one task until it is terminal and return it, whatever its final status; `wake` as in `watch`."""
     return next(
         watch(
-            client, [task_id], schedule=schedule, deadline_seconds=deadline_seconds, on_change=on_change, clock=clock, sleep=sleep
+            client,
+            [task_id],
+            schedule=schedule,
+            deadline_seconds=deadline_seconds,
+            on_change=on_change,
+            clock=clock,
+            sleep=sleep,
+            wake=wake,
         )
     )

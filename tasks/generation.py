@@ -13,6 +13,7 @@ from seedance.ark.types import ContentGenerationTask, CreateTaskRequest
 from seedance.settings import get_settings
 from seedance.submit import Submitted, submit_once
 from seedance.waiting import PollSchedule, StatusChange, Waited, wait_for_task
+from tasks.callbacks import callback_request, callback_wake
 from tasks.limits import pace_create
 from tasks.policy import retrying
 
@@ -24,6 +25,7 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: Seed
     The intent is recorded before the POST and holds the task id the moment the response arrives;
     an unknown outcome is reconciled through the task list before anything is created again.
     Each attempt first waits for the gateway's create rate (`requests_per_minute`), if it has one.
+    With callbacks set up (`SEEDANCE_CALLBACK_URL`), the request carries the intent's callback URL.
 
     Raises:
         CreateOutcomeUnknownError: a task may exist that cannot be identified; the message names
@@ -31,6 +33,7 @@ def submit_generation(request: CreateTaskRequest, intent_key: str, gateway: Seed
         ArkAPIError: the gateway refused the request (nothing was created).
     """
     settings = get_settings()
+    request = callback_request(request, intent_key, gateway, get_run_logger())
     pace_create(gateway)
     with gateway.get_client() as client:
         submitted = submit_once(
@@ -59,6 +62,10 @@ def wait_for_generation(
 ) -> Waited:
     """Poll the task until it is terminal, logging each status change; return it and its timeline.
 
+    With callbacks set up, each of the task's callbacks (a `seedance.task.status` event) ends the
+    current pause: the task is read at once, so a finished task is seen within moments, whatever
+    the poll interval; without them, or when none comes, polling alone sees it.
+
     Args:
         expected_seconds: how long the model should need; pauses shorten as that time nears.
 
@@ -73,12 +80,13 @@ def wait_for_generation(
         logger.info("task %s: %s", task.id, task.status.value)
 
     settings = get_settings()
-    with gateway.get_client() as client:
+    with gateway.get_client() as client, callback_wake(task_id, logger) as wake:
         task = wait_for_task(
             client,
             task_id,
             deadline_seconds=deadline_seconds,
             schedule=PollSchedule.from_settings(settings, expected_seconds),
             on_change=changed,
+            wake=wake,
         )
     return Waited(task=task, timeline=timeline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -130,3 +132,24 @@ def test_pauses_grow_then_tighten_near_the_expected_time() -> None:
     assert schedule.pause(6, 75.0) == 5.0
     assert schedule.pause(7, 90.0) == 1.0
     assert 250 < (expected_seconds("doubao-seedance-2-0-260128", "720p", "16:9", 5) or 0) < 320
+
+
+def test_a_wake_ends_a_long_pause_at_once() -> None:
+    finished, wake = threading.Event(), threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=task("t", "succeeded" if finished.is_set() else "running"))
+
+    def callback_arrives() -> None:
+        finished.set()
+        wake.set()
+
+    timer = threading.Timer(0.2, callback_arrives)
+    timer.start()
+    started = time.monotonic()
+    client = ArkClient("http://gw/api/v3", "k", gateway="fake", transport=httpx.MockTransport(handler))
+    result = wait_for_task(client, "t", schedule=PollSchedule(initial=30, maximum=30), deadline_seconds=60, wake=wake)
+    timer.join()
+    assert result.status == "succeeded"
+    assert time.monotonic() - started < 2
+    assert not wake.is_set()  # used up: the next pause is a full one again
