@@ -318,6 +318,8 @@ class Measured:
     started_at: float
     """time.time() at start, to compare with the gateway's task times."""
     stopped_early: bool = False
+    """Stopped by the caller's condition or the timeout, not ended by itself."""
+    timed_out: bool = False
     log: Path | None = None
     stdout: str = field(default="", repr=False)
 
@@ -343,17 +345,18 @@ def run_measured(
         started_at, start = time.time(), time.monotonic()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=dict(env), cwd=REPO, text=True)
         watch = TreeWatch(process.pid).start()
-        stopped_early = False
+        stopped_early = timed_out = False
         try:
             while process.poll() is None:
                 if time.monotonic() - start > timeout:
-                    log(f"{command[2:4]} still running after {timeout:.0f} s: stopping it")
-                    stopped_early = True
+                    log(f"{' '.join(command[2:4])} still running after {timeout:.0f} s: stopping it")
+                    stopped_early = timed_out = True
                     break
                 if stop_when is not None and stop_when():
                     stopped_early = True
                     break
-                time.sleep(0.2)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=0.2)
             wall = time.monotonic() - start
             watch.stop()  # the peak is the command's while it ran, not while it is being stopped
             if stopped_early:
@@ -379,6 +382,7 @@ def run_measured(
         peak_parts=watch.peak_parts,
         started_at=started_at,
         stopped_early=stopped_early,
+        timed_out=timed_out,
         log=log_path,
         stdout=stdout,
     )

@@ -68,8 +68,11 @@ class Arm:
         text = f"{self.videos}/{self.n} videos"
         if self.duplicate_creates:
             text += f", {self.duplicate_creates} duplicate creates"
-        if resent := re.search(r"resent (\d+)", self.measured.stdout):
+        resent = re.search(r"resent (\d+)", self.measured.stdout)
+        if resent and int(resent.group(1)):
             text += f", {resent.group(1)} requests sent again after connection resets"
+        if self.measured.timed_out:
+            text += f", stopped after {seconds(self.measured.seconds)}"
         if self.measured.returncode != 0:
             text += f", exit {self.measured.returncode}: {self.measured.tail(2)}"
         return text
