@@ -231,16 +231,17 @@ def command_name(pid: int) -> str:
 
 
 class TreeWatch:
-    """Samples the resident memory of a process tree: the root and its descendants.
+    """Samples the resident memory of a process tree: the root, its descendants, and `serving`
+    (servers an earlier run of the same program left running for later runs to use).
 
     A process joins when first seen and stays until it exits, so a server whose parent let it go
     (re-parented to init) is still counted. The peak is the highest sum of RSS over one sample.
     """
 
-    def __init__(self, root: int, interval: float = 0.25) -> None:
+    def __init__(self, root: int, serving: Mapping[int, str] | None = None, interval: float = 0.25) -> None:
         self.root = root
         self.interval = interval
-        self.members: dict[int, str] = {}
+        self.members: dict[int, str] = dict(serving or {})
         """pid → start time (the pair guards against a reused pid)."""
         self.peak = 0
         self.peak_parts: dict[str, int] = {}
@@ -288,6 +289,22 @@ class TreeWatch:
             self._stop.wait(self.interval)
 
 
+_servers: dict[int, str] = {}
+"""Processes a pipeline run left running when it ended normally (a local Prefect server shared by
+later CLI calls, say): pid → start time. Kept for later pipeline runs, counted in their memory,
+stopped when the bench process ends."""
+
+
+def stop_servers() -> None:
+    """Stop what pipeline runs left running (see `run_measured(pipeline_servers=True)`)."""
+    pids = [pid for pid, start in _servers.items() if (info := _stat(pid)) is not None and info[1] == start]
+    _servers.clear()
+    stop_processes(pids)
+
+
+atexit.register(stop_servers)
+
+
 def stop_processes(pids: list[int], grace: float = 20.0) -> None:
     """SIGTERM each pid (processes this bench started, directly or through its children), then SIGKILL what is left."""
     for pid in pids:
@@ -320,6 +337,8 @@ class Measured:
     stopped_early: bool = False
     """Stopped by the caller's condition or the timeout, not ended by itself."""
     timed_out: bool = False
+    kept: list[str] = field(default_factory=list)
+    """Processes it left running that later runs may use (`pipeline_servers`), by name."""
     log: Path | None = None
     stdout: str = field(default="", repr=False)
 
@@ -335,16 +354,24 @@ def run_measured(
     *,
     timeout: float,
     stop_when: Callable[[], bool] | None = None,
+    pipeline_servers: bool = False,
 ) -> Measured:
     """Run `command` to its end (or until `stop_when()` turns true, then Ctrl-C it) while sampling its tree's memory.
 
-    Whatever the command leaves running is stopped afterwards.
+    What the command leaves running is stopped afterwards. With `pipeline_servers` (a pipeline
+    run): servers that earlier pipeline runs left are counted in its memory, and what it leaves
+    after ending normally is kept for later pipeline runs, until the bench process ends.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as err, tempfile.TemporaryFile("w+") as out:
         started_at, start = time.time(), time.monotonic()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=dict(env), cwd=REPO, text=True)
-        watch = TreeWatch(process.pid).start()
+        serving = {
+            pid: start
+            for pid, start in _servers.items()
+            if pipeline_servers and (info := _stat(pid)) is not None and info[1] == start
+        }
+        watch = TreeWatch(process.pid, serving).start()
         stopped_early = timed_out = False
         try:
             while process.poll() is None:
@@ -368,11 +395,16 @@ def run_measured(
                     process.wait()
         finally:
             watch.stop()  # a no-op when already stopped
-            leftovers = [pid for pid in watch.refresh() if pid != process.pid]
+            leftovers = [pid for pid in watch.refresh() if pid != process.pid and pid not in serving]
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            stop_processes(leftovers)
+            kept = []
+            if pipeline_servers and not stopped_early and process.returncode == 0:
+                kept = [command_name(pid) for pid in leftovers]
+                _servers.update({pid: watch.members[pid] for pid in leftovers})
+            else:
+                stop_processes(leftovers)
         out.seek(0)
         stdout = out.read()
     return Measured(
@@ -383,6 +415,7 @@ def run_measured(
         started_at=started_at,
         stopped_early=stopped_early,
         timed_out=timed_out,
+        kept=kept,
         log=log_path,
         stdout=stdout,
     )
@@ -417,7 +450,12 @@ def prefect_home() -> Path:
     removed at exit, so a bench run never writes to the user's Prefect database."""
     if "home" not in _shared:
         folder = Path(tempfile.mkdtemp(prefix="seedance-bench-prefect-"))
-        atexit.register(shutil.rmtree, folder, True)
+
+        def remove() -> None:
+            stop_servers()  # a server left running may still use the folder
+            shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove)
         _shared["home"] = folder / "home"
     home: Path = _shared["home"]
     return home
@@ -446,18 +484,22 @@ def warm_up(workdir: Path) -> Measured | None:
             pipeline_env(gateway.base_url, work / "state"),
             work / "warm-up.log",
             timeout=300,
+            pipeline_servers=True,
         )
 
 
 def warm_up_row(measured: Measured | None) -> list[Row]:
     if measured is None:
         return []
+    note = f"not counted; exit {measured.returncode}" + ("" if measured.returncode == 0 else f": {measured.tail()}")
+    if measured.kept:
+        note += f"; left running for later pipeline runs: {', '.join(measured.kept)}"
     return [
         Row(
             "setup",
             "pipeline warm-up: 1 generation, new Prefect home (its database is made)",
             seconds(measured.seconds),
-            note=f"not counted; exit {measured.returncode}" + ("" if measured.returncode == 0 else f": {measured.tail()}"),
+            note=note,
         )
     ]
 

@@ -71,6 +71,8 @@ class Arm:
         resent = re.search(r"resent (\d+)", self.measured.stdout)
         if resent and int(resent.group(1)):
             text += f", {resent.group(1)} requests sent again after connection resets"
+        if self.measured.kept:
+            text += f", left running: {', '.join(self.measured.kept)}"
         if self.measured.timed_out:
             text += f", stopped after {seconds(self.measured.seconds)}"
         if self.measured.returncode != 0:
@@ -92,7 +94,7 @@ def run_arm(name: str, latency: float, n: int, root: Path) -> Arm:
             command = [sys.executable, "-m", module, gateway.base_url, API_KEY, str(n), str(out), "--label", label]
             env = pipeline_env(gateway.base_url, work / "state")
         log(f"P1 {name}: {n} generations at latency {latency:g} s")
-        measured = run_measured(command, env, work / f"{name}.log", timeout=1500)
+        measured = run_measured(command, env, work / f"{name}.log", timeout=1500, pipeline_servers=name == "pipeline")
         stats, tasks = gateway.stats(), gateway.tasks()
     created = sorted(task["created_at"] - measured.started_at for task in tasks)
     arm = Arm(

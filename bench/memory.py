@@ -98,7 +98,9 @@ def hold_in_flight(
         argv, env = command(gateway, work)
         log(f"P4 {name}: {n} tasks in flight (at most {timeout:.0f} s to get there)")
         watch = InFlight(gateway, n)
-        measured = run_measured(argv, env, work / f"{name}.log", timeout=timeout, stop_when=watch)
+        measured = run_measured(
+            argv, env, work / f"{name}.log", timeout=timeout, stop_when=watch, pipeline_servers=name == "pipeline"
+        )
         watch.final_count()
     reached = (
         f"{n} in flight after {seconds(watch.reached_after)}" if watch.reached_after is not None else f"only {watch.creates}"

@@ -100,7 +100,9 @@ def main(n: int = 10) -> list[Row]:
             for attempt in ("first run", "identical re-run"):
                 zero(stack)
                 log(f"P3 {attempt}: {n} image-to-video generations")
-                measured = run_measured(pipeline_command(manifest, root / "out"), env, root / f"{attempt}.log", timeout=900)
+                measured = run_measured(
+                    pipeline_command(manifest, root / "out"), env, root / f"{attempt}.log", timeout=900, pipeline_servers=True
+                )
                 runs.append((measured, creates(stack), *uploads(stack)))
                 log(f"P3 {attempt}: {seconds(measured.seconds)}, exit {measured.returncode}")
             videos = count_videos(root / "out")
