@@ -15,6 +15,7 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -45,7 +46,28 @@ def print_table(rows: list[Row]) -> None:
     sys.stdout.flush()
 
 
-def context_row(started: float, load_before: tuple[float, ...]) -> Row:
+class LoadWatch:
+    """The machine's 1-minute load average every 10 s while the benchmarks run (others may be busy too)."""
+
+    def __init__(self) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(10):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+        median = sorted(self.samples)[len(self.samples) // 2]
+        return f"1-min load average {self.samples[0]:.1f} at the start, median {median:.1f}, max {max(self.samples):.1f}"
+
+
+def context_row(started: float, load: str) -> Row:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
@@ -53,13 +75,12 @@ def context_row(started: float, load_before: tuple[float, ...]) -> Row:
         dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=False).stdout
     except OSError:
         commit, dirty = "?", ""
-    load_after = os.getloadavg()
     return Row(
         "run",
         "context",
         f"{(time.monotonic() - started) / 60:.1f} min",
         note=f"commit {commit or '?'}{' + local changes' if dirty.strip() else ''}; {os.cpu_count()} cores; "
-        f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; one run, no repeats unless stated",
+        f"{load}; one run of each arm unless stated",
     )
 
 
@@ -69,7 +90,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only these (repeatable)")
     args = parser.parse_args()
 
-    started, load_before = time.monotonic(), os.getloadavg()
+    started, load = time.monotonic(), LoadWatch()
     rows: list[Row] = []
     broken = False
     for name, (module_name, full, quick) in BENCHMARKS.items():
@@ -83,7 +104,7 @@ def main() -> None:
             broken = True
             traceback.print_exc(file=sys.stderr)
             rows.append(Row(name, f"{module_name} could not run", f"{type(exc).__name__}: {exc}", result="ERROR"))
-    rows.append(context_row(started, load_before))
+    rows.append(context_row(started, load.stop()))
     print_table(rows)
     sys.exit(1 if broken else 0)
 
