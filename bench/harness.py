@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -324,6 +325,9 @@ def _alive(pid: int) -> bool:
     return bool(stat) and stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+_FAILURE: Final = re.compile(r"^(error:|failed:|[\w.]*(Error|Exception)\b:)")
+
+
 @dataclass
 class Measured:
     """How one command went: wall time from start to exit, exit code, the tree's peak memory."""
@@ -345,6 +349,18 @@ class Measured:
     def tail(self, lines: int = 3) -> str:
         text = self.log.read_text(errors="replace") if self.log else ""
         return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+    def failure(self, limit: int = 160) -> str:
+        """Why the command failed, from its stderr: the last `error:` / `failed:` / `SomeError:` line
+        and what follows it (the message of a validation error inside it, when there is one)."""
+        lines = (self.log.read_text(errors="replace") if self.log else "").splitlines()
+        starts = [i for i, line in enumerate(lines) if _FAILURE.match(line.strip())]
+        if not starts:
+            return self.tail(2)
+        text = " ".join(line.strip() for line in lines[starts[-1] : starts[-1] + 12])
+        inner = re.search(r"'msg': '([^']*)'", text)
+        head = text[:limit] + ("…" if len(text) > limit else "")
+        return head + (f" [{inner.group(1)}]" if inner and inner.group(1) not in head else "")
 
 
 def run_measured(

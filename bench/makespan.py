@@ -76,7 +76,7 @@ class Arm:
         if self.measured.timed_out:
             text += f", stopped after {seconds(self.measured.seconds)}"
         if self.measured.returncode != 0:
-            text += f", exit {self.measured.returncode}: {self.measured.tail(2)}"
+            text += f", exit {self.measured.returncode}: {self.measured.failure()}"
         return text
 
 

@@ -108,7 +108,7 @@ def main(n: int = 10) -> list[Row]:
             videos = count_videos(root / "out")
     (first, first_creates, first_puts, first_bytes, _), (again, again_creates, again_puts, again_bytes, methods) = runs
     ran = first.returncode == 0 and again.returncode == 0
-    exits = "" if ran else f"; exits {first.returncode} / {again.returncode}: {(again if again.returncode else first).tail(2)}"
+    exits = "" if ran else f"; exits {first.returncode} / {again.returncode}: {(again if again.returncode else first).failure()}"
     return [
         *rows,
         Row(
