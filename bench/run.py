@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark and print one Markdown table, each figure beside its baseline.
 
-    python -m bench.run            # the full set, ~15 min on 2 cores
+    python -m bench.run            # the full set, 15-20 min on 2 cores
     python -m bench.run --quick    # small N everywhere, to try the harness (~4 min)
     python -m bench.run --only P3 --only P5
 
