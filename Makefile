@@ -11,7 +11,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo lint test clean
+.PHONY: install demo lint test bench clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,12 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The benchmarks against the alternatives, one Markdown table on stdout (15-20 min on 2 cores); never
+# fails on a figure. BENCH_ARGS=--quick: small N everywhere. `make bench BIN=/some/venv/bin` runs in
+# an environment that already exists instead of installing .venv.
+bench: $(if $(filter command line,$(origin BIN)),,install)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .prefect out
