@@ -126,6 +126,7 @@ def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
         if expected is not None and size != expected:
             if size > expected:
                 raise DownloadError(f"GET {_without_query(url)}: got {size} bytes, more than the announced {expected}")
+            logger.warning("download of %s stopped at %d of %d bytes; resuming from there", part.name, size, expected)
             return False
         return True
 
