@@ -28,7 +28,7 @@ from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.generation import read_generation, submit_generation
 from tasks.limits import TaskSlots
-from tasks.references import check_references, upload_references
+from tasks.references import check_references, presign_references, upload_references
 from tasks.report import publish_report
 from tasks.results import (
     download_last_frame,
@@ -57,8 +57,10 @@ class Submission(BaseModel):
 
 
 def resolve_bucket(name: str | None, specs: list[GenerationSpec], keep_in_s3: bool) -> S3Bucket | None:
-    """The run's bucket block, resolved once, when some spec has files to upload or outputs are kept in S3."""
-    return load_bucket(name) if keep_in_s3 or any(spec.uploads() for spec in specs) else None
+    """The run's bucket block, resolved once, when some spec has files to upload or S3 objects to
+    presign, or outputs are kept in S3."""
+    needed = keep_in_s3 or any(spec.uploads() or spec.s3_objects() for spec in specs)
+    return load_bucket(name) if needed else None
 
 
 def submit(
@@ -140,8 +142,11 @@ def _create(
         if to_upload:
             assert bucket is not None, "resolve_bucket gives a bucket to every spec that uploads"
             urls |= upload_references(to_upload, bucket, lifetime)
+        if spec.s3_objects():
+            assert bucket is not None, "resolve_bucket gives a bucket to every spec with S3 objects"
+            urls |= presign_references(spec.s3_objects(), bucket, lifetime)
         timings["upload"] = time.monotonic() - mark
-        request = spec.to_request(gateway.default_model, lambda path: urls[str(path)])
+        request = spec.to_request(gateway.default_model, lambda path: urls[str(path)], lambda url: urls[url])
         check_references(request, spec.fields())
         mark = time.monotonic()
         submitted = submit_generation(request, key, gateway)
