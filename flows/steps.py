@@ -26,6 +26,7 @@ from seedance.storage import presign_lifetime
 from seedance.submit import Submitted
 from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
+from tasks.events import emit_generation_event, failed_payload, succeeded_payload
 from tasks.generation import read_generation, submit_generation
 from tasks.limits import TaskSlots
 from tasks.references import check_references, presign_references, upload_references
@@ -107,6 +108,7 @@ def submit(
             slots.give_back(key)  # no task of this run is waited for: the slot goes to the next one
             raise
         task_id, resumed = submitted.task_id, submitted.resumed
+    emit_generation_event("submitted", task_id, gateway=gateway, model=keyed.model, payload={"intent": key, "resumed": resumed})
     return Submission(
         intent_key=key,
         task_id=task_id,
@@ -183,7 +185,11 @@ def collect(
     timings = dict(submission.timings)
     cost = settle_cost(submission.intent_key, generation)
     if generation.status != "succeeded":
-        raise GenerationFailedError.for_task(generation, gateway=gateway.label)
+        failure = GenerationFailedError.for_task(generation, gateway=gateway.label)
+        emit_generation_event(
+            "failed", generation.id, gateway=gateway, model=generation.model, payload=failed_payload(failure, cost)
+        )
+        raise failure
 
     mark = time.monotonic()
     out_dir = out_dir.resolve()
@@ -224,5 +230,6 @@ def collect(
     publish_report(result, timeline, name)
     if keep_in is not None:
         persist_outputs(result, keep_in)
+    emit_generation_event("succeeded", result.task_id, gateway=gateway, model=result.model, payload=succeeded_payload(result))
     get_run_logger().info("video ready: %s", video.path)
     return result
