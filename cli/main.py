@@ -19,6 +19,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from cli.blocks import app as blocks_app
+from cli.watch import watch
 from seedance.catalog import DEFAULT_MODEL, ModelSpec, catalog
 from seedance.errors import SeedanceError
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
 app.add_typer(blocks_app, name="blocks")
+app.command()(watch)
 
 
 @app.command(
