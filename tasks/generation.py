@@ -15,6 +15,7 @@ from seedance.submit import Submitted, submit_once
 from seedance.waiting import PollSchedule, StatusChange, Waited, wait_for_task
 from tasks.limits import pace_create
 from tasks.policy import retrying
+from tasks.progress import WaitProgress
 
 
 @task(name="submit-generation", **retrying(2))
@@ -55,12 +56,17 @@ def read_generation(task_id: str, gateway: SeedanceGateway) -> ContentGeneration
 
 @task(name="wait-for-generation", **retrying(3))
 def wait_for_generation(
-    task_id: str, gateway: SeedanceGateway, deadline_seconds: float, expected_seconds: float | None = None
+    task_id: str,
+    gateway: SeedanceGateway,
+    deadline_seconds: float,
+    expected_seconds: float | None = None,
+    progress_key: str | None = None,
 ) -> Waited:
     """Poll the task until it is terminal, logging each status change; return it and its timeline.
 
     Args:
         expected_seconds: how long the model should need; pauses shorten as that time nears.
+        progress_key: the key of a progress artifact that moves on every poll (none: no artifact).
 
     Raises:
         WaitTimeoutError: still not finished at the deadline; the task id stays valid for 7 days.
@@ -73,6 +79,7 @@ def wait_for_generation(
         logger.info("task %s: %s", task.id, task.status.value)
 
     settings = get_settings()
+    progress = WaitProgress(progress_key, task_id, expected_seconds) if progress_key else None
     with gateway.get_client() as client:
         task = wait_for_task(
             client,
@@ -80,5 +87,6 @@ def wait_for_generation(
             deadline_seconds=deadline_seconds,
             schedule=PollSchedule.from_settings(settings, expected_seconds),
             on_change=changed,
+            on_poll=progress.update if progress else None,
         )
     return Waited(task=task, timeline=timeline)
