@@ -12,9 +12,11 @@ from pydantic import BaseModel
 
 from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
+from flows.naming import storyboard_run_name
 from seedance.postprocess import concat
 from seedance.results import GenerationResult
 from seedance.storyboard import Storyboard
+from tasks.logs import route_core_logs
 
 
 class StoryboardResult(BaseModel):
@@ -28,7 +30,7 @@ def cut_storyboard(videos: list[Path], dest: Path, loudness: float) -> Path:
     return concat(videos, dest, loudnorm_target=loudness)
 
 
-@flow(name="storyboard", validate_parameters=True)
+@flow(name="storyboard", flow_run_name=storyboard_run_name, validate_parameters=True)
 def storyboard(
     board: Storyboard,
     out_dir: Path,
@@ -41,6 +43,7 @@ def storyboard(
     Every shot is checked before the first is paid for. Each shot is a `generate-video` subflow
     with its own result under `out_dir/shot-NN/`; a re-run resumes shots already generated.
     """
+    route_core_logs()
     logger = get_run_logger()
     gateway_block = SeedanceGateway.resolve(gateway)
     board.preflight(gateway_block.default_model, gateway_block.get_dialect())
