@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from seedance.assets import Asset, SeenAssets, WatchedPlace, asset_location
 from seedance.errors import SpecError
+from tasks import events
 from tasks.events import asset_created_event, event_id
 
 
@@ -88,3 +91,28 @@ def test_a_malformed_asset_is_refused_with_what_was_expected(resource_id: str, s
         asset_location(resource_id)
     message = str(caught.value)
     assert says in message and "seedance.asset.s3://bucket/key" in message
+
+
+def test_seedance_watch_reports_each_new_file_once_and_what_was_there_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(events, "send_events", lambda batch: sent.extend(event.resource.id for event in batch))
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "old.jpg").write_bytes(b"o")
+
+    def look(state: str, *options: str) -> str:
+        monkeypatch.setenv("SEEDANCE_STATE_DIR", str(tmp_path / state))
+        result = CliRunner().invoke(app, ["watch", str(folder), "--once", *options])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "1 object(s) already there" in look("state")
+    (folder / "new.jpg").write_bytes(b"n")
+    look("state")
+    look("state")
+    assert sent == [f"seedance.asset.{(folder / 'new.jpg').as_uri()}"]
+
+    look("fresh-state", "--include-existing")
+    assert sent[1:] == [f"seedance.asset.{(folder / name).as_uri()}" for name in ("new.jpg", "old.jpg")]
