@@ -6,13 +6,16 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from prefect.blocks.core import Block
 from pydantic import Field, HttpUrl, SecretStr
 
+from seedance.ark._constants import API_TIMEOUT
 from seedance.ark.client import ArkClient
 from seedance.ark.dialects import OFFICIAL_BASE_URL, Dialect, DialectName, get_dialect
 from seedance.catalog import DEFAULT_MODEL
 from seedance.errors import ConfigurationError
+from seedance.settings import get_settings
 
 
 class SeedanceGateway(Block):
@@ -115,7 +118,14 @@ class SeedanceGateway(Block):
         return self._block_document_name or urlsplit(self.base_url).netloc or self.base_url
 
     def get_client(self, **options: Any) -> ArkClient:
-        """A new client for this gateway; `options` go to `ArkClient` (timeouts, retries)."""
+        """A new client for this gateway; `options` go to `ArkClient` (timeouts, retries).
+
+        Reads wait `SEEDANCE_API_READ_TIMEOUT_SECONDS` for an answer unless `options` set a timeout.
+        """
+        read = get_settings().api_read_timeout_seconds
+        options.setdefault(
+            "timeout", httpx.Timeout(API_TIMEOUT.connect, read=read, write=API_TIMEOUT.write, pool=API_TIMEOUT.pool)
+        )
         return ArkClient(
             self.base_url, self.api_key.get_secret_value(), gateway=self.label, dialect=self.get_dialect(), **options
         )

@@ -25,6 +25,7 @@ from cli.callbacks import app as callbacks_app
 from cli.errors import fail, stderr
 from cli.output import print_table
 from cli.server import app as server_app
+from cli.watch import watch
 from seedance.catalog import DEFAULT_MODEL, ModelSpec, catalog
 from seedance.errors import SeedanceError
 
@@ -44,6 +45,9 @@ def telemetry_off() -> None:
     internet access Prefect's attempts end in errors on the console."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+app.command()(watch)
 
 
 @app.command(

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 
 from blocks.gateway import SeedanceGateway
 from flows.generate import cancel_upstream
+from flows.manifests import batch_items
+from flows.naming import batch_run_name
 from flows.steps import Submission, collect, output_folder, resolve_bucket, submit
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
@@ -26,6 +28,7 @@ from seedance.results import GenerationResult
 from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
+from tasks.logs import route_core_logs
 
 
 class BatchItem(BaseModel):
@@ -161,13 +164,14 @@ class BatchRun:
         update_progress_artifact(self._progress, progress=100.0 * self._settled / len(self.outcome))
 
 
-@flow(name="generate-batch", validate_parameters=True, on_cancellation=[cancel_upstream])
+@flow(name="generate-batch", flow_run_name=batch_run_name, validate_parameters=True, on_cancellation=[cancel_upstream])
 def generate_batch(
-    items: list[ManifestItem],
     out_dir: str,
+    items: list[ManifestItem] | None = None,
     gateway: str | None = None,
     bucket: str | None = None,
     budget: str | None = None,
+    manifest: str | None = None,
 ) -> BatchResult:
     """Generate every item of a manifest; one failure does not stop the others.
 
@@ -178,7 +182,13 @@ def generate_batch(
     A progress artifact moves as items finish; a table artifact sums the batch up.
     `out_dir` is a local folder or `s3://bucket/prefix` (see `generate-video`); each item's outputs
     go to `<out_dir>/<item name>/<task id>/`.
+
+    `manifest` names a manifest read as the run starts (a path on the worker, or `s3://bucket/key`
+    read through `bucket`), so a scheduled batch follows the manifest as it is on the day; its items
+    come after the inline `items`.
     """
+    route_core_logs()
+    items = batch_items(items, manifest, bucket)
     logger = get_run_logger()
     out = output_folder(out_dir)
     gateway_block = SeedanceGateway.resolve(gateway)

@@ -29,9 +29,10 @@ from seedance.storage import presign_lifetime
 from seedance.submit import Submitted
 from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
+from tasks.events import emit_generation_event, failed_payload, succeeded_payload
 from tasks.generation import read_generation, submit_generation
 from tasks.limits import TaskSlots
-from tasks.references import check_references, upload_references
+from tasks.references import check_references, presign_references, upload_references
 from tasks.report import publish_report
 from tasks.results import (
     download_last_frame,
@@ -77,8 +78,10 @@ def output_folder(out_dir: str) -> Folder:
 
 
 def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -> S3Bucket | None:
-    """The run's bucket block, resolved once, when some spec has files to upload or the outputs go to S3."""
-    return load_bucket(name) if out.in_s3 or any(spec.uploads() for spec in specs) else None
+    """The run's bucket block, resolved once, when some spec has files to upload or S3 objects to
+    presign, or the outputs go to S3."""
+    needed = out.in_s3 or any(spec.uploads() or spec.s3_objects() for spec in specs)
+    return load_bucket(name) if needed else None
 
 
 def submit(
@@ -125,6 +128,7 @@ def submit(
             slots.give_back(key)  # no task of this run is waited for: the slot goes to the next one
             raise
         task_id, resumed = submitted.task_id, submitted.resumed
+    emit_generation_event("submitted", task_id, gateway=gateway, model=keyed.model, payload={"intent": key, "resumed": resumed})
     return Submission(
         intent_key=key,
         task_id=task_id,
@@ -160,8 +164,11 @@ def _create(
         if to_upload:
             assert bucket is not None, "resolve_bucket gives a bucket to every spec that uploads"
             urls |= upload_references(to_upload, bucket, lifetime)
+        if spec.s3_objects():
+            assert bucket is not None, "resolve_bucket gives a bucket to every spec with S3 objects"
+            urls |= presign_references(spec.s3_objects(), bucket, lifetime)
         timings["upload"] = time.monotonic() - mark
-        request = spec.to_request(gateway.default_model, lambda path: urls[str(path)])
+        request = spec.to_request(gateway.default_model, lambda path: urls[str(path)], lambda url: urls[url])
         check_references(request, spec.fields())
         mark = time.monotonic()
         submitted = submit_generation(request, key, gateway)
@@ -200,22 +207,27 @@ def collect(
     """
     cost = settle_cost(submission.intent_key, generation)
     if generation.status != "succeeded":
-        raise GenerationFailedError.for_task(generation, gateway=gateway.label)
+        failure = GenerationFailedError.for_task(generation, gateway=gateway.label)
+        emit_generation_event(
+            "failed", generation.id, gateway=gateway, model=generation.model, payload=failed_payload(failure, cost)
+        )
+        raise failure
 
     place = out.join(name, generation.id)
     found = find_outputs(place, generation.id, bucket)
     if found is not None:
         result = found.model_copy(update={"resumed": True})
         publish_report(result, timeline, name)
-        return result
-    with workspace(place) as work:
-        result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost)
-        write_result(result)
-        publish_report(result, timeline, name)
-        if place.in_s3:
-            assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
-            keep_outputs(output_paths(result.files), place, output_metadata(result), bucket)
-    get_run_logger().info("video ready: %s", result.locations["video"])
+    else:
+        with workspace(place) as work:
+            result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost)
+            write_result(result)
+            publish_report(result, timeline, name)
+            if place.in_s3:
+                assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
+                keep_outputs(output_paths(result.files), place, output_metadata(result), bucket)
+        get_run_logger().info("video ready: %s", result.locations["video"])
+    emit_generation_event("succeeded", result.task_id, gateway=gateway, model=result.model, payload=succeeded_payload(result))
     return result
 
 

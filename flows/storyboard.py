@@ -15,11 +15,13 @@ from pydantic import BaseModel, Field
 from blocks.bucket import load_bucket
 from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
+from flows.naming import storyboard_run_name
 from flows.steps import output_folder
 from seedance.outputs import Folder, cut_place, workspace
 from seedance.postprocess import concat
 from seedance.results import GenerationResult
 from seedance.storyboard import Storyboard
+from tasks.logs import route_core_logs
 from tasks.results import fetch_output, keep_outputs, output_exists
 
 
@@ -34,7 +36,7 @@ def cut_storyboard(videos: list[Path], dest: Path, loudness: float) -> Path:
     return concat(videos, dest, loudnorm_target=loudness)
 
 
-@flow(name="storyboard", validate_parameters=True)
+@flow(name="storyboard", flow_run_name=storyboard_run_name, validate_parameters=True)
 def storyboard(
     board: Storyboard,
     out_dir: str,
@@ -50,6 +52,7 @@ def storyboard(
     `out_dir` is a local folder or `s3://bucket/prefix` (see `generate-video`). A re-run resumes
     the shots already generated, downloads none of them again, and finds the cut already made.
     """
+    route_core_logs()
     logger = get_run_logger()
     folder = output_folder(out_dir).join(name)
     gateway_block = SeedanceGateway.resolve(gateway)

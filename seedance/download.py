@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 import httpx
 from pydantic import BaseModel
@@ -23,6 +24,15 @@ from seedance.files import sha256_file
 from seedance.retry import backoff_delay
 
 logger = logging.getLogger("seedance.download")
+
+RESULT_URL_LIFETIME_SECONDS: Final = 24 * 3600
+"""How long Ark's result URLs work after the task finishes: the files are cleared then (ark-api.md §4.2, §6.1),
+so no fresh GET of the task can help."""
+
+
+def result_url_lifetime_over(finished_at: float, now: float | None = None) -> bool:
+    """Whether a task that finished at `finished_at` (unix seconds) can no longer hand out a working result URL."""
+    return (time.time() if now is None else now) - finished_at >= RESULT_URL_LIFETIME_SECONDS
 
 
 class Downloaded(BaseModel):
@@ -116,6 +126,7 @@ def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
         if expected is not None and size != expected:
             if size > expected:
                 raise DownloadError(f"GET {_without_query(url)}: got {size} bytes, more than the announced {expected}")
+            logger.warning("download of %s stopped at %d of %d bytes; resuming from there", part.name, size, expected)
             return False
         return True
 

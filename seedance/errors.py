@@ -26,7 +26,8 @@
     │   └── AudioPolicyViolationError .... only the generated audio was refused             (permanent)
     ├── WaitTimeoutError ................. we gave up waiting; the task may still finish    (permanent)
     ├── DownloadError .................... a result could not be fetched or verified       (transient)
-    │   └── ResultURLExpiredError ........ 403 on a result URL: GET the task for a fresh one (transient)
+    │   ├── ResultURLExpiredError ........ 403 on a result URL: GET the task for a fresh one (transient)
+    │   └── ResultGoneError .............. never collected, and past the URLs' 24 h: pay again (permanent)
     └── PostprocessError ................. an ffmpeg step on a finished video failed       (permanent)
                                            (defined in seedance.postprocess)
 
@@ -37,6 +38,7 @@ the class of an HTTP error, `GenerationFailedError.for_task()` the class of a ta
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict
@@ -295,6 +297,26 @@ class ResultURLExpiredError(DownloadError):
     def __init__(self, message: str, *, status_code: int) -> None:
         self.status_code = status_code
         super().__init__(message)
+
+
+class ResultGoneError(DownloadError):
+    """The task succeeded but its video was never collected, and its result URLs have expired for good.
+
+    Ark's result URLs last 24 h after the task finishes and a fresh GET of the task hands out the same
+    expired link, so no retry can fetch it: the message names the task and how to pay for a new one.
+    """
+
+    retryable = False
+
+    def __init__(self, task_id: str, finished_at: int, *, gateway: str) -> None:
+        self.task_id = task_id
+        finished = datetime.fromtimestamp(finished_at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(
+            f"[{gateway}] task {task_id} succeeded at {finished}, but its video was never collected and Ark's "
+            "result URLs last 24 h after a task finishes: it cannot be downloaded any more. To get a video, "
+            "pay for a new generation: `seedance generate SPEC --out DIR --again`, or run the flow with a new "
+            "`salt` (a scheduled deployment with `new_generation_per_run` makes a new one on its next run)"
+        )
 
 
 _MODERATION_PREFIXES = (

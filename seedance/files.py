@@ -45,11 +45,29 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
     Raises:
         SpecError: naming the file, when it cannot be read, parsed, or is not a mapping.
     """
-    source = str(path)
+    return parse_mapping(read_text(path), str(path), what)
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file's content.
+
+    Raises:
+        SpecError: naming the file, when it cannot be read.
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], source) from None
+        raise SpecError([Problem(field="file", message=f"cannot read: {exc.strerror}")], str(path)) from None
+
+
+def parse_mapping(text: str, source: str, what: str) -> dict[str, Any]:
+    """Parse YAML or JSON text that must hold a mapping; `source` says where it came from, for the error.
+
+    Raises:
+        SpecError: naming `source`, when the text is not YAML/JSON or not a mapping.
+    """
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError([Problem(field="file", message=f"not valid YAML/JSON: {_yaml_error(exc)}")], source) from None
     if not isinstance(data, dict):

@@ -6,31 +6,39 @@
       - shots/harbour.yaml          # a spec file, relative to the manifest
 
 Each item starts from the defaults; its own fields win, and lists such as `references` are
-replaced, not joined. Relative media paths are taken from the file they were written in. A file
-without `items:` is a single spec.
+replaced, not joined. Relative paths (media and spec files) are taken from the file they were
+written in. A file without `items:` is a single spec.
+
+A manifest may also live on S3 (`load_manifest_at`, the pipeline handing it a reader): a daily batch
+then follows whatever the manifest says on the day it runs, and its relative paths name objects
+beside it (`lantern.jpg` in `s3://b/daily/manifest.yaml` is `s3://b/daily/lantern.jpg`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from pydantic import BaseModel, ValidationError
 
 from seedance.ark.dialects import Dialect
 from seedance.errors import Problem, SpecError
-from seedance.files import read_mapping
-from seedance.spec import SPEC_FIELDS, GenerationSpec, read_spec
+from seedance.files import parse_mapping, read_text
+from seedance.locations import folder_of, join
+from seedance.spec import SPEC_FIELDS, GenerationSpec
 from seedance.validation import problems_from_validation_error, unknown_fields
 
 MANIFEST: Final = "a spec, or a manifest with `items:`"
 
+Reader = Callable[[str], str]
+"""The text of the file at a location (a local path or `s3://bucket/key`); raises SpecError when it cannot."""
+
 
 class ManifestItem(BaseModel):
     name: str
-    source: str
-    """Where the item was written, for errors (`batch.yaml items[2]`)."""
+    source: str = ""
+    """Where the item was written, for errors (`batch.yaml items[2]`); empty for items given inline."""
     spec: GenerationSpec
 
 
@@ -41,47 +49,64 @@ def load_manifest(path: Path) -> list[ManifestItem]:
         SpecError: a file cannot be read or an item is not a valid spec; every problem of every
             item is listed, each field named by its item (`boat: ratio`).
     """
-    items, problems = read_manifest(path)
+    return load_manifest_at(str(path), _read_local)
+
+
+def load_manifest_at(location: str, read: Reader) -> list[ManifestItem]:
+    """The items of the manifest at `location` (a path or `s3://bucket/key`), every file read with `read`.
+
+    Raises:
+        SpecError: as `load_manifest`.
+    """
+    items, problems = read_manifest(location, read)
     if problems:
-        raise SpecError(problems, str(path))
+        raise SpecError(problems, location)
     return items
 
 
-def read_manifest(path: Path) -> tuple[list[ManifestItem], list[Problem]]:
-    """`load_manifest` that hands back its problems instead of raising them, to report beside what
+def read_manifest(location: Path | str, read: Reader | None = None) -> tuple[list[ManifestItem], list[Problem]]:
+    """`load_manifest_at` that hands back its problems instead of raising them, to report beside what
     pre-flight finds in the valid items: the valid items (unknown fields set aside) and every problem.
+    Files are read with `read` (default: the local file system).
 
     Raises:
         SpecError: a file cannot be read, or the manifest itself is malformed (no items, unknown keys).
     """
-    data = read_mapping(path, MANIFEST)
+    location, read = str(location), read or _read_local
+    data = parse_mapping(read(location), location, MANIFEST)
+    folder = folder_of(location)
     if "items" not in data:
-        spec, unknown = read_spec(path)
-        return [ManifestItem(name=spec.name or path.stem, source=str(path), spec=spec)], unknown
+        fields, named = _normalised(data, folder, "spec")
+        unknown = [problem.model_copy(update={"field": problem.field.removeprefix("spec: ")}) for problem in named]
+        if fields is None:
+            raise SpecError(unknown, location)
+        spec = GenerationSpec.model_validate(fields)
+        return [ManifestItem(name=spec.name or _stem(location), source=location, spec=spec)], unknown
     unknown_keys = sorted(set(data) - {"defaults", "items"})
     if unknown_keys:
         raise SpecError(
-            [Problem(field=key, message="is not a manifest field; allowed: defaults, items") for key in unknown_keys], str(path)
+            [Problem(field=key, message="is not a manifest field; allowed: defaults, items") for key in unknown_keys], location
         )
     raw_defaults = data.get("defaults") or {}
     items = data["items"]
     if not isinstance(raw_defaults, dict):
-        raise SpecError([Problem(field="defaults", message="must be a mapping of spec fields")], str(path))
+        raise SpecError([Problem(field="defaults", message="must be a mapping of spec fields")], location)
     if not isinstance(items, list) or not items:
-        raise SpecError([Problem(field="items", message="must be a non-empty list of specs or spec file paths")], str(path))
-    defaults, problems = _normalised(raw_defaults, path.parent, "defaults")
+        raise SpecError([Problem(field="items", message="must be a non-empty list of specs or spec file paths")], location)
+    defaults, problems = _normalised(raw_defaults, folder, "defaults")
     if defaults is None:
-        raise SpecError(problems, str(path))  # every item starts from the defaults
+        raise SpecError(problems, location)  # every item starts from the defaults
 
     loaded: list[ManifestItem] = []
     for i, raw in enumerate(items):
-        source = f"{path} items[{i}]"
+        source = f"{location} items[{i}]"
         if isinstance(raw, str):
-            item_path = path.parent / raw
-            raw_item, base, source = read_mapping(item_path, MANIFEST), item_path.parent, f"{source} ({item_path})"
-            name = str(raw_item.get("name") or item_path.stem)
+            item_location = join(folder, raw)
+            raw_item, base = parse_mapping(read(item_location), item_location, MANIFEST), folder_of(item_location)
+            source = f"{source} ({item_location})"
+            name = str(raw_item.get("name") or _stem(item_location))
         elif isinstance(raw, dict):
-            raw_item, base, name = raw, path.parent, str(raw.get("name") or f"item {i + 1}")
+            raw_item, base, name = raw, folder, str(raw.get("name") or f"item {i + 1}")
         else:
             problems.append(Problem(field=f"items[{i}]", message="must be a spec mapping or a spec file path"))
             continue
@@ -98,7 +123,15 @@ def read_manifest(path: Path) -> tuple[list[ManifestItem], list[Problem]]:
     return loaded, problems
 
 
-def _normalised(data: Mapping[str, Any], base: Path, where: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+def _read_local(location: str) -> str:
+    return read_text(Path(location))
+
+
+def _stem(location: str) -> str:
+    return PurePosixPath(location).stem
+
+
+def _normalised(data: Mapping[str, Any], base: str, where: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Spec fields as given, with local paths taken from `base` (the file they were written in), and
     the problems found, named inside `where`: unknown fields are set aside, an invalid value leaves
     no fields (None)."""

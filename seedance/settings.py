@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         description="First delay before a Prefect task retry; later ones double (with jitter). "
         "Read when the tasks are imported: Prefect computes retry delays at decoration.",
     )
+    api_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an API call may wait for the gateway's answer. A create past it has an unknown "
+        "outcome (reconciled, never repeated blindly); a read past it is retried.",
+    )
     reconcile_settle_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -3,7 +3,8 @@
 A spec file (YAML or JSON) is read like the body of `POST /contents/generations/tasks`, so an
 example from the API docs runs once its URLs are swapped for files. Two shorthands are added:
 `prompt` (a text item) and `references` (`{url, role}` pairs, the media type following the role);
-`name` names the output files; `postprocess` lists steps run on the video.
+`name` names the output files; `postprocess` lists steps run on the video. A media `url` may also be
+an S3 object, `s3://bucket/key`: it is presigned at submit and used where it lies.
 
     model: doubao-seedance-2-0-260128
     prompt: A paper boat drifts down a rain-soaked street
@@ -35,11 +36,12 @@ from seedance.ark.types import (
 from seedance.catalog import find_model
 from seedance.errors import Problem, SpecError
 from seedance.files import read_mapping
+from seedance.locations import S3_SCHEME, S3Object, is_s3, join
 from seedance.media import MediaError, ReferenceMedia, image_data_url, probe, reference_problems
 from seedance.postprocess import PostprocessStep
 from seedance.validation import check_request, infer_task_type, media_url, problems_from_validation_error, unknown_fields
 
-REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://")
+REMOTE_PREFIXES: Final = ("http://", "https://", "data:", "asset://", S3_SCHEME)
 
 ReferenceRole = Literal["first_frame", "last_frame", "reference_image", "reference_video", "reference_audio"]
 
@@ -49,7 +51,9 @@ class Reference(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="A local path (relative to the spec file) or an http(s)/data:/asset:// URL.")
+    url: str = Field(
+        description="A local path (relative to the spec file), an s3://bucket/key object, or an http(s)/data:/asset:// URL."
+    )
     role: ReferenceRole
 
     def content_item(self) -> ImageContent | VideoContent | AudioContent:
@@ -117,12 +121,27 @@ class GenerationSpec(CreateTaskRequest):
                 seen.setdefault(Path(media_url(item)), None)
         return list(seen)
 
-    def to_request(self, default_model: str, url_for: Callable[[Path], str]) -> CreateTaskRequest:
-        """The Ark request, with each local file's URL given by `url_for`."""
+    def s3_objects(self) -> list[str]:
+        """The `s3://` objects the spec refers to, in request order, without repeats: presigned, never copied."""
+        seen: dict[str, None] = {}
+        for _, item in self.items():
+            if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_s3(media_url(item)):
+                seen.setdefault(media_url(item), None)
+        return list(seen)
+
+    def to_request(
+        self, default_model: str, url_for: Callable[[Path], str], s3_url_for: Callable[[str], str] | None = None
+    ) -> CreateTaskRequest:
+        """The Ark request, with each local file's URL given by `url_for` and, with `s3_url_for`,
+        each `s3://` object's (without it they stay `s3://`, as an intent key wants them)."""
         content: list[ContentItem] = []
         for _, item in self.items():
-            if isinstance(item, (ImageContent, VideoContent, AudioContent)) and is_local(media_url(item)):
-                item = _with_url(item, url_for(Path(media_url(item))))
+            if isinstance(item, (ImageContent, VideoContent, AudioContent)):
+                url = media_url(item)
+                if is_local(url):
+                    item = _with_url(item, url_for(Path(url)))
+                elif is_s3(url) and s3_url_for is not None:
+                    item = _with_url(item, s3_url_for(url))
             content.append(item)
         fields = self.model_dump(
             exclude={"model", "content", "prompt", "references", "name", "postprocess", "inline_images_max_bytes"},
@@ -146,8 +165,9 @@ class GenerationSpec(CreateTaskRequest):
         task_type = infer_task_type(self.to_request(default_model, lambda path: path.as_uri()), spec)
         return self if task_type is None else self.model_copy(update={"omni_reference_task_type": task_type})
 
-    def relative_to(self, base: Path) -> GenerationSpec:
-        """The same spec with relative local paths taken from `base`."""
+    def relative_to(self, base: Path | str) -> GenerationSpec:
+        """The same spec with relative local paths taken from `base`: a folder, or an S3 "folder"
+        (`s3://bucket/prefix/`, for a manifest kept on S3: its relative paths name objects beside it)."""
         content: list[ContentItem] = [
             _with_url(item, _relative_url(media_url(item), base))
             if isinstance(item, (ImageContent, VideoContent, AudioContent))
@@ -171,7 +191,15 @@ class GenerationSpec(CreateTaskRequest):
         problems: list[Problem] = []
         references: list[ReferenceMedia] = []
         for i, (origin, item) in enumerate(items):
-            if not isinstance(item, (ImageContent, VideoContent, AudioContent)) or not is_local(media_url(item)):
+            if not isinstance(item, (ImageContent, VideoContent, AudioContent)):
+                continue
+            if is_s3(media_url(item)):
+                try:
+                    S3Object.parse(media_url(item))
+                except ValueError as exc:
+                    problems.append(Problem(field=origin, message=str(exc)))
+                continue
+            if not is_local(media_url(item)):
                 continue
             path = Path(media_url(item))
             if not path.is_file():
@@ -181,7 +209,11 @@ class GenerationSpec(CreateTaskRequest):
                 references.append(ReferenceMedia.of(i, item, probe(path)))
             except MediaError as exc:
                 problems.append(Problem(field=origin, message=f"{path.name}: {exc}"))
-        placeholder = self.to_request(default_model, lambda path: f"https://local.invalid/{path.name}")
+        placeholder = self.to_request(
+            default_model,
+            lambda path: f"https://local.invalid/{path.name}",
+            lambda url: f"https://s3.invalid/{url.removeprefix(S3_SCHEME)}",
+        )
         problems += [_rename(problem, origins) for problem in check_request(placeholder)]
         problems += [_rename(problem, origins) for problem in reference_problems(references, find_model(placeholder.model))]
         if dialect is not None:
@@ -228,11 +260,8 @@ def read_spec(path: Path) -> tuple[GenerationSpec, list[Problem]]:
     return spec.relative_to(path.parent), unknown
 
 
-def _relative_url(url: str, base: Path) -> str:
-    if not is_local(url):
-        return url
-    local = Path(url).expanduser()
-    return str(local if local.is_absolute() else (base / local))
+def _relative_url(url: str, base: Path | str) -> str:
+    return url if not is_local(url) else join(str(base), url)
 
 
 def _with_url(item: ImageContent | VideoContent | AudioContent, url: str) -> ImageContent | VideoContent | AudioContent:

@@ -124,6 +124,7 @@ def _resolve(
     """
     wait = intent.updated_at + settle_seconds - clock()
     if wait > 0:
+        logger.info("intent %s: waiting %.1f s for a late task to be listed, then searching the task list", intent.key, wait)
         sleep(wait)
     outcome = reconcile_create(
         client,

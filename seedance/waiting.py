@@ -103,6 +103,9 @@ class Watchlist:
     """Tasks being waited for, each with its own deadline, asked about together: one list request
     per `poll` however many there are (see `_fetch`). Tasks may join at any time, so a batch can
     start tasks as others finish.
+
+    `on_change` hears of each status change once; `on_poll` of every task on every poll, so that
+    what shows the wait (elapsed time, a progress bar) moves while the status stays the same.
     """
 
     def __init__(
@@ -110,10 +113,12 @@ class Watchlist:
         client: ArkClient,
         *,
         on_change: Callable[[ContentGenerationTask], None] | None = None,
+        on_poll: Callable[[ContentGenerationTask], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._on_change = on_change
+        self._on_poll = on_poll
         self._clock = clock
         self._pending: dict[str, tuple[float, float]] = {}
         """Task id → (when it joined, its deadline), on `clock`."""
@@ -142,6 +147,8 @@ class Watchlist:
                 continue  # a gateway whose list ignores the filter
             if task.service_tier is not None:
                 self._tiers[task.id] = task.service_tier
+            if self._on_poll is not None:
+                self._on_poll(task)
             if self._last.get(task.id) != task.status:
                 self._last[task.id] = task.status
                 logger.debug("task %s is %s", task.id, task.status.value)
@@ -181,6 +188,7 @@ def watch(
     schedule: PollSchedule,
     deadline_seconds: float,
     on_change: Callable[[ContentGenerationTask], None] | None = None,
+    on_poll: Callable[[ContentGenerationTask], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wake: threading.Event | None = None,
@@ -194,7 +202,7 @@ def watch(
         WaitTimeoutError: the deadline passed with tasks still queued or running (the first of them is named).
         ArkError: a status call failed after the client's own retries.
     """
-    watchlist = Watchlist(client, on_change=on_change, clock=clock)
+    watchlist = Watchlist(client, on_change=on_change, on_poll=on_poll, clock=clock)
     for task_id in task_ids:
         watchlist.add(task_id, deadline_seconds)
     start = clock()
@@ -237,6 +245,7 @@ def wait_for_task(
     schedule: PollSchedule,
     deadline_seconds: float,
     on_change: Callable[[ContentGenerationTask], None] | None = None,
+    on_poll: Callable[[ContentGenerationTask], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wake: threading.Event | None = None,
@@ -252,5 +261,6 @@ def wait_for_task(
             clock=clock,
             sleep=sleep,
             wake=wake,
+            on_poll=on_poll,
         )
     )

@@ -16,6 +16,7 @@ from seedance.waiting import PollSchedule, StatusChange, Waited, wait_for_task
 from tasks.callbacks import callback_request, callback_wake
 from tasks.limits import pace_create
 from tasks.policy import retrying
+from tasks.progress import WaitProgress
 
 
 @task(name="submit-generation", **retrying(2))
@@ -58,7 +59,11 @@ def read_generation(task_id: str, gateway: SeedanceGateway) -> ContentGeneration
 
 @task(name="wait-for-generation", **retrying(3))
 def wait_for_generation(
-    task_id: str, gateway: SeedanceGateway, deadline_seconds: float, expected_seconds: float | None = None
+    task_id: str,
+    gateway: SeedanceGateway,
+    deadline_seconds: float,
+    expected_seconds: float | None = None,
+    progress_key: str | None = None,
 ) -> Waited:
     """Poll the task until it is terminal, logging each status change; return it and its timeline.
 
@@ -68,6 +73,7 @@ def wait_for_generation(
 
     Args:
         expected_seconds: how long the model should need; pauses shorten as that time nears.
+        progress_key: the key of a progress artifact that moves on every poll (none: no artifact).
 
     Raises:
         WaitTimeoutError: still not finished at the deadline; the task id stays valid for 7 days.
@@ -80,6 +86,7 @@ def wait_for_generation(
         logger.info("task %s: %s", task.id, task.status.value)
 
     settings = get_settings()
+    progress = WaitProgress(progress_key, task_id, expected_seconds) if progress_key else None
     with gateway.get_client() as client, callback_wake(task_id, logger) as wake:
         task = wait_for_task(
             client,
@@ -88,5 +95,6 @@ def wait_for_generation(
             schedule=PollSchedule.from_settings(settings, expected_seconds),
             on_change=changed,
             wake=wake,
+            on_poll=progress.update if progress else None,
         )
     return Waited(task=task, timeline=timeline)

@@ -1,4 +1,4 @@
-"""Reference assets: local files to S3, handed to the API as presigned GET URLs."""
+"""Reference assets: local files to S3, and S3 objects where they lie, handed to the API as presigned GET URLs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from prefect_aws import S3Bucket
 from blocks.bucket import s3_client
 from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, VideoContent
 from seedance.errors import SpecError
+from seedance.locations import S3Object
 from seedance.reachability import unreachable
 from seedance.storage import content_key, presign_get, upload_if_absent
 from tasks.policy import retrying
@@ -39,6 +40,25 @@ def upload_references(files: dict[Path, str], bucket: S3Bucket, lifetime_seconds
         sent = upload_if_absent(s3, bucket.bucket_name, key, path, content_type)
         logger.info("%s %s → s3://%s/%s", "uploaded" if sent else "already stored", path.name, bucket.bucket_name, key)
         urls[str(path)] = presign_get(s3, bucket.bucket_name, key, lifetime_seconds)
+    return urls
+
+
+@task(name="presign-references", **retrying(3))
+def presign_references(objects: list[str], bucket: S3Bucket, lifetime_seconds: int) -> dict[str, str]:
+    """Presign `s3://bucket/key` references with the run's bucket credentials; nothing is copied.
+
+    The objects may be in another bucket than the block's own, if its credentials may read it.
+    Whether each serves the media its role claims is `check_references`' job.
+
+    Returns:
+        The presigned URL of each object, keyed by its `s3://` URL.
+    """
+    s3 = s3_client(bucket)
+    urls: dict[str, str] = {}
+    for url in objects:
+        found = S3Object.parse(url)
+        urls[url] = presign_get(s3, found.bucket, found.key, lifetime_seconds)
+    get_run_logger().info("%d S3 reference(s) presigned where they lie: %s", len(urls), ", ".join(urls))
     return urls
 
 

@@ -14,8 +14,8 @@ from blocks.bucket import s3_client
 from blocks.gateway import SeedanceGateway
 from seedance.ark.types import ContentGenerationTask
 from seedance.catalog import FPS, find_model
-from seedance.download import Downloaded, download
-from seedance.errors import DownloadError
+from seedance.download import Downloaded, download, result_url_lifetime_over
+from seedance.errors import DownloadError, ResultGoneError, ResultURLExpiredError
 from seedance.files import atomic_write_text
 from seedance.media import MediaInfo, probe
 from seedance.outputs import Folder, exists, fetch, find_result, upload
@@ -37,13 +37,21 @@ def download_video(generation: ContentGenerationTask, gateway: SeedanceGateway, 
 
     A retry asks the gateway for the task again first: result URLs expire (24 h), a fresh GET
     hands out a fresh one.
+
+    Raises:
+        ResultGoneError: the task finished more than 24 h ago and its video was never collected.
     """
     generation = _fresh_on_retry(generation, gateway)
     url = generation.content.video_url if generation.content else None
     if not url:
         raise DownloadError(f"task {generation.id} succeeded without a video_url")
     probed: list[MediaInfo] = []
-    result = download(url, dest, verify=lambda path: probed.append(verify_video(path, generation)))
+    try:
+        result = download(url, dest, verify=lambda path: probed.append(verify_video(path, generation)))
+    except ResultURLExpiredError:  # a retry asks for a fresh URL, unless the files are past their lifetime
+        if result_url_lifetime_over(generation.updated_at):
+            raise ResultGoneError(generation.id, generation.updated_at, gateway=gateway.label) from None
+        raise
     get_run_logger().info("downloaded %s (%d bytes, sha256 %s…)", dest.name, result.size_bytes, result.sha256[:12])
     return result, probed[-1]
 

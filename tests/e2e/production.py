@@ -68,9 +68,11 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
 class PrefectServer:
     """`prefect server start` on a PostgreSQL database; its API URL in `api_url`."""
 
-    def __init__(self, root: Path, database_url: str) -> None:
+    def __init__(self, root: Path, database_url: str, extra_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.database_url = database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+        self.extra_env = extra_env or {}
+        """More settings of the server process, e.g. its services' loop intervals."""
         self.port = 0
         self._process: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
@@ -90,6 +92,7 @@ class PrefectServer:
             **base_env(self.root / "server-home"),
             "PREFECT_API_DATABASE_CONNECTION_URL": self.database_url,
             "PREFECT_UI_API_URL": self.api_url,
+            **self.extra_env,
         }
         self._log = (self.root / "server.log").open("w")
         self._process = subprocess.Popen(
