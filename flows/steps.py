@@ -218,6 +218,7 @@ def collect(
     if found is not None:
         result = found.model_copy(update={"resumed": True})
         publish_report(result, timeline, name)
+        get_run_logger().info("outputs already kept by an earlier run of task %s: nothing downloaded", generation.id)
     else:
         with workspace(place) as work:
             result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost)
@@ -226,7 +227,7 @@ def collect(
             if place.in_s3:
                 assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
                 keep_outputs(output_paths(result.files), place, output_metadata(result), bucket)
-        get_run_logger().info("video ready: %s", result.locations["video"])
+    get_run_logger().info("video ready: %s", result.locations["video"])
     emit_generation_event("succeeded", result.task_id, gateway=gateway, model=result.model, payload=succeeded_payload(result))
     return result
 

@@ -127,7 +127,7 @@ class Timed:
 
 def generate_and_time(gateway: GatewayProcess, prompt: str, out_dir: Path) -> Timed:
     spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt=prompt, resolution="480p", duration=2)
-    state = generate_video(spec=spec, out_dir=out_dir, gateway=GATEWAY_BLOCK, return_state=True)
+    state = generate_video(spec=spec, out_dir=str(out_dir), gateway=GATEWAY_BLOCK, return_state=True)
     result: GenerationResult = state.result()
     flow_run_id = str(state.state_details.flow_run_id)
     with get_client(sync_client=True) as client:

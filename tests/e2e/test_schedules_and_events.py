@@ -102,18 +102,23 @@ class Deployed:
     def put(self, key: str, body: bytes) -> None:
         self.stack.s3_client().put_object(Bucket=BUCKET, Key=key, Body=body)
 
-    def worker_file(self, relative: str) -> Path:
-        assert self.worker is not None
-        return self.worker.workdir / relative
+    def s3_video(self, prefix: str) -> Path:
+        """The video a run kept under `s3://<bucket>/<prefix>/<task id>/` (prefect.yaml's out_dirs are
+        on S3), fetched to a local file to probe."""
+        s3 = self.stack.s3_client()
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/").get("Contents", [])]
+        videos = [key for key in keys if key.endswith(".mp4")]
+        assert videos, f"no video under s3://{BUCKET}/{prefix}/: {keys}"
+        local = self.root / "fetched" / videos[0]
+        local.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(BUCKET, videos[0], str(local))
+        return local
 
 
-def as_deployed_here(prefect_yaml: str, working_dir: Path) -> str:
-    """The project's prefect.yaml with each cron made to tick every minute, and the flow runs working in
-    `working_dir`: a process worker otherwise runs each in a temporary folder it deletes afterwards,
-    and the relative `out_dir`s with it."""
+def as_deployed_here(prefect_yaml: str) -> str:
+    """The project's prefect.yaml with each cron made to tick every minute."""
     config = yaml.safe_load(prefect_yaml)
     for deployment in config["deployments"]:
-        deployment["work_pool"]["job_variables"] = {"working_dir": str(working_dir)}
         for schedule in deployment.get("schedules", []):
             schedule["cron"] = "* * * * *"
     return yaml.safe_dump(config, sort_keys=False)
@@ -161,7 +166,7 @@ def deployed(
         wait_until(lambda: running.api.get("/work_pools/seedance").status_code == 200, 60, "the worker to create the pool")
         project = root / "project"
         project.mkdir()
-        (project / "prefect.yaml").write_text(as_deployed_here((ROOT / "prefect.yaml").read_text(), running.worker.workdir))
+        (project / "prefect.yaml").write_text(as_deployed_here((ROOT / "prefect.yaml").read_text()))
         server.prefect(running.home, "deploy", "--all", cwd=project)
         for deployment in ("generate-video/scheduled-video", "generate-batch/daily-batch"):  # the README's two commands
             schedules = json.loads(server.prefect(running.home, "deployment", "schedule", "ls", deployment, "-o", "json"))
@@ -232,7 +237,7 @@ def test_a_new_s3_object_becomes_one_video_even_when_the_watcher_restarts(deploy
     assert watcher.output().count("reported seedance.asset.s3://") == 2
     watcher.stop()
     for stem in ("lantern", "harbour-boat"):
-        video = probe(deployed.worker_file(f"out/assets/{stem}/{stem}.mp4"))
+        video = probe(deployed.s3_video(f"assets/{stem}"))
         assert (video.kind, video.width, video.height) == ("video", 1280, 720)  # the 640x360 first frame's 16:9
 
     # used in place: no reference was uploaded, the objects were fetched where they lie
@@ -364,7 +369,7 @@ def test_a_scheduled_batch_reads_its_manifest_from_s3_as_it_is_on_the_day(deploy
     first = deployed.runs(daily, {"COMPLETED", "FAILED", "CRASHED"})[0]
     assert first["state_type"] == "COMPLETED", first["state"]
     assert first["name"] == "batch · daily"
-    assert probe(deployed.worker_file("out/daily/lantern/lantern.mp4")).kind == "video"
+    assert probe(deployed.s3_video("daily/lantern")).kind == "video"
 
     edited = {**DAILY_MANIFEST, "items": [*DAILY_MANIFEST["items"], {"name": "snow", "prompt": "snow on a roof", **LITE}]}
     deployed.put("manifests/daily.yaml", yaml.safe_dump(edited).encode())
@@ -379,7 +384,7 @@ def test_a_scheduled_batch_reads_its_manifest_from_s3_as_it_is_on_the_day(deploy
     assert second["state_type"] == "COMPLETED", second["state"]
     logs = deployed.logs(second["id"])
     assert any("3 item(s): rain, lantern, snow" in line for line in logs)
-    assert probe(deployed.worker_file("out/daily/snow/snow.mp4")).kind == "video"
+    assert probe(deployed.s3_video("daily/snow")).kind == "video"
     # only snow is a new generation: rain and lantern resume the first tick's tasks, whose events were sent then
     assert sum("resuming task" in line for line in logs) >= 2
     submitted = [event for run in ticks_since_the_edit() for event in deployed.events("seedance.generation.submitted", run["id"])]
