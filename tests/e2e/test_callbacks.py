@@ -140,7 +140,9 @@ def generate_and_time(gateway: GatewayProcess, prompt: str, out_dir: Path) -> Ti
 
 
 def events_about(server: PrefectServer, task_id: str) -> list[dict[str, Any]]:
-    body = {"filter": {"resource": {"id": [f"seedance.task.{task_id}"]}}}
+    """The receiver's status events about a task (the pipeline's own `seedance.generation.*` events
+    are about the same resource and are left out)."""
+    body = {"filter": {"resource": {"id": [f"seedance.task.{task_id}"]}, "event": {"prefix": ["seedance.task.status"]}}}
     response = httpx.post(f"{server.api_url}/events/filter", json=body, timeout=10)
     response.raise_for_status()
     events: list[dict[str, Any]] = response.json()["events"]
