@@ -95,7 +95,7 @@ def test_a_rerun_resumes_the_task_and_never_creates_twice(local_blocks: DevStack
     after = gateway_stats(local_blocks)
     assert second.task_id == first.task_id and second.resumed and not first.resumed
     assert after["requests"]["create"] - before["requests"]["create"] == 1
-    assert after["duplicate_creates"] == 0
+    assert after["duplicate_creates"] == before["duplicate_creates"]  # the session's gateway is shared by other tests
 
 
 def test_running_the_same_generation_twice_uploads_nothing_the_second_time(local_blocks: DevStack, tmp_path: Path) -> None:
