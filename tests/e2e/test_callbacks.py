@@ -23,9 +23,7 @@ import httpx
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.events.worker import EventsWorker
-from prefect.logging.handlers import APILogWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL
 from pydantic import SecretStr
 
 from blocks.gateway import SeedanceGateway
@@ -35,7 +33,7 @@ from seedance.callbacks import SECRET_ENV, CallbackSigner
 from seedance.results import GenerationResult
 from seedance.spec import GenerationSpec
 from tests.conftest import GatewayFactory, GatewayProcess
-from tests.e2e.production import ROOT, PrefectServer, wait_until
+from tests.e2e.production import ROOT, base_env, wait_until
 from tests.e2e.test_secrets import everything_visible
 
 pytestmark = pytest.mark.e2e
@@ -55,20 +53,25 @@ class Receiver:
     log_path: Path
 
 
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    """`prefect server start` (SQLite) as this module's Prefect API. The flows run in this process:
-    their logs and events are flushed before the server stops, not retried against it at exit."""
-    root = tmp_path_factory.mktemp("callbacks-prefect")
-    with PrefectServer(root, f"sqlite+aiosqlite:///{root / 'prefect.db'}") as server:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server
-            APILogWorker.drain_all()
-            EventsWorker.drain_all()
+@dataclass(frozen=True)
+class SessionApi:
+    """The session's Prefect API, as the receiver process and the checks reach it."""
+
+    api_url: str
+
+    def env(self, home: Path) -> dict[str, str]:
+        return {**base_env(home), "PREFECT_API_URL": self.api_url}
 
 
 @pytest.fixture(scope="module")
-def slow_gateway(gateway_factory: GatewayFactory, prefect_server: PrefectServer) -> GatewayProcess:
+def prefect_server(prefect_api: None) -> SessionApi:
+    """The session's Prefect API: a real server process whose events reach subscribers live. One API
+    per test process: the flows' event and log workers must never point at a server that is gone."""
+    return SessionApi(str(PREFECT_API_URL.value()))
+
+
+@pytest.fixture(scope="module")
+def slow_gateway(gateway_factory: GatewayFactory, prefect_server: SessionApi) -> GatewayProcess:
     """Tasks queued 10 s, running 10 s; saved as a block on the module's server."""
     gateway = gateway_factory(latency=LATENCY)
     SeedanceGateway(base_url=gateway.base_url, api_key=SecretStr(gateway.api_key)).save(GATEWAY_BLOCK, overwrite=True)
@@ -76,7 +79,7 @@ def slow_gateway(gateway_factory: GatewayFactory, prefect_server: PrefectServer)
 
 
 @pytest.fixture(scope="module")
-def receiver(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
+def receiver(prefect_server: SessionApi, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
     """`seedance callbacks serve --port 0` as a process, emitting to the module's server."""
     root = tmp_path_factory.mktemp("receiver")
     log_path = root / "receiver.log"
@@ -139,7 +142,7 @@ def generate_and_time(gateway: GatewayProcess, prompt: str, out_dir: Path) -> Ti
     return Timed(result, flow_run_id, succeeded_at, wait.start_time.timestamp(), wait.end_time.timestamp())
 
 
-def events_about(server: PrefectServer, task_id: str) -> list[dict[str, Any]]:
+def events_about(server: SessionApi, task_id: str) -> list[dict[str, Any]]:
     """The receiver's status events about a task (the pipeline's own `seedance.generation.*` events
     are about the same resource and are left out)."""
     body = {"filter": {"resource": {"id": [f"seedance.task.{task_id}"]}, "event": {"prefix": ["seedance.task.status"]}}}
@@ -150,7 +153,7 @@ def events_about(server: PrefectServer, task_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_callback_finishes_the_wait_within_a_second_of_the_task(
-    prefect_server: PrefectServer,
+    prefect_server: SessionApi,
     slow_gateway: GatewayProcess,
     receiver: Receiver,
     slow_polls: Callable[[str], None],
@@ -174,9 +177,7 @@ def test_a_callback_finishes_the_wait_within_a_second_of_the_task(
     assert SECRET not in visible and token not in visible
 
 
-def test_a_callback_without_the_right_token_is_refused_and_makes_no_event(
-    prefect_server: PrefectServer, receiver: Receiver
-) -> None:
+def test_a_callback_without_the_right_token_is_refused_and_makes_no_event(prefect_server: SessionApi, receiver: Receiver) -> None:
     signer = CallbackSigner(SecretStr(SECRET))
     key = secrets.token_hex(16)
     forged_id, genuine_id = f"cgt-forged-{key[:8]}", f"cgt-genuine-{key[:8]}"
@@ -195,7 +196,7 @@ def test_a_callback_without_the_right_token_is_refused_and_makes_no_event(
 
 
 def test_with_the_receiver_down_the_run_finishes_by_polling(
-    prefect_server: PrefectServer, slow_gateway: GatewayProcess, slow_polls: Callable[[str], None], tmp_path: Path
+    prefect_server: SessionApi, slow_gateway: GatewayProcess, slow_polls: Callable[[str], None], tmp_path: Path
 ) -> None:
     slow_polls(f"http://127.0.0.1:{free_port()}")  # nothing listens there
     timed = generate_and_time(slow_gateway, "a lantern nobody calls back about", tmp_path)
