@@ -29,8 +29,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each taking whole files in collection order, `long` modules first.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The benchmarks against the alternatives, one Markdown table on stdout (15-20 min on 2 cores); never
 # fails on a figure. BENCH_ARGS=--quick: small N everywhere. `make bench BIN=/some/venv/bin` runs in

@@ -7,6 +7,9 @@
   third-party hosts that Ark fetches references from.
 * `gateway`: `seedance gateway serve` as a real subprocess (latency 0.2 s, key `test-key`).
 * `gateway_factory`: start more gateway processes with other options; all stop at session end.
+* `postgres`: a PostgreSQL server for the session, a database per test.
+
+Under `make test` each of the two pytest-xdist workers has its own session, so its own of each.
 
 Prefect task retry delays are computed when the tasks are decorated (at import), so their base is
 set here, before any test module imports them.
@@ -66,6 +69,12 @@ def _is_credential(name: str) -> bool:
         "SEEDANCE_STATE_URL",
         "SEEDANCE_STATE_BLOCK",
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of modules marked `long` first, the rest in collection order. `make test` hands whole
+    files to two workers in this order: started last, a long module would run on alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.fixture(autouse=True)

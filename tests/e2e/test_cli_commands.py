@@ -13,7 +13,7 @@ from seedance.media import probe
 from tests.e2e.conftest import API_KEY
 from tests.e2e.support import ROOT, gateway_stats, prefect_env, s3_object_count, seedance, stack_env
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 EXAMPLES = ROOT / "examples"
 BLOCKS = ("--gateway", "local", "--bucket", "local-assets")

@@ -27,7 +27,7 @@ from local_gateway.postgres import LocalPostgres
 from tests.e2e.production import BIN, ROOT, PrefectServer, Worker, wait_until
 from tests.e2e.support import gateway_stats
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 API_KEY = "production-gateway-key-8e1d"
 LIMIT = 3

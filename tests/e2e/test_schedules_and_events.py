@@ -30,7 +30,7 @@ from seedance.media import probe
 from tests.conftest import GatewayFactory, GatewayProcess
 from tests.e2e.production import BIN, ROOT, PrefectServer, Worker, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 API_KEY = "events-gateway-key-3c9e"
 BUCKET = "seedance-assets"  # the bucket prefect.yaml's daily-batch manifest names
