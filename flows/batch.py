@@ -1,12 +1,16 @@
-"""The `generate-batch` flow: many specs, started as the gateway's task limit allows, polled
-together, each collected the moment it finishes."""
+"""The `generate-batch` flow: many specs, submitted side by side as the gateway's task limit allows,
+polled together, each collected the moment it finishes."""
 
 # Real annotations (no `from __future__`): Prefect builds the parameter schema from them.
+import math
+import threading
 import time
 from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger
@@ -55,8 +59,25 @@ class Flight:
     timeline: list[StatusChange] = field(default_factory=list)
 
 
+PROGRESS_EVERY_SECONDS = 1.0
+"""The progress artifact moves at most this often (and once more when the last item settles): each
+move is a call to the Prefect API, and a batch can settle many items a second."""
+SLOT_WAIT_SECONDS = 1.0
+"""How long a submitting thread waits for a task slot before it checks whether the run is stopping."""
+
+
 class BatchRun:
-    """One run's items: those waiting for a task slot, those in flight, and the outcome of each."""
+    """One run's items: those being submitted, those in flight upstream, those being collected, and
+    the outcome of each.
+
+    Submitting (estimate, upload, check, create) and collecting (settle, download, poster, report)
+    run on two pools of `Settings.batch_threads` threads each, so that no item waits for an
+    unrelated one; the flow's own thread polls every task in flight together and hands each
+    finished one to a collecting thread. Submitting threads may wait for a task slot (the gateway's
+    limit); collecting threads never do, and they are the ones that free this run's slots.
+    Each thread runs in a copy of the flow run's context, as Prefect's ThreadPoolTaskRunner does, so
+    the Prefect tasks it calls are task runs of this flow run.
+    """
 
     def __init__(
         self,
@@ -70,7 +91,10 @@ class BatchRun:
         client: ArkClient,
     ) -> None:
         self.waiting = deque(items)
+        """Items not yet handed to a submitting thread, in manifest order."""
         self.flights: dict[str, Flight] = {}
+        self.finished: deque[tuple[Flight, ContentGenerationTask]] = deque()
+        """Terminal tasks not yet handed to a collecting thread."""
         self.outcome = {item.name: BatchItem(name=item.name) for item in items}
         self._gateway, self._bucket, self._budget, self._out = gateway, bucket, budget, out
         self._slots = slots
@@ -81,9 +105,116 @@ class BatchRun:
         self._progress = cast(
             UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos")
         )
+        self._stopping = threading.Event()
+        self._threads = self._settings.batch_threads
+        self._submitters = ThreadPoolExecutor(self._threads, thread_name_prefix="batch-submit")
+        self._collectors = ThreadPoolExecutor(self._threads, thread_name_prefix="batch-collect")
+        self._submitting: dict[Future[Submission], ManifestItem] = {}
+        self._collecting: dict[Future[GenerationResult], Flight] = {}
         self._settled = 0
-        self._polls = 0
-        self._started = time.monotonic()
+        self._quiet_polls = 0
+        """Polls in a row that found nothing finished while no task joined: the pause grows with them."""
+        self._next_poll = math.inf
+        self._progress_shown = 0.0
+
+    def __enter__(self) -> "BatchRun":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop: items not yet started are dropped, and the threads finish the step they are in
+        (a create or a download is never cut halfway; one waiting for a slot gives up)."""
+        self._stopping.set()
+        for pool in (self._submitters, self._collectors):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.waiting or self._submitting or self.flights or self.finished or self._collecting)
+
+    def step(self) -> None:
+        """Keep both pools busy, then wait for a submission or collection to end, or for the next
+        poll, whichever comes first."""
+        while self.waiting and len(self._submitting) < self._threads:
+            item = self.waiting.popleft()
+            self._submitting[self._submitters.submit(copy_context().run, self._submit, item)] = item
+        while self.finished and len(self._collecting) < self._threads:
+            flight, task = self.finished.popleft()
+            self._collecting[self._collectors.submit(copy_context().run, self._collect, flight, task)] = flight
+        timeout = max(0.0, self._next_poll - time.monotonic()) if self.flights else None
+        running: list[Future[Any]] = [*self._submitting, *self._collecting]
+        if running:
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(timeout or 0.0)
+            done = set()
+        for future in done:
+            if future in self._submitting:
+                self._submitted(self._submitting.pop(future), future)
+            else:
+                self._collected(self._collecting.pop(future), future)
+        if self.flights and time.monotonic() >= self._next_poll:
+            self._poll()  # what it finds terminal is collected from the next step on
+
+    def _submit(self, item: ManifestItem) -> Submission:
+        """Estimate, upload, check and create the item's task (on a submitting thread)."""
+        while True:
+            try:
+                return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, SLOT_WAIT_SECONDS)
+            except NoFreeSlot:
+                if self._stopping.is_set():
+                    raise
+
+    def _submitted(self, item: ManifestItem, future: "Future[Submission]") -> None:
+        try:
+            submission = future.result()
+        except SeedanceError as exc:
+            self._logger.error("%s: not submitted: %s", item.name, exc)
+            self._settle(item.name, exc)
+            return
+        self.flights[submission.task_id] = Flight(item, submission)
+        self._watchlist.add(submission.task_id, submission.deadline_seconds)
+        self.outcome[item.name].task_id = submission.task_id
+        self._quiet_polls = 0
+        if len(self.flights) == 1:
+            self._next_poll = min(self._next_poll, time.monotonic() + self._pause())
+
+    def _poll(self) -> None:
+        """Poll every task in flight once; hand those now terminal to the collecting threads, freeing
+        their slots, and give up on those past their deadline."""
+        finished_now = self._watchlist.poll()
+        self._quiet_polls = 0 if finished_now else self._quiet_polls + 1
+        for finished in finished_now:
+            flight = self.flights.pop(finished.id)
+            self._slots.give_back(flight.submission.intent_key)
+            self.finished.append((flight, finished))
+        for late in self._watchlist.drop_overdue():
+            flight = self.flights.pop(late.task_id)
+            self._slots.give_back(flight.submission.intent_key)
+            self._logger.error("%s: %s", flight.item.name, late)
+            self._settle(flight.item.name, late)
+        self._next_poll = time.monotonic() + self._pause()
+
+    def _collect(self, flight: Flight, finished: ContentGenerationTask) -> GenerationResult:
+        """Settle the cost of a finished task and keep its outputs (on a collecting thread)."""
+        return collect(
+            flight.item.spec,
+            flight.submission,
+            finished,
+            flight.timeline,
+            gateway=self._gateway,
+            out=self._out,
+            name=flight.item.name,
+            bucket=self._bucket,
+        )
+
+    def _collected(self, flight: Flight, future: "Future[GenerationResult]") -> None:
+        try:
+            result = future.result()
+        except SeedanceError as exc:
+            self._logger.error("%s: %s", flight.item.name, exc)
+            self._settle(flight.item.name, exc)
+        else:
+            self._settle(flight.item.name, result)
 
     def _changed(self, task: ContentGenerationTask) -> None:
         """Record and log a status change of a task in flight (the watchlist's `on_change`)."""
@@ -91,67 +222,21 @@ class BatchRun:
         flight.timeline.append(StatusChange(task_id=task.id, status=task.status, at=time.time()))
         self._logger.info("%s (%s): %s", flight.item.name, task.id, task.status.value)
 
-    def admit(self, wait: float) -> None:
-        """Submit waiting items, in order, while task slots come free.
-
-        With tasks in flight, the next item waits for a slot no longer than `wait` (the pause before
-        the next poll): only collecting those tasks frees this run's own slots. With none, it waits
-        as long as it takes.
-        """
-        while self.waiting:
-            item = self.waiting[0]
-            try:
-                submission = submit(
-                    item.spec, self._gateway, self._bucket, self._budget, None, self._slots, wait if self.flights else None
-                )
-            except NoFreeSlot:
-                return
-            except SeedanceError as exc:
-                self._logger.error("%s: not submitted: %s", item.name, exc)
-                self._settle(item.name, exc)
-            else:
-                self.flights[submission.task_id] = Flight(item, submission)
-                self._watchlist.add(submission.task_id, submission.deadline_seconds)
-                self.outcome[item.name].task_id = submission.task_id
-            self.waiting.popleft()
-
-    def collect_finished(self) -> None:
-        """Poll every task in flight once; collect those now terminal, freeing their slots, and
-        give up on those past their deadline."""
-        self._polls += 1
-        for finished in self._watchlist.poll():
-            flight = self.flights.pop(finished.id)
-            self._slots.give_back(flight.submission.intent_key)
-            item = flight.item
-            try:
-                result = collect(
-                    item.spec,
-                    flight.submission,
-                    finished,
-                    flight.timeline,
-                    gateway=self._gateway,
-                    out=self._out,
-                    name=item.name,
-                    bucket=self._bucket,
-                )
-            except SeedanceError as exc:
-                self._logger.error("%s: %s", item.name, exc)
-                self._settle(item.name, exc)
-            else:
-                self._settle(item.name, result)
-        for late in self._watchlist.drop_overdue():
-            flight = self.flights.pop(late.task_id)
-            self._slots.give_back(flight.submission.intent_key)
-            self._logger.error("%s: %s", flight.item.name, late)
-            self._settle(flight.item.name, late)
-
-    def pause(self) -> float:
-        """The pause before the next poll: the settings' schedule, tightening near the soonest expected finish."""
-        expected = min(
-            (f.submission.expected_seconds for f in self.flights.values() if f.submission.expected_seconds), default=None
+    def _pause(self) -> float:
+        """The pause before the next poll: the settings' first pause while tasks keep finishing or
+        joining, growing over quiet polls, and never past the soonest expected finish (each task's
+        expected time counted from its own submission, from the waiting prior)."""
+        now = time.monotonic()
+        pause = PollSchedule.from_settings(self._settings).pause(self._quiet_polls, 0.0)
+        soonest = min(
+            (
+                0.8 * f.submission.expected_seconds - (now - f.submission.started)
+                for f in self.flights.values()
+                if f.submission.expected_seconds
+            ),
+            default=math.inf,
         )
-        schedule = PollSchedule.from_settings(self._settings, expected)
-        pause = schedule.pause(max(self._polls - 1, 0), time.monotonic() - self._started)
+        pause = min(pause, max(self._settings.poll_initial_seconds, soonest))
         return min(pause, self._watchlist.seconds_left())
 
     def _settle(self, name: str, outcome: GenerationResult | SeedanceError) -> None:
@@ -161,7 +246,10 @@ class BatchRun:
         else:
             self.outcome[name].result = outcome
         self._settled += 1
-        update_progress_artifact(self._progress, progress=100.0 * self._settled / len(self.outcome))
+        now = time.monotonic()
+        if self._settled == len(self.outcome) or now - self._progress_shown >= PROGRESS_EVERY_SECONDS:
+            self._progress_shown = now
+            update_progress_artifact(self._progress, progress=100.0 * self._settled / len(self.outcome))
 
 
 @flow(name="generate-batch", flow_run_name=batch_run_name, validate_parameters=True, on_cancellation=[cancel_upstream])
@@ -175,10 +263,11 @@ def generate_batch(
 ) -> BatchResult:
     """Generate every item of a manifest; one failure does not stop the others.
 
-    Every item is checked before any is paid for. Items are then submitted in order as the gateway
-    block's `max_concurrent_tasks` allows (a limit every run on that gateway shares; none: all at
-    once). The tasks in flight are polled together (one list request per round, not one GET each)
-    and each video is downloaded as soon as its task succeeds, its slot going to the next item.
+    Every item is checked before any is paid for. Items are then submitted, `SEEDANCE_BATCH_THREADS`
+    (8) at a time and in manifest order, as the gateway block's `max_concurrent_tasks` allows (a
+    limit every run on that gateway shares; none: all at once). The tasks in flight are polled
+    together (one list request per round, not one GET each) and each video is downloaded as soon as
+    its task succeeds, beside the others, its slot going to the next item.
     A progress artifact moves as items finish; a table artifact sums the batch up.
     `out_dir` is a local folder or `s3://bucket/prefix` (see `generate-video`); each item's outputs
     go to `<out_dir>/<item name>/<task id>/`.
@@ -196,21 +285,13 @@ def generate_batch(
     bucket_block = resolve_bucket(bucket, [item.spec for item in items], out)
     ensure_limits(gateway_block)
 
-    with TaskSlots(gateway_block) as slots, gateway_block.get_client() as client:
-        run = BatchRun(
-            items,
-            gateway=gateway_block,
-            bucket=bucket_block,
-            budget=budget,
-            out=out,
-            slots=slots,
-            client=client,
-        )
-        while run.waiting or run.flights:
-            run.admit(wait=run.pause())  # while items wait for slots, that wait is the pause between polls
-            run.collect_finished()
-            if run.flights and not run.waiting:
-                time.sleep(run.pause())
+    with (
+        TaskSlots(gateway_block) as slots,
+        gateway_block.get_client() as client,
+        BatchRun(items, gateway=gateway_block, bucket=bucket_block, budget=budget, out=out, slots=slots, client=client) as run,
+    ):
+        while run.busy:
+            run.step()
 
     result = BatchResult(items=list(run.outcome.values()))
     publish_summary(result)

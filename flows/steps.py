@@ -32,7 +32,7 @@ from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.events import emit_generation_event, failed_payload, succeeded_payload
 from tasks.generation import read_generation, submit_generation
 from tasks.limits import TaskSlots
-from tasks.references import check_references, presign_references, upload_references
+from tasks.references import check_references, media_items, presign_references, upload_references
 from tasks.report import publish_report
 from tasks.results import (
     download_last_frame,
@@ -169,7 +169,9 @@ def _create(
             urls |= presign_references(spec.s3_objects(), bucket, lifetime)
         timings["upload"] = time.monotonic() - mark
         request = spec.to_request(gateway.default_model, lambda path: urls[str(path)], lambda url: urls[url])
-        check_references(request, spec.fields())
+        references = media_items(request, spec.fields())
+        if references:  # a text-only request has nothing to fetch: no task run for it
+            check_references(references)
         mark = time.monotonic()
         submitted = submit_generation(request, key, gateway)
     except CreateOutcomeUnknownError:

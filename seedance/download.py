@@ -22,6 +22,7 @@ from seedance.ark import _constants as defaults
 from seedance.errors import DownloadError, ResultURLExpiredError
 from seedance.files import sha256_file
 from seedance.retry import backoff_delay
+from seedance.tls import tls_context
 
 logger = logging.getLogger("seedance.download")
 
@@ -68,7 +69,9 @@ def download(
     part.unlink(missing_ok=True)
     resumed = 0
     try:
-        with httpx.Client(timeout=defaults.DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True) as http:
+        with httpx.Client(
+            timeout=defaults.DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True, verify=tls_context()
+        ) as http:
             for attempt in range(1, attempts + 1):
                 have = part.stat().st_size if part.exists() else 0
                 try:

@@ -15,6 +15,7 @@ import httpx
 from seedance.ark.types import AudioContent, ImageContent, MediaContent, VideoContent
 from seedance.errors import Problem
 from seedance.media import SNIFF_BYTES, MediaKind, sniff
+from seedance.tls import tls_context
 from seedance.validation import media_url
 
 PROBE_TIMEOUT = httpx.Timeout(10.0)
@@ -47,11 +48,12 @@ def check_url(client: httpx.Client, url: str, expected: MediaKind) -> str | None
 def unreachable(items: Iterable[tuple[str, MediaContent]], *, transport: httpx.BaseTransport | None = None) -> list[Problem]:
     """A problem for every http(s) reference among `items` (field name, content item) that cannot serve its role."""
     problems: list[Problem] = []
-    with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=True, transport=transport) as client:
-        for field, item in items:
-            url = media_url(item)
-            if url.startswith(("http://", "https://")):
-                reason = check_url(client, url, _KIND[type(item)])
-                if reason is not None:
-                    problems.append(Problem(field=field, message=reason))
+    fetched = [(field, item) for field, item in items if media_url(item).startswith(("http://", "https://"))]
+    if not fetched:
+        return problems
+    with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=True, transport=transport, verify=tls_context()) as client:
+        for field, item in fetched:
+            reason = check_url(client, media_url(item), _KIND[type(item)])
+            if reason is not None:
+                problems.append(Problem(field=field, message=reason))
     return problems

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         description="Where the gateway reaches `seedance callbacks serve`, e.g. http://receiver:8790: tasks are created "
         "with a callback URL under it (signed with SEEDANCE_CALLBACK_SECRET) and waiting wakes on their callbacks.",
     )
+    batch_threads: int = Field(
+        default=8, ge=1, description="Items a batch submits at once, and items it collects at once (downloads, posters)."
+    )
     wait_margin_seconds: float = Field(
         default=600.0, ge=0, description="Waiting ends this long after the task's own expiry (execution_expires_after)."
     )

@@ -110,6 +110,8 @@ class TaskSlots:
         self._capacity = gateway.max_concurrent_tasks or 0
         self._leases: dict[str, UUID] = {}
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
+        """Notified when this run gives a slot back: a `take` waiting on the run's own slots asks again."""
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -146,10 +148,12 @@ class TaskSlots:
         """
         if self.limit_name is None or key in self._leases:
             return
-        if wait is not None and len(self._leases) >= self._capacity:
-            time.sleep(wait)  # this run holds every slot itself: asking would only be refused
-            raise NoFreeSlot(f"this run holds all {self._capacity} slots of {self.limit_name}")
         give_up = None if wait is None else time.monotonic() + wait
+        if wait is not None:
+            # this run holds every slot itself: asking would only be refused until it gives one back
+            with self._freed:
+                if not self._freed.wait_for(lambda: len(self._leases) < self._capacity, timeout=wait):
+                    raise NoFreeSlot(f"this run holds all {self._capacity} slots of {self.limit_name}")
         with get_client(sync_client=True) as client:
             while not isinstance(answer := self._ask(client, self.limit_name), UUID):
                 left = math.inf if give_up is None else give_up - time.monotonic()
@@ -176,6 +180,8 @@ class TaskSlots:
             logger.warning(
                 "could not release the slot of %s on %s (%s); it frees itself when its lease ends", key, self.limit_name, exc
             )
+        with self._freed:
+            self._freed.notify_all()
 
     def _ask(self, client: SyncPrefectClient, limit: str) -> UUID | float:
         """A lease on one slot of `limit`, or when none is free the seconds Prefect asks to wait."""

@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect_aws import S3Bucket
 
 from blocks.bucket import s3_client
-from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, VideoContent
+from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, MediaContent, VideoContent
 from seedance.errors import SpecError
 from seedance.locations import S3Object
 from seedance.reachability import unreachable
@@ -62,21 +62,23 @@ def presign_references(objects: list[str], bucket: S3Bucket, lifetime_seconds: i
     return urls
 
 
-@task(name="check-references", cache_policy=NO_CACHE)
-def check_references(request: CreateTaskRequest, fields: list[str]) -> None:
-    """Prove every http(s) reference fetchable and of the media its role claims, before create.
-
-    Args:
-        fields: the spec field each content item of `request` came from, for the error.
-
-    Raises:
-        SpecError: naming each reference Ark would not be able to use; nothing is created.
-    """
-    items = [
+def media_items(request: CreateTaskRequest, fields: list[str]) -> list[tuple[str, MediaContent]]:
+    """The request's reference media, each with the spec field it came from (`fields`, in content order)."""
+    return [
         (field, item)
         for field, item in zip(fields, request.content, strict=True)
         if isinstance(item, (ImageContent, VideoContent, AudioContent))
     ]
+
+
+@task(name="check-references", cache_policy=NO_CACHE)
+def check_references(items: list[tuple[str, MediaContent]]) -> None:
+    """Prove every http(s) reference among `items` (from `media_items`) fetchable and of the media its
+    role claims, before create.
+
+    Raises:
+        SpecError: naming each reference Ark would not be able to use; nothing is created.
+    """
     problems = unreachable(items)
     if problems:
         raise SpecError(problems, "references")

@@ -74,6 +74,7 @@ def _bill_vs_estimate(result: GenerationResult) -> str:
 def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:
     """A small JPEG of `image` as a data: URL, so the UI shows it without any file server."""
     with Image.open(image) as original:
+        original.draft("RGB", (width, width * 4))  # a JPEG decodes straight to a smaller scale
         picture = original.convert("RGB")
         picture.thumbnail((width, width * 4))
         buffer = io.BytesIO()

@@ -112,9 +112,10 @@ def _expect_image(info: MediaInfo, path: Path) -> None:
         raise DownloadError(f"{path.name}: expected an image, got {info.kind}")
 
 
-@task(name="make-poster", cache_policy=NO_CACHE)
 def make_poster(video: Path) -> Path:
-    """A JPEG poster from one second in (or the middle of a shorter video), beside the video."""
+    """A JPEG poster from one second in (or the middle of a shorter video), beside the video.
+
+    A plain function (see `write_result`): the report that shows the poster is the run's task for it."""
     return poster(video)
 
 
@@ -126,14 +127,14 @@ def run_postprocess_step(step: PostprocessStep, video: Path) -> Path:
     return output
 
 
-@task(name="write-result", cache_policy=NO_CACHE)
 def write_result(result: GenerationResult) -> Path:
-    """Write `result.json` beside the video, atomically (for a place in S3, `keep_outputs` uploads it last)."""
+    """Write `result.json` beside the video, atomically (for a place in S3, `keep_outputs` uploads it last).
+
+    A plain function, like `find_outputs`: a local file write is not worth a task run (see tasks/cost.py)."""
     atomic_write_text(result.files.result, result.model_dump_json(indent=2))
     return result.files.result
 
 
-@task(name="find-outputs", cache_policy=NO_CACHE)
 def find_outputs(place: Folder, task_id: str, bucket: S3Bucket | None) -> GenerationResult | None:
     """The result an earlier run of the task kept at `place`, its video intact; None when there is none.
 

@@ -41,6 +41,7 @@ from seedance.errors import (
     api_error_class,
 )
 from seedance.retry import backoff_delay, parse_retry_after
+from seedance.tls import tls_context
 
 logger = logging.getLogger("seedance.ark")
 
@@ -101,6 +102,7 @@ class ArkClient:
             },
             timeout=timeout,
             transport=transport,
+            verify=tls_context(),
         )
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ by `SEEDANCE_PRICES_FILE`), one currency per table: CNY for Volcengine ids, USD 
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -155,9 +156,12 @@ class PriceTable(BaseModel):
         """
         path = path or get_settings().prices_file
         if path is None:
-            bundled = resources.files("seedance").joinpath("prices.yaml")
-            return cls.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin=BUNDLED_ORIGIN)
-        return cls.from_data(read_mapping(path, "a price table with `tables:`"), origin=str(path))
+            return _bundled_table()
+        try:
+            stat = path.stat()
+        except OSError:
+            stat = None  # read_mapping says what is wrong with it
+        return _table_at(path, stat.st_mtime_ns if stat else None, stat.st_size if stat else None)
 
     @classmethod
     def from_data(cls, data: Any, origin: str = "prices") -> PriceTable:
@@ -282,3 +286,16 @@ def _at(data: Any, key: str, index: int) -> Any:
 
 def _name(node: Any) -> str | None:
     return str(node["name"]) if isinstance(node, dict) and "name" in node else None
+
+
+@functools.cache
+def _bundled_table() -> PriceTable:
+    """The bundled price table, parsed once per process (a batch estimates every item)."""
+    bundled = resources.files("seedance").joinpath("prices.yaml")
+    return PriceTable.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin=BUNDLED_ORIGIN)
+
+
+@functools.lru_cache(maxsize=8)
+def _table_at(path: Path, mtime_ns: int | None, size: int | None) -> PriceTable:
+    """A user's price file, parsed again only when it changed (its modification time and size are the key)."""
+    return PriceTable.from_data(read_mapping(path, "a price table with `tables:`"), origin=str(path))

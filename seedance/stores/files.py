@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -106,10 +108,30 @@ class FileLedger(Ledger):
                 self._append(change.appended)
 
     def _read_unlocked(self) -> tuple[dict[str, LedgerEntry], int]:
+        """The log's latest entries, parsing only the lines appended since this process last read it.
+
+        The log only grows, so what was parsed stays true; a file replaced (another inode) or cut
+        short is read again from the start. A last line without its newline (torn by a crash, closed
+        off by the next append) is read each time and never kept.
+        """
         try:
-            return latest_entries(self.path.read_bytes().splitlines())
+            with self.path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                with _parsed_lock:
+                    known = _parsed.get(self.path)
+                    if known is None or known.identity != (stat.st_dev, stat.st_ino) or known.offset > stat.st_size:
+                        known = _parsed[self.path] = _ParsedLog(identity=(stat.st_dev, stat.st_ino))
+                    handle.seek(known.offset)
+                    *complete, partial = handle.read().split(b"\n")
+                    entries, unreadable = latest_entries(complete)
+                    known.entries.update(entries)
+                    known.unreadable += unreadable
+                    known.offset += sum(len(line) + 1 for line in complete)
+                    current, unreadable = dict(known.entries), known.unreadable
         except FileNotFoundError:
             return {}, 0
+        last, torn = latest_entries([partial])
+        return current | last, unreadable + torn
 
     def _append(self, entry: LedgerEntry) -> None:
         """Append one line and fsync it; a line torn by an earlier crash is closed off first."""
@@ -126,6 +148,21 @@ class FileLedger(Ledger):
             os.fsync(handle.fileno())
         if created:
             _fsync_dir(self.root)
+
+
+@dataclass
+class _ParsedLog:
+    """What this process has parsed of one ledger log: its complete lines up to `offset`."""
+
+    identity: tuple[int, int]
+    """The file's device and inode."""
+    offset: int = 0
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    unreadable: int = 0
+
+
+_parsed: dict[Path, _ParsedLog] = {}
+_parsed_lock = threading.Lock()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -29,7 +29,12 @@ items:
 SIZES = {"rain": (864, 480), "snow": (640, 640), "fog": (480, 864), "wind": (864, 480), "hail": (736, 544), "sun": (960, 416)}
 
 
-def test_a_batch_is_polled_together_and_every_video_collected(local_blocks: DevStack, tmp_path: Path) -> None:
+def test_a_batch_is_polled_together_and_every_video_collected(
+    local_blocks: DevStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a poll a second: the six are submitted side by side well within it, so each poll asks about several
+    monkeypatch.setenv("SEEDANCE_POLL_INITIAL_SECONDS", "1")
+    monkeypatch.setenv("SEEDANCE_POLL_MAX_SECONDS", "1")
     (tmp_path / "batch.yaml").write_text(MANIFEST)
     before = gateway_stats(local_blocks)["requests"]
     result = generate_batch(
