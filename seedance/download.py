@@ -8,8 +8,11 @@ stopped at.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +23,6 @@ from pydantic import BaseModel
 
 from seedance.ark import _constants as defaults
 from seedance.errors import DownloadError, ResultURLExpiredError
-from seedance.files import sha256_file
 from seedance.retry import backoff_delay
 from seedance.tls import tls_context
 
@@ -68,6 +70,7 @@ def download(
     part = dest.with_name(f".{dest.name}.part")
     part.unlink(missing_ok=True)
     resumed = 0
+    digest = _Digest()
     try:
         with httpx.Client(
             timeout=defaults.DOWNLOAD_TIMEOUT, transport=transport, follow_redirects=True, verify=tls_context()
@@ -75,7 +78,7 @@ def download(
             for attempt in range(1, attempts + 1):
                 have = part.stat().st_size if part.exists() else 0
                 try:
-                    if _transfer(http, url, part, have):
+                    if _transfer(http, url, part, have, digest):
                         break
                 except httpx.TransportError as exc:
                     logger.warning(
@@ -90,16 +93,58 @@ def download(
                 time.sleep(backoff_delay(attempt, base=retry_base_seconds, cap=8.0))
         if verify is not None:
             verify(part)
-        digest = sha256_file(part)
+        sha256 = digest.hexdigest()
         size = part.stat().st_size
         os.replace(part, dest)
     finally:
+        digest.close()
         part.unlink(missing_ok=True)
-    return Downloaded(path=dest, size_bytes=size, sha256=digest, resumed=resumed)
+    return Downloaded(path=dest, size_bytes=size, sha256=sha256, resumed=resumed)
 
 
-def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
-    """One request; True when the file is complete. Continues from `have` bytes when the server allows."""
+class _Digest:
+    """The sha256 of the bytes written to the `.part` file, computed on a thread of its own as they
+    arrive: hashlib releases the GIL on large buffers, so hashing runs beside the transfer instead of
+    re-reading the whole file after it (which made a download 0.69× a plain httpx stream)."""
+
+    def __init__(self) -> None:
+        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._hash = hashlib.sha256()
+        self._thread: threading.Thread | None = None
+
+    def restart(self) -> None:
+        """Forget every byte fed so far: the transfer starts again from byte 0."""
+        self._drain()
+        self._hash = hashlib.sha256()
+
+    def feed(self, chunk: bytes) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="download-sha256", daemon=True)
+            self._thread.start()
+        self._chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        self._drain()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._drain()
+
+    def _drain(self) -> None:
+        if self._thread is not None:
+            self._chunks.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._hash.update(chunk)
+
+
+def _transfer(http: httpx.Client, url: str, part: Path, have: int, digest: _Digest) -> bool:
+    """One request; True when the file is complete. Continues from `have` bytes when the server allows.
+
+    Every byte written to `part` is fed to `digest`, which has been fed the `have` bytes before them."""
     # Range counts the bytes as sent, so none may be compressed in transit.
     headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={have}-"} if have else {})
     with http.stream("GET", url, headers=headers) as response:
@@ -114,6 +159,7 @@ def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
             raise DownloadError(f"GET {_without_query(url)}: HTTP {response.status_code}")
         if response.status_code == 200:
             have = 0  # the server ignored Range: start over
+            digest.restart()
         elif not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
             raise DownloadError(
                 f"GET {_without_query(url)}: asked for bytes from {have}, got {response.headers.get('Content-Range')!r}"
@@ -125,6 +171,7 @@ def _transfer(http: httpx.Client, url: str, part: Path, have: int) -> bool:
             # Raw chunks as they arrive: whatever came before a cut is kept for the next Range request.
             for chunk in response.iter_raw():
                 handle.write(chunk)
+                digest.feed(chunk)
         size = part.stat().st_size
         if expected is not None and size != expected:
             if size > expected:

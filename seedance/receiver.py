@@ -75,6 +75,7 @@ class CallbackReceiver:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a batch's callbacks come in bursts; socketserver's default backlog is 5
 
     def __init__(self, address: tuple[str, int], signer: CallbackSigner, on_status: StatusHook) -> None:
         super().__init__(address, _Handler)
