@@ -196,8 +196,13 @@ def batch(
     from cli.run import print_summary, run_generations
     from flows.batch import generate_batch
 
+    # The flow reads the manifest itself: its items as parameters would pass Prefect's 512 KB limit at ~800.
+    location = str(manifest.resolve())
     result = run_generations(
-        planned, block, as_json, lambda: generate_batch(items=items, out_dir=out, gateway=gateway, bucket=bucket, budget=budget)
+        planned,
+        block,
+        as_json,
+        lambda: generate_batch(manifest=location, out_dir=out, gateway=gateway, bucket=bucket, budget=budget),
     )
     failed = [item for item in result.items if item.result is None]
     if as_json:
