@@ -102,13 +102,18 @@ def download(
     return Downloaded(path=dest, size_bytes=size, sha256=sha256, resumed=resumed)
 
 
+CHUNKS_IN_HAND: Final = 32
+"""Chunks received but not yet hashed, at most (a chunk is what one socket read returns, ≤ 64 KiB here)."""
+
+
 class _Digest:
     """The sha256 of the bytes written to the `.part` file, computed on a thread of its own as they
     arrive: hashlib releases the GIL on large buffers, so hashing runs beside the transfer instead of
     re-reading the whole file after it (which made a download 0.69× a plain httpx stream)."""
 
     def __init__(self) -> None:
-        self._chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        # bounded: a transfer faster than hashing waits for it instead of holding the file in memory
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=CHUNKS_IN_HAND)
         self._hash = hashlib.sha256()
         self._thread: threading.Thread | None = None
 
