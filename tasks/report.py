@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
-from prefect import task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from seedance.results import GenerationResult
 from seedance.waiting import StatusChange
@@ -82,11 +80,12 @@ def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-@task(name="publish-report", cache_policy=NO_CACHE)
 def publish_report(result: GenerationResult, timeline: list[StatusChange], name: str) -> None:
     """A markdown artifact with the generation's facts and an image artifact of its poster.
 
     The image needs the poster on this machine: a result found kept in S3 by an earlier run has none here.
+    A plain function: the artifacts themselves are what the UI shows, and belong to the flow run
+    without a task run around them (see tasks/cost.py on what a task run costs).
     """
     key = artifact_key(name)
     create_markdown_artifact(
