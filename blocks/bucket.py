@@ -9,18 +9,20 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from botocore.config import Config
-from prefect_aws import AwsCredentials, S3Bucket
-from prefect_aws.client_parameters import AwsClientParameters
-
 from seedance.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from prefect_aws import S3Bucket
     from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
+
+# prefect-aws (0.7 s to import, most of it its ECS worker) and botocore are imported where a bucket is
+# used: a run that uploads nothing and keeps its outputs locally never needs them.
 
 
 def load_bucket(name: str | None) -> S3Bucket:
     """The saved S3Bucket block `name`, or one for `SEEDANCE_BUCKET` with boto3's own credential chain."""
+    from prefect_aws import AwsCredentials, S3Bucket
+
     if name:
         block = S3Bucket.load(name)
         assert isinstance(block, S3Bucket)  # `load` is typed for sync and async callers alike
@@ -36,6 +38,10 @@ def s3_client(bucket: S3Bucket) -> S3Client:
 
     boto3 presigns with SigV2 by default, even for custom endpoints; Ark needs SigV4 URLs.
     """
+    from botocore.config import Config
+    from prefect_aws import AwsCredentials
+    from prefect_aws.client_parameters import AwsClientParameters
+
     credentials = bucket.credentials
     if not isinstance(credentials, AwsCredentials):
         raise ConfigurationError(f"bucket {bucket.bucket_name!r}: only AwsCredentials are supported")

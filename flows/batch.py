@@ -10,12 +10,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, create_table_artifact, update_progress_artifact
-from prefect_aws import S3Bucket
 from pydantic import BaseModel
 
 from blocks.gateway import SeedanceGateway
@@ -33,6 +32,9 @@ from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 from tasks.logs import route_core_logs
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
 
 
 class BatchItem(BaseModel):
@@ -84,7 +86,7 @@ class BatchRun:
         items: list[ManifestItem],
         *,
         gateway: SeedanceGateway,
-        bucket: S3Bucket | None,
+        bucket: "S3Bucket | None",
         budget: str | None,
         out: Folder,
         slots: TaskSlots,

@@ -6,11 +6,11 @@ Plain functions that call Prefect tasks: they run inside a flow and only orchest
 # Real annotations (no `from __future__`): these models travel between flows and tasks.
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import get_run_logger
 from prefect.runtime import deployment
 from prefect.runtime import flow_run as current_run
-from prefect_aws import S3Bucket
 from pydantic import BaseModel
 
 from blocks.bucket import load_bucket
@@ -43,6 +43,9 @@ from tasks.results import (
     run_postprocess_step,
     write_result,
 )
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
 
 DEFAULT_EXPIRES_AFTER = 172800
 """Ark's default `execution_expires_after` (48 h)."""
@@ -77,7 +80,7 @@ def output_folder(out_dir: str) -> Folder:
     return folder
 
 
-def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -> S3Bucket | None:
+def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -> "S3Bucket | None":
     """The run's bucket block, resolved once, when some spec has files to upload or S3 objects to
     presign, or the outputs go to S3."""
     needed = out.in_s3 or any(spec.uploads() or spec.s3_objects() for spec in specs)
@@ -87,7 +90,7 @@ def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -
 def submit(
     spec: GenerationSpec,
     gateway: SeedanceGateway,
-    bucket: S3Bucket | None,
+    bucket: "S3Bucket | None",
     budget: str | None,
     salt: str | None,
     slots: TaskSlots,
@@ -145,7 +148,7 @@ def _create(
     key: str,
     digests: dict[Path, str],
     gateway: SeedanceGateway,
-    bucket: S3Bucket | None,
+    bucket: "S3Bucket | None",
     budget: str | None,
     timings: dict[str, float],
 ) -> Submitted:
@@ -193,7 +196,7 @@ def collect(
     gateway: SeedanceGateway,
     out: Folder,
     name: str,
-    bucket: S3Bucket | None,
+    bucket: "S3Bucket | None",
 ) -> GenerationResult:
     """Settle the cost of a terminal task and, when it succeeded, keep its outputs at `<out>/<name>/<task id>/`.
 

@@ -3,13 +3,12 @@
 # Real annotations (no `from __future__`): Prefect builds the parameter schema from them.
 import tempfile
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect_aws import S3Bucket
 from pydantic import BaseModel, Field
 
 from blocks.bucket import load_bucket
@@ -23,6 +22,9 @@ from seedance.results import GenerationResult
 from seedance.storyboard import Storyboard
 from tasks.logs import route_core_logs
 from tasks.results import fetch_output, keep_outputs, output_exists
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
 
 
 class StoryboardResult(BaseModel):
@@ -81,7 +83,7 @@ def storyboard(
 
 
 def keep_cut(
-    shots: list[GenerationResult], folder: Folder, name: str, loudness: float, bucket: S3Bucket | None, scratch: Path
+    shots: list[GenerationResult], folder: Folder, name: str, loudness: float, bucket: "S3Bucket | None", scratch: Path
 ) -> str:
     """Where the cut of `shots` is kept: found beside them when a run already made it, else cut and kept there.
 

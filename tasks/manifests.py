@@ -8,16 +8,19 @@ names are read from beside it, and its relative media paths name objects beside 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
-from prefect_aws import S3Bucket
 
 from blocks.bucket import s3_client
 from seedance.errors import Problem, SpecError
 from seedance.locations import S3Object, is_s3
 from seedance.manifest import ManifestItem, load_manifest, load_manifest_at
 from tasks.policy import retrying
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
 
 MISSING = ("NoSuchKey", "404", "NotFound")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect_aws import S3Bucket
 
 from blocks.bucket import s3_client
 from seedance.ark.types import AudioContent, CreateTaskRequest, ImageContent, MediaContent, VideoContent
@@ -16,6 +16,9 @@ from seedance.locations import S3Object
 from seedance.reachability import unreachable
 from seedance.storage import content_key, presign_get, upload_if_absent
 from tasks.policy import retrying
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
 
 
 @task(name="upload-references", **retrying(3))

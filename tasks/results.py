@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run
-from prefect_aws import S3Bucket
 
 from blocks.bucket import s3_client
 from blocks.gateway import SeedanceGateway
@@ -24,6 +23,7 @@ from seedance.results import GenerationResult
 from tasks.policy import retrying
 
 if TYPE_CHECKING:
+    from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
     from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
 
 DURATION_TOLERANCE_SECONDS = 0.25
