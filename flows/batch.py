@@ -226,19 +226,18 @@ class BatchRun:
 
     def _pause(self) -> float:
         """The pause before the next poll: the settings' first pause while tasks keep finishing or
-        joining, growing over quiet polls, and never past the soonest expected finish (each task's
-        expected time counted from its own submission, from the waiting prior)."""
+        joining, growing over quiet polls, and tightening near the soonest expected finish (each
+        task's expected time from the waiting prior, counted from its own submission)."""
         now = time.monotonic()
-        pause = PollSchedule.from_settings(self._settings).pause(self._quiet_polls, 0.0)
-        soonest = min(
+        pause = min(
             (
-                0.8 * f.submission.expected_seconds - (now - f.submission.started)
+                PollSchedule.from_settings(self._settings, f.submission.expected_seconds).pause(
+                    self._quiet_polls, now - f.submission.started
+                )
                 for f in self.flights.values()
-                if f.submission.expected_seconds
             ),
-            default=math.inf,
+            default=PollSchedule.from_settings(self._settings).pause(self._quiet_polls, 0.0),
         )
-        pause = min(pause, max(self._settings.poll_initial_seconds, soonest))
         return min(pause, self._watchlist.seconds_left())
 
     def _settle(self, name: str, outcome: GenerationResult | SeedanceError) -> None:

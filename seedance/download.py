@@ -119,7 +119,7 @@ class _Digest:
 
     def restart(self) -> None:
         """Forget every byte fed so far: the transfer starts again from byte 0."""
-        self._drain()
+        self.close()
         self._hash = hashlib.sha256()
 
     def feed(self, chunk: bytes) -> None:
@@ -129,13 +129,11 @@ class _Digest:
         self._chunks.put(chunk)
 
     def hexdigest(self) -> str:
-        self._drain()
+        self.close()
         return self._hash.hexdigest()
 
     def close(self) -> None:
-        self._drain()
-
-    def _drain(self) -> None:
+        """Wait until every byte fed is hashed, and let the hashing thread end."""
         if self._thread is not None:
             self._chunks.put(None)
             self._thread.join()
