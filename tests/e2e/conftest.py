@@ -36,6 +36,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """A stack of the module's own whose tasks stay queued for two minutes: time to cancel them, or to
+    interrupt a command while they wait."""
+    with DevStack(
+        api_key="queue-key", latency=130, gateway_args=("--queue-seconds", "120"), log_dir=tmp_path_factory.mktemp("queue")
+    ) as stack:
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def local_blocks(prefect_api: None, stack: DevStack) -> DevStack:
     save_local_blocks(stack)

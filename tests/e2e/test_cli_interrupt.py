@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from local_gateway.devstack import DevStack
 from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.state import intent_store
+from tests.e2e.production import wait_until
 from tests.e2e.support import ROOT, gateway_stats, prefect_env, seedance, stack_env
 
 pytestmark = pytest.mark.e2e
@@ -25,29 +25,12 @@ SPEC = f"model: {MODEL}\nprompt: a lighthouse in fog\nresolution: 480p\nduration
 
 
 @pytest.fixture(scope="module")
-def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    """Tasks stay queued for two minutes."""
-    with DevStack(
-        api_key="queue-key", latency=130, gateway_args=("--queue-seconds", "120"), log_dir=tmp_path_factory.mktemp("queue")
-    ) as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
 def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     """Tasks are queued for half a second, then run for twelve."""
     with DevStack(
         api_key="running-key", latency=12, gateway_args=("--queue-seconds", "0.5"), log_dir=tmp_path_factory.mktemp("running")
     ) as stack:
         yield stack
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def status_of(stack: DevStack, task_id: str) -> str:
@@ -61,9 +44,9 @@ def interrupted_generate(stack: DevStack, env: dict[str, str], spec: Path, until
     command = [sys.executable, "-m", "cli", "generate", str(spec), "--out", str(spec.parent / "out")]
     run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create")
+        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
         [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
-        wait_for(lambda: until(status_of(stack, task_id)), 60, "the task's status")
+        wait_until(lambda: until(status_of(stack, task_id)), 60, "the task's status", interval=0.1)
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=60)
     finally:
@@ -134,7 +117,7 @@ def test_cancel_cancels_a_queued_task_once_and_for_all(queue_stack: DevStack, tm
 def test_cancel_says_a_running_task_cannot_be_cancelled_and_will_be_billed(running_stack: DevStack, tmp_path: Path) -> None:
     env = prefect_env(tmp_path) | stack_env(running_stack)
     task_id = create_task(running_stack)
-    wait_for(lambda: status_of(running_stack, task_id) == "running", 30, "the task to run")
+    wait_until(lambda: status_of(running_stack, task_id) == "running", 30, "the task to run", interval=0.1)
     done = seedance("cancel", task_id, env=env)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [

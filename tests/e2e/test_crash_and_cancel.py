@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from prefect.states import Cancelling
 
 from local_gateway.devstack import DevStack
 from seedance.media import probe
+from tests.e2e.production import wait_until
 from tests.e2e.support import gateway_stats, prefect_env
 
 pytestmark = pytest.mark.e2e
@@ -44,15 +45,6 @@ def slow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
         yield stack
 
 
-@pytest.fixture(scope="module")
-def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    """Tasks stay queued for two minutes: time to cancel them."""
-    with DevStack(
-        api_key="queue-key", latency=130, gateway_args=("--queue-seconds", "120"), log_dir=tmp_path_factory.mktemp("queue")
-    ) as stack:
-        yield stack
-
-
 def cli_env(stack: DevStack, tmp_path: Path, api_url: str) -> dict[str, str]:
     return prefect_env(tmp_path, api_url) | {
         "ARK_BASE_URL": stack.gateway_url,
@@ -61,14 +53,6 @@ def cli_env(stack: DevStack, tmp_path: Path, api_url: str) -> dict[str, str]:
         "SEEDANCE_POLL_INITIAL_SECONDS": "0.2",
         "SEEDANCE_POLL_MAX_SECONDS": "0.5",
     }
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def tasks_on(stack: DevStack) -> list[dict]:
@@ -89,7 +73,7 @@ def test_a_run_killed_while_waiting_resumes_the_same_task(slow_stack: DevStack, 
     # its own session, so SIGKILL takes whatever it started with it
     run = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        wait_for(lambda: gateway_stats(slow_stack)["requests"]["create"] > creates_before, 120, "the create")
+        wait_until(lambda: gateway_stats(slow_stack)["requests"]["create"] > creates_before, 120, "the create", interval=0.2)
         time.sleep(0.5)
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=10)
@@ -123,16 +107,21 @@ def test_cancelling_the_flow_run_cancels_its_queued_task(prefect_api: None, queu
                 "resolution": "480p",
                 "duration": 2,
             }
-            wait_for(lambda: _deployment_exists("generate-video/cancel-test"), 90, "the served deployment")
+            wait_until(lambda: _deployment_exists("generate-video/cancel-test"), 90, "the served deployment", interval=0.2)
             flow_run = run_deployment(
                 "generate-video/cancel-test", parameters={"spec": spec, "out_dir": str(tmp_path / "out")}, timeout=0
             )
             assert isinstance(flow_run, FlowRun)  # sync context: run_deployment returns the run, not a coroutine
-            wait_for(lambda: any(task["status"] == "queued" for task in tasks_on(queue_stack)), 120, "the task to be queued")
+            wait_until(
+                lambda: any(task["status"] == "queued" for task in tasks_on(queue_stack)),
+                120,
+                "the task to be queued",
+                interval=0.2,
+            )
             [task] = tasks_on(queue_stack)
             with get_client(sync_client=True) as client:
                 client.set_flow_run_state(flow_run.id, Cancelling(), force=True)
-            wait_for(lambda: tasks_on(queue_stack)[0]["status"] == "cancelled", 90, "the upstream cancel")
+            wait_until(lambda: tasks_on(queue_stack)[0]["status"] == "cancelled", 90, "the upstream cancel", interval=0.2)
             assert tasks_on(queue_stack)[0]["id"] == task["id"]
         finally:
             os.killpg(runner.pid, signal.SIGTERM)
