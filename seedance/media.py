@@ -21,9 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal
 
-import av
-import av.error
-from av.stream import Disposition
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict
 
@@ -277,6 +274,10 @@ def _heif_size(path: Path) -> tuple[int, int]:
 
 
 def _probe_container(path: Path, fmt: str, size: int) -> MediaInfo:
+    import av  # here: PyAV takes 60-90 ms to import, and most commands probe no container
+    import av.error
+    from av.stream import Disposition
+
     try:
         with av.open(str(path)) as container:
             videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]

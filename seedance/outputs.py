@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from seedance.errors import ConfigurationError, Problem, SpecError
 from seedance.files import sha256_file
 from seedance.results import GenerationResult, OutputFiles
-from seedance.storage import TRANSFER
+from seedance.storage import transfer_config
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client  # the stubs' types of boto3's S3 client (dev only)
@@ -193,7 +193,7 @@ def upload(files: Sequence[Path], place: Folder, metadata: dict[str, str], s3: S
     for path in files:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         extra = {"Metadata": metadata, "ContentType": content_type}
-        s3.upload_file(str(path), place.bucket, place.key(path.name), ExtraArgs=extra, Config=TRANSFER)
+        s3.upload_file(str(path), place.bucket, place.key(path.name), ExtraArgs=extra, Config=transfer_config())
     return [place.location(path.name) for path in files]
 
 
@@ -214,7 +214,7 @@ def fetch(location: str, staging: Path, s3: S3Client | None) -> Path:
     assert place.bucket is not None
     dest = staging / name
     staging.mkdir(parents=True, exist_ok=True)
-    _client(s3, place).download_file(place.bucket, place.key(name), str(dest), Config=TRANSFER)
+    _client(s3, place).download_file(place.bucket, place.key(name), str(dest), Config=transfer_config())
     return dest
 
 

@@ -6,11 +6,14 @@ so a re-run uploads nothing, and a key can never point at different content.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
 
 PRESIGN_MARGIN_SECONDS: Final = 3600
 """Extra lifetime on top of the task's `execution_expires_after`: Ark fetches references while the task lives."""
@@ -18,7 +21,13 @@ PRESIGN_MARGIN_SECONDS: Final = 3600
 PRESIGN_MAX_SECONDS: Final = 7 * 24 * 3600
 """SigV4's ceiling for a presigned URL."""
 
-TRANSFER: Final = TransferConfig(multipart_threshold=16 * 2**20, multipart_chunksize=16 * 2**20, max_concurrency=4)
+
+@functools.cache
+def transfer_config() -> TransferConfig:
+    """16 MiB parts, 4 at a time. Built on first use: boto3 is imported only by a run that uploads."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=16 * 2**20, multipart_chunksize=16 * 2**20, max_concurrency=4)
 
 
 def content_key(folder: str, digest: str, suffix: str) -> str:
@@ -38,7 +47,7 @@ def upload_if_absent(s3: Any, bucket: str, key: str, path: Path, content_type: s
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
-    s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
+    s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=transfer_config())
     return True
 
 

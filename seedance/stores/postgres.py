@@ -29,15 +29,17 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-import psycopg
 from pydantic import SecretStr
 
 from seedance.errors import ConfigurationError, StateStoreError
 from seedance.intents import Intent
 from seedance.ledger import Ledger, LedgerChange, LedgerEntry, latest_entries
+
+if TYPE_CHECKING:
+    import psycopg
 
 CONNECT_TIMEOUT_SECONDS: Final = 10
 KEEPALIVES: Final = {"tcp_keepalives_idle": "30", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "3"}
@@ -107,6 +109,8 @@ class Database:
         Raises:
             StateStoreError: the database could not be reached or failed a statement of the block.
         """
+        import psycopg  # here: 100-200 ms to import, paid only by a run that uses the database
+
         try:
             with psycopg.connect(
                 self._url.get_secret_value(), autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS

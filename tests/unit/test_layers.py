@@ -130,3 +130,15 @@ def test_seedance_models_loads_neither_the_gateway_nor_media_libraries_nor_prefe
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert "doubao-seedance-2-0-260128" in run.stdout
     assert run.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_a_local_text_to_video_run_loads_no_s3_database_or_container_library() -> None:
+    """boto3, psycopg and PyAV cost 0.1-0.25 s each to import; a command whose run uploads nothing,
+    keeps its outputs locally and keeps state in files must not pay for them."""
+    script = (
+        "import sys\n"
+        "import cli.main, cli.prepare, cli.budget, cli.run, flows.generate, flows.batch\n"
+        "print('LOADED', sorted({name.split('.')[0] for name in sys.modules} & {'boto3', 'psycopg', 'av'}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout.strip().splitlines()[-1] == "LOADED []"
