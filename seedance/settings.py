@@ -6,6 +6,7 @@ secrets live in blocks or in their own environment variables.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def _default_state_dir() -> Path:
 class Settings(BaseSettings):
     """Tuning knobs for the pipeline. Example: `SEEDANCE_POLL_MAX_SECONDS=30`."""
 
-    model_config = SettingsConfigDict(env_prefix="SEEDANCE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SEEDANCE_", extra="ignore", frozen=True)
 
     state_dir: Path = Field(
         default_factory=_default_state_dir,
@@ -78,4 +79,19 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
+    """The settings of the environment as it is now: read again when a variable they depend on changes.
+
+    Reading them costs about a millisecond, and a batch asks for them many times per item.
+    """
+    read_from = tuple(sorted((name, value) for name, value in os.environ.items() if name.upper().startswith(_READ_PREFIXES)))
+    return _settings_for(read_from)
+
+
+_READ_PREFIXES = ("SEEDANCE_", "PREFECT_HOME", "HOME")
+"""What `Settings` reads: its own variables (case-insensitively, as pydantic-settings does) and the
+variables its default state folder comes from."""
+
+
+@functools.lru_cache(maxsize=8)
+def _settings_for(environment: tuple[tuple[str, str], ...]) -> Settings:
     return Settings()
