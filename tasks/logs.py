@@ -34,8 +34,12 @@ def route_core_logs() -> None:
     core = logging.getLogger(CORE_LOGGER)
     if any(isinstance(handler, APILogHandler) for handler in core.handlers):
         return
-    handler = APILogHandler()
-    handler.addFilter(InsideARun())
-    core.addHandler(handler)
     if core.level == logging.NOTSET:
         core.setLevel(logging.INFO)
+    handler = APILogHandler()
+    handler.addFilter(InsideARun())
+    # Records of a child logger turned up below the core's level stay out of the run's logs: the CLI's
+    # live view listens to `seedance.wait` at DEBUG, and its status records would each be a second
+    # line, beside the flow's own, for every status change.
+    handler.setLevel(core.level)
+    core.addHandler(handler)

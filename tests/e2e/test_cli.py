@@ -10,6 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.sorting import FlowRunSort
 
 from local_gateway.devstack import DevStack
 from seedance.media import probe
@@ -48,6 +51,15 @@ def generate(spec: Path, env: dict[str, str], *options: str) -> subprocess.Compl
     return seedance("generate", str(spec), "--out", str(spec.parent / "out"), *options, env=env)
 
 
+def run_log_lines(out_dir: Path) -> list[str]:
+    """The log messages of the latest generate-video run whose outputs went to `out_dir`."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=20)
+        [run] = [run for run in runs if run.parameters.get("out_dir") == str(out_dir)][:1]
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+    return [log.message for log in logs]
+
+
 def last_lines_are_the_error(done: subprocess.CompletedProcess[str], count: int) -> list[str]:
     """The stderr lines of a failure, checked to end with `count` error lines and one hint, and nothing from Prefect."""
     lines = done.stderr.strip().splitlines()
@@ -83,6 +95,11 @@ duration: 4
     statuses = [line.split(": ")[2].split(" · ")[0] for line in done.stderr.splitlines() if " · " in line]
     assert statuses[-1] == "succeeded" and set(statuses) <= {"queued", "running", "succeeded"}
     assert "(created) succeeded" in done.stderr.splitlines()[-1]
+    # the live view listens to the core's status records; the run's logs still say each change once
+    task_id = video.parent.name
+    changes = [line for line in run_log_lines(tmp_path / "out") if line.startswith(f"task {task_id}")]
+    statuses = [line.rsplit(" ", 1)[-1] for line in changes]
+    assert len(statuses) == len(set(statuses)) and statuses[-1] == "succeeded", changes
     assert stack.api_key not in done.stdout + done.stderr
     assert stack.s3_secret_key not in done.stdout + done.stderr
 
