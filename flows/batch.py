@@ -29,7 +29,7 @@ from seedance.manifest import ManifestItem
 from seedance.outputs import Folder, check_name
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
-from seedance.waiting import PollSchedule, StatusChange, Watchlist
+from seedance.waiting import PollSchedule, StatusChange, Watchlist, shared_pause
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 from tasks.logs import route_core_logs
 
@@ -227,9 +227,13 @@ class BatchRun:
     def _pause(self) -> float:
         """The pause before the next poll: the settings' first pause while tasks keep finishing or
         joining, growing over quiet polls, and tightening near the soonest expected finish (each
-        task's expected time from the waiting prior, counted from its own submission)."""
+        task's expected time from the waiting prior, counted from its own submission).
+
+        One list request answers for every task in flight: `shared_pause` shortens the pause with
+        their number.
+        """
         now = time.monotonic()
-        pause = min(
+        schedule = min(
             (
                 PollSchedule.from_settings(self._settings, f.submission.expected_seconds).pause(
                     self._quiet_polls, now - f.submission.started
@@ -238,7 +242,7 @@ class BatchRun:
             ),
             default=PollSchedule.from_settings(self._settings).pause(self._quiet_polls, 0.0),
         )
-        return min(pause, self._watchlist.seconds_left())
+        return min(shared_pause(schedule, len(self.flights)), self._watchlist.seconds_left())
 
     def _settle(self, name: str, outcome: GenerationResult | SeedanceError) -> None:
         """Record an item's result or error, and move the progress artifact."""

@@ -85,6 +85,19 @@ class PollSchedule(BaseModel):
         return pause
 
 
+SHARED_POLL_FLOOR_SECONDS: Final = 1.0
+"""The shortest pause `shared_pause` gives: one list request a second, whatever the number of tasks
+(Ark allows an account 30 List calls a second: ark-api-updates.md, inferred)."""
+
+
+def shared_pause(pause: float, tasks: int) -> float:
+    """The pause before a poll that answers for `tasks` tasks at once (one list request), given the
+    shortest pause their own schedules ask for: that pause divided by √tasks, never under
+    `SHARED_POLL_FLOOR_SECONDS` (nor above `pause`). Each task is seen finishing sooner than on its
+    own, while the requests grow more slowly than the tasks they answer for."""
+    return min(pause, max(SHARED_POLL_FLOOR_SECONDS, pause / math.sqrt(max(tasks, 1))))
+
+
 class StatusChange(BaseModel):
     task_id: str
     status: TaskStatus

@@ -11,7 +11,7 @@ import pytest
 
 from seedance.ark.client import ArkClient
 from seedance.errors import WaitTimeoutError
-from seedance.waiting import PollSchedule, Watchlist, expected_seconds, wait_for_task, watch
+from seedance.waiting import PollSchedule, Watchlist, expected_seconds, shared_pause, wait_for_task, watch
 
 SCHEDULE = PollSchedule(initial=1.0, maximum=4.0)
 
@@ -132,6 +132,15 @@ def test_pauses_grow_then_tighten_near_the_expected_time() -> None:
     assert schedule.pause(6, 75.0) == 5.0
     assert schedule.pause(7, 90.0) == 1.0
     assert 250 < (expected_seconds("doubao-seedance-2-0-260128", "720p", "16:9", 5) or 0) < 320
+
+
+def test_a_poll_for_many_tasks_comes_sooner_but_never_more_than_once_a_second() -> None:
+    assert shared_pause(12.0, 1) == 12.0
+    assert shared_pause(12.0, 4) == 6.0
+    assert shared_pause(12.0, 100) == 1.2
+    assert shared_pause(12.0, 1000) == 1.0
+    assert shared_pause(0.5, 100) == 0.5  # a schedule set below the floor is kept
+    assert shared_pause(12.0, 0) == 12.0
 
 
 def test_a_wake_ends_a_long_pause_at_once() -> None:
