@@ -5,8 +5,8 @@
 Starts a Prefect server (UI included) on a free port with its own PREFECT_HOME, runs the demo
 against it (local S3 + local gateway), then points headless Chromium at the flow run's page
 (`flow-run.png`: the run graph with its artifacts) and at the run's report artifact
-(`report.png`: task id, gateway, model, status timeline, tokens, cost, files) and poster
-(`poster.png`). Needs Debian's Chromium: `apt-get install chromium`.
+(`report.png`: the poster, task id, gateway, model, status timeline, tokens, cost, files).
+Needs Debian's Chromium: `apt-get install chromium`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What people see in the Prefect UI: a report per generation and the poster as an image."""
+"""What people see in the Prefect UI: a report per generation, its poster shown in it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
-from prefect.artifacts import create_image_artifact, create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact
 
 from seedance.results import GenerationResult
 from seedance.waiting import StatusChange
@@ -26,8 +26,9 @@ def _when(unix: float) -> str:
     return datetime.fromtimestamp(unix, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str:
-    """The markdown report of one finished generation."""
+def render_report(result: GenerationResult, timeline: list[StatusChange], poster_url: str | None = None) -> str:
+    """The markdown report of one finished generation, headed by its poster when `poster_url` is given
+    (the UI shows a `data:` URL in place)."""
     rows = [
         ("task id", f"`{result.task_id}`"),
         ("gateway", result.gateway),
@@ -51,7 +52,8 @@ def render_report(result: GenerationResult, timeline: list[StatusChange]) -> str
         ("seed", str(result.seed) if result.seed is not None else "—"),
         ("intent", f"`{result.intent_key}`"),
     ]
-    lines = ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+    lines = [f"![poster of {result.task_id}]({poster_url})", ""] if poster_url else []
+    lines += ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
     lines += ["", "**Status timeline**", "", "| when | status |", "|---|---|"]
     lines += [f"| {_when(change.at)} | {change.status.value} |" for change in timeline]
     lines += ["", "**Files**", "", "| file | kept at |", "|---|---|"]
@@ -81,17 +83,18 @@ def thumbnail_data_url(image: Path, width: int = THUMBNAIL_WIDTH) -> str:
 
 
 def publish_report(result: GenerationResult, timeline: list[StatusChange], name: str) -> None:
-    """A markdown artifact with the generation's facts and an image artifact of its poster.
+    """A markdown artifact with the generation's poster and facts, keyed by the generation's name.
 
-    The image needs the poster on this machine: a result found kept in S3 by an earlier run has none here.
-    A plain function: the artifacts themselves are what the UI shows, and belong to the flow run
-    without a task run around them (see tasks/cost.py on what a task run costs).
+    The poster needs to be on this machine: a result found kept in S3 by an earlier run has none here.
+    One artifact, not a report and an image artifact beside it: each artifact is a call to the
+    Prefect API and two events on its server, for every generation of a batch.
+    A plain function: the artifact itself is what the UI shows, and belongs to the flow run
+    without a task run around it (see tasks/cost.py on what a task run costs).
     """
-    key = artifact_key(name)
+    poster = result.files.poster
+    poster_url = thumbnail_data_url(poster) if poster is not None and poster.is_file() else None
     create_markdown_artifact(
-        markdown=render_report(result, timeline), key=key, description=f"Seedance generation {result.task_id}"
+        markdown=render_report(result, timeline, poster_url),
+        key=artifact_key(name),
+        description=f"Seedance generation {result.task_id}",
     )
-    if result.files.poster is not None and result.files.poster.is_file():
-        create_image_artifact(
-            image_url=thumbnail_data_url(result.files.poster), key=f"{key}-poster", description=f"Poster of {result.task_id}"
-        )

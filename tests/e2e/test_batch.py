@@ -53,8 +53,14 @@ def test_a_batch_is_polled_together_and_every_video_collected(
     status_requests = (after["list"] - before["list"]) + (after["get"] - before["get"])
     assert status_requests < len(SIZES), "tasks were polled one by one"
     with get_client(sync_client=True) as client:
-        progress = client.read_artifacts()
-    assert any(a.key == "batch-progress" and a.data == 100.0 for a in progress)
+        artifacts = client.read_artifacts()
+    assert any(a.key == "batch-progress" and a.data == 100.0 for a in artifacts)
+    # one report per generation, its poster shown in it (no image artifact beside it)
+    for item in result.items:
+        assert item.result is not None
+        mine = [a for a in artifacts if item.result.task_id in (a.description or "")]
+        assert [(a.key, a.type) for a in mine] == [(item.name, "markdown")]
+        assert f"![poster of {item.result.task_id}](data:image/jpeg;base64," in str(mine[0].data)
 
 
 def test_a_batch_kept_in_s3_is_found_again_by_a_rerun(local_blocks: DevStack, tmp_path: Path) -> None:
