@@ -49,14 +49,3 @@ def encoders() -> frozenset[str]:
 def temp_sibling(path: Path) -> Path:
     """A hidden temporary name beside `path` with the same suffix (ffmpeg picks the format from it)."""
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-
-
-def extract_frame(video: Path, dest: Path, at_seconds: float) -> Path:
-    """Write the frame at `at_seconds` as an image (format from `dest`'s suffix), atomically."""
-    tmp = temp_sibling(dest)
-    try:
-        run_ffmpeg("-ss", f"{at_seconds:.3f}", "-i", video, "-frames:v", "1", "-q:v", "2", tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest

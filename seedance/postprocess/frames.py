@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal
 
-from seedance.ffmpeg import FFmpegError, encoders, extract_frame, ffmpeg_exe
+from seedance.ffmpeg import encoders, ffmpeg_exe
+from seedance.media import MediaError, save_frame
 from seedance.postprocess._common import (
     PostprocessError,
     atomic_output,
@@ -32,7 +33,7 @@ def poster(video: Path, dest: Path | None = None, at_seconds: float | None = Non
         at_seconds: which moment; default 1 s in, or the middle of clips shorter than 2 s.
 
     Raises:
-        PostprocessError: `at_seconds` lies outside the clip, or ffmpeg failed.
+        PostprocessError: `at_seconds` lies outside the clip, or no frame could be decoded there.
 
     Example:
         >>> poster(Path("shot.mp4"))
@@ -44,13 +45,12 @@ def poster(video: Path, dest: Path | None = None, at_seconds: float | None = Non
     if not 0 <= at < duration:
         raise PostprocessError("poster", f"{video.name} lasts {duration:.2f} s; there is no frame at {at:g} s")
     dest = dest or default_dest(video, ".poster.jpg")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return extract_frame(video, dest, at)
-    except FFmpegError as exc:
-        raise PostprocessError("poster", f"ffmpeg exited {exc.returncode}", stderr_tail=exc.stderr_tail) from exc
-    except FileNotFoundError as exc:  # ffmpeg ran but decoded no frame at that time
-        raise PostprocessError("poster", f"no frame could be decoded at {at:g} s of {video.name}") from exc
+        with atomic_output("poster", dest) as tmp:
+            save_frame(video, tmp, at)
+    except MediaError as exc:
+        raise PostprocessError("poster", f"{video.name} {exc}") from exc
+    return dest
 
 
 def preview(

@@ -129,6 +129,21 @@ def test_poster_is_a_jpeg_frame_beside_the_clip(clip: Path) -> None:
     assert leftovers(clip.parent) == []
 
 
+def test_poster_is_the_frame_ffmpeg_shows_at_that_moment(clip: Path, tmp_path: Path) -> None:
+    def pixels(path: Path) -> list[int]:
+        with Image.open(path) as image:
+            return list(image.convert("L").tobytes())
+
+    def difference(a: list[int], b: list[int]) -> float:
+        return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+    run_ffmpeg("-ss", "1.000", "-i", clip, "-frames:v", "1", "-q:v", "2", tmp_path / "ffmpeg-1s.jpg")
+    run_ffmpeg("-ss", "0.500", "-i", clip, "-frames:v", "1", "-q:v", "2", tmp_path / "ffmpeg-0.5s.jpg")
+    ours = pixels(poster(clip, tmp_path / "ours.jpg", at_seconds=1.0))
+    assert difference(ours, pixels(tmp_path / "ffmpeg-1s.jpg")) < 2.0
+    assert difference(ours, pixels(tmp_path / "ffmpeg-0.5s.jpg")) > 10.0
+
+
 def test_poster_outside_the_clip_names_the_step_and_the_duration(clip: Path) -> None:
     with pytest.raises(PostprocessError, match=r"^poster: tone.mp4 lasts 2.00 s; there is no frame at 5 s") as caught:
         poster(clip, at_seconds=5)
