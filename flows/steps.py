@@ -35,6 +35,7 @@ from tasks.limits import TaskSlots
 from tasks.references import check_references, media_items, presign_references, upload_references
 from tasks.report import publish_report
 from tasks.results import (
+    VideoDownload,
     download_last_frame,
     download_video,
     find_outputs,
@@ -197,13 +198,15 @@ def collect(
     out: Folder,
     name: str,
     bucket: "S3Bucket | None",
+    download: VideoDownload = download_video,
 ) -> GenerationResult:
     """Settle the cost of a terminal task and, when it succeeded, keep its outputs at `<out>/<name>/<task id>/`.
 
     A place an earlier run of the task already filled is returned as it is (marked resumed):
     nothing is downloaded, post-processed or uploaded again. Otherwise the video is downloaded,
     verified, post-processed and reported, and for S3 every file is uploaded with the task's
-    metadata (`bucket` gives the credentials).
+    metadata (`bucket` gives the credentials). `download` fetches and verifies the video: the
+    `download-video` task, or a batch's `download_video_in_run`.
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
@@ -226,7 +229,7 @@ def collect(
         get_run_logger().info("outputs already kept by an earlier run of task %s: nothing downloaded", generation.id)
     else:
         with workspace(place) as work:
-            result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost)
+            result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost, download)
             write_result(result)
             publish_report(result, timeline, name)
             if place.in_s3:
@@ -246,12 +249,13 @@ def _make_outputs(
     name: str,
     place: Folder,
     cost: LedgerEntry | None,
+    download: VideoDownload,
 ) -> GenerationResult:
     """Download and verify the video (and last frame) to `work/<name>.mp4`, make the poster and run
     the post-processing steps beside it; the result lists where `place` keeps each file."""
     timings = dict(submission.timings)
     mark = time.monotonic()
-    video, info = download_video(generation, gateway, work / f"{name}.mp4")
+    video, info = download(generation, gateway, work / f"{name}.mp4")
     last_frame = (
         download_last_frame(generation, gateway, work / f"{name}.last.png").path
         if generation.content and generation.content.last_frame_url

@@ -8,13 +8,19 @@ when `tasks` is imported.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from prefect import get_run_logger
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from seedance.errors import is_retryable
+from seedance.errors import SeedanceError, is_retryable
+from seedance.retry import backoff_delay
 from seedance.settings import get_settings
+
+T = TypeVar("T")
 
 RETRY_JITTER_FACTOR = 0.5
 """Each delay is drawn around its value, up to 1.5× it, so workers retrying together spread out."""
@@ -41,3 +47,25 @@ def retrying(retries: int) -> dict[str, Any]:
         "retry_condition_fn": retry_if_retryable,
         "cache_policy": NO_CACHE,
     }
+
+
+def retried(step: Callable[[int], T], retries: int, what: str) -> T:
+    """Run `step(attempt)` (1-based) under the policy above without a task run of its own: again up
+    to `retries` times while it raises what `is_retryable` allows, after the same doubling delays
+    (jittered between half and all of each), each retry a warning in the run's logs.
+
+    For a step a flow repeats per item where a task run buys nothing the run's logs do not show: a
+    task run costs the Prefect server and the flow more CPU than a download (see flows/batch.py).
+    """
+    base = get_settings().task_retry_base_seconds
+    attempt = 1
+    while True:
+        try:
+            return step(attempt)
+        except SeedanceError as exc:
+            if attempt > retries or not is_retryable(exc):
+                raise
+            delay = backoff_delay(attempt, base=base, cap=base * 2 ** (retries - 1))
+            get_run_logger().warning("%s failed (%s); retry %d of %d in %.1f s", what, exc, attempt, retries, delay)
+        time.sleep(delay)
+        attempt += 1

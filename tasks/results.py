@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,16 +21,20 @@ from seedance.media import MediaInfo, probe
 from seedance.outputs import Folder, exists, fetch, find_result, upload
 from seedance.postprocess import PostprocessStep, poster
 from seedance.results import GenerationResult
-from tasks.policy import retrying
+from tasks.policy import retried, retrying
 
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
     from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
 
 DURATION_TOLERANCE_SECONDS = 0.25
+DOWNLOAD_RETRIES = 3
+
+VideoDownload = Callable[[ContentGenerationTask, SeedanceGateway, Path], tuple[Downloaded, MediaInfo]]
+"""How a flow fetches a finished task's video: `download_video` (a task run of its own) or `download_video_in_run`."""
 
 
-@task(name="download-video", **retrying(3))
+@task(name="download-video", **retrying(DOWNLOAD_RETRIES))
 def download_video(generation: ContentGenerationTask, gateway: SeedanceGateway, dest: Path) -> tuple[Downloaded, MediaInfo]:
     """Download the task's video to `dest`, verified with PyAV against what the task reported.
 
@@ -41,7 +46,25 @@ def download_video(generation: ContentGenerationTask, gateway: SeedanceGateway, 
     Raises:
         ResultGoneError: the task finished more than 24 h ago and its video was never collected.
     """
-    generation = _fresh_on_retry(generation, gateway)
+    return fetch_video(generation, gateway, dest, fresh=task_run.run_count > 1)
+
+
+def download_video_in_run(
+    generation: ContentGenerationTask, gateway: SeedanceGateway, dest: Path
+) -> tuple[Downloaded, MediaInfo]:
+    """`download-video` with the same retries, logged to the run, without a task run of its own (a batch's)."""
+    return retried(
+        lambda attempt: fetch_video(generation, gateway, dest, fresh=attempt > 1),
+        DOWNLOAD_RETRIES,
+        f"download of {dest.name} (task {generation.id})",
+    )
+
+
+def fetch_video(
+    generation: ContentGenerationTask, gateway: SeedanceGateway, dest: Path, *, fresh: bool
+) -> tuple[Downloaded, MediaInfo]:
+    """What `download_video` does; with `fresh`, it GETs the task again first for fresh result URLs."""
+    generation = _current(generation, gateway, fresh)
     url = generation.content.video_url if generation.content else None
     if not url:
         raise DownloadError(f"task {generation.id} succeeded without a video_url")
@@ -59,16 +82,16 @@ def download_video(generation: ContentGenerationTask, gateway: SeedanceGateway, 
 @task(name="download-last-frame", **retrying(3))
 def download_last_frame(generation: ContentGenerationTask, gateway: SeedanceGateway, dest: Path) -> Downloaded:
     """Download the task's last-frame PNG (present when the request set `return_last_frame`)."""
-    generation = _fresh_on_retry(generation, gateway)
+    generation = _current(generation, gateway, task_run.run_count > 1)
     url = generation.content.last_frame_url if generation.content else None
     if not url:
         raise DownloadError(f"task {generation.id} has no last_frame_url")
     return download(url, dest, verify=lambda path: _expect_image(probe(path), path))
 
 
-def _fresh_on_retry(generation: ContentGenerationTask, gateway: SeedanceGateway) -> ContentGenerationTask:
-    """On a retry, the task as the gateway has it now, with fresh result URLs."""
-    if task_run.run_count <= 1:
+def _current(generation: ContentGenerationTask, gateway: SeedanceGateway, fresh: bool) -> ContentGenerationTask:
+    """`generation`, or with `fresh` (a retry) the task as the gateway has it now, with fresh result URLs."""
+    if not fresh:
         return generation
     with gateway.get_client() as client:
         return client.get_task(generation.id)

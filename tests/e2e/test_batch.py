@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 
 from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.batch import generate_batch
 from local_gateway.devstack import DevStack
+from local_gateway.faults import FaultKind, FaultPlan
 from seedance.manifest import load_manifest
 from seedance.media import probe
+from tests.e2e.production import wait_until
 from tests.e2e.support import gateway_stats
 
 pytestmark = pytest.mark.e2e
@@ -90,3 +94,42 @@ items:
     ]
     assert gateway_stats(local_blocks)["requests"]["files"] == downloads
     assert [path for method, path in local_blocks.s3_requests()[seen:] if method in ("PUT", "POST")] == []
+
+
+def test_a_batch_download_is_retried_in_the_run_without_a_task_run_of_its_own(
+    local_blocks: DevStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDANCE_TASK_RETRY_BASE_SECONDS", "0.1")
+    (tmp_path / "batch.yaml").write_text(
+        "defaults: {model: doubao-seedance-1-0-lite-t2v-250428, resolution: 480p, duration: 2}\n"
+        "items:\n  - {name: kite, prompt: a kite over the dunes}\n"
+    )
+    faults = f"{local_blocks.gateway_url.removesuffix('/api/v3')}/_local/faults"
+    before = gateway_stats(local_blocks)
+    httpx.post(faults, content=FaultPlan(rates={FaultKind.EXPIRED_URL: 1.0}, limit=1).model_dump_json(), timeout=5)
+    try:
+        state = generate_batch(
+            items=load_manifest(tmp_path / "batch.yaml"),
+            out_dir=str(tmp_path / "out"),
+            gateway=GATEWAY_BLOCK,
+            bucket=BUCKET_BLOCK,
+            return_state=True,
+        )
+    finally:
+        httpx.post(faults, content=FaultPlan().model_dump_json(), timeout=5).raise_for_status()
+    after = gateway_stats(local_blocks)
+
+    [item] = state.result().items
+    assert item.result is not None and probe(item.result.files.video).kind == "video"
+    assert after["faults"].get("expired-url", 0) - before["faults"].get("expired-url", 0) == 1
+    flow_run_id = state.state_details.flow_run_id
+    retry_line = f"download of kite.mp4 (task {item.task_id}) failed"
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+        def retry_logged() -> bool:  # run logs reach the API in batches, a moment after the run
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            return any(retry_line in log.message and "retry 1 of 3" in log.message for log in logs)
+
+        wait_until(retry_logged, timeout=30, what="the retry's line in the run's logs")
+    assert sorted(run.name.rsplit("-", 1)[0] for run in task_runs) == ["submit-generation"]
