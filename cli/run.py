@@ -15,8 +15,10 @@ import logging
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import typer
 from rich.markup import escape
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from seedance.results import GenerationResult
 
 T = TypeVar("T")
+
+CTRL_C_AGAIN_SECONDS: Final = 1.0
+"""How often a Ctrl-C is delivered again until the command acts on it (see `_RepeatedInterrupt`)."""
 
 
 class _OneLineWarnings(logging.Handler):
@@ -61,14 +66,50 @@ def quiet_prefect_console() -> None:
     root.addHandler(_OneLineWarnings())
 
 
+class _RepeatedInterrupt:
+    """While it is entered, Ctrl-C raises KeyboardInterrupt as usual and is then delivered again every
+    `CTRL_C_AGAIN_SECONDS` until the block is left; left on a KeyboardInterrupt, Ctrl-C is ignored.
+
+    Python drops a KeyboardInterrupt raised while the main thread runs a finalizer or a weakref
+    callback: it prints "Exception ignored in ..." and carries on, and the command would go on
+    waiting as if no Ctrl-C had come (seen once in a `make test` run, on `seedance generate`).
+    """
+
+    def __init__(self) -> None:
+        self._left = threading.Event()
+        self._repeating = False
+
+    def __enter__(self) -> _RepeatedInterrupt:
+        self._previous = signal.signal(signal.SIGINT, self._interrupt)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        # Left on a Ctrl-C, the command now acts on it: neither a repeat still on its way nor a
+        # second Ctrl-C may stop that halfway. Otherwise Ctrl-C is what it was before.
+        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else self._previous)
+        self._left.set()
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if not self._repeating:
+            self._repeating = True
+            threading.Thread(target=self._repeat, name="ctrl-c-again", daemon=True).start()
+        raise KeyboardInterrupt
+
+    def _repeat(self) -> None:
+        main = threading.main_thread().ident
+        assert main is not None, "the main thread has started: it is the one that got the first Ctrl-C"
+        while not self._left.wait(CTRL_C_AGAIN_SECONDS):
+            signal.pthread_kill(main, signal.SIGINT)  # a real signal: it also ends a sleep in progress
+
+
 def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: SeedanceGateway) -> T:
     """Run `call` (a flow call) with its progress shown; on Ctrl-C cancel its queued tasks and exit 130."""
     quiet_prefect_console()
     try:
-        with shown(progress, mode):
+        with shown(progress, mode), _RepeatedInterrupt():
             return call()
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the cancel halfway
+    except KeyboardInterrupt:  # Ctrl-C is ignored from here on (see _RepeatedInterrupt.__exit__)
         _cancel_after_interrupt(progress, gateway)
         raise typer.Exit(130) from None
 

@@ -1,0 +1,40 @@
+"""A Ctrl-C that Python drops (raised while the main thread ran a finalizer, say) is delivered
+again, so the command still acts on it: it cancels what it can and exits 130."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from cli.progress import Mode, Progress
+from cli.run import run_flow
+
+
+def test_a_ctrl_c_that_python_drops_is_delivered_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEEDANCE_STATE_DIR", str(tmp_path))
+    dropped: list[str] = []
+
+    def flow_call() -> str:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            dropped.append("the first Ctrl-C")  # what a finalizer does with it: nothing
+        time.sleep(30)
+        return "ran on, as if no Ctrl-C had come"
+
+    no_gateway: Any = None  # nothing was created, so nothing is cancelled upstream
+    try:
+        with pytest.raises(typer.Exit) as exited:
+            run_flow(flow_call, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert exited.value.exit_code == 130
+    assert dropped == ["the first Ctrl-C"]
