@@ -24,9 +24,10 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -171,19 +172,27 @@ class MediaServer:
         return f"{self.base_url}/{name}"
 
 
-@pytest.fixture(scope="session")
-def media_server(media_dir: Path) -> Iterator[MediaServer]:
-    """`media_dir` over HTTP on 127.0.0.1 (a free port), with the Content-Type its file names suggest."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(media_dir)))
+@contextmanager
+def http_served(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` answering HTTP on 127.0.0.1 at a free port, from a thread of this process; yields
+    `http://127.0.0.1:<port>`, and stops the server when the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield MediaServer(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="session")
+def media_server(media_dir: Path) -> Iterator[MediaServer]:
+    """`media_dir` over HTTP on 127.0.0.1 (a free port), with the Content-Type its file names suggest."""
+    with http_served(functools.partial(_QuietFiles, directory=str(media_dir))) as origin:
+        yield MediaServer(base_url=origin)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ import pytest
 
 from local_gateway import GatewayConfig, LocalGateway
 from local_gateway.faults import FaultKind, FaultPlan
+from tests.conftest import http_served
 from tests.gateway.support import LITE_T2V, TASKS, create, text_body, wait_for
 
 KEY = "callback-key"
@@ -62,17 +63,9 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/callbacks/intent/token"
-    try:
+    with http_served(Handler) as origin:
+        state.url = f"{origin}/callbacks/intent/token"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def gateway(**options: Any) -> LocalGateway:

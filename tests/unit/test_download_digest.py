@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from seedance.download import download
+from tests.conftest import http_served
 
 BODY = os.urandom(3 * 1024 * 1024 + 17)
 
@@ -53,14 +53,8 @@ class _Flaky(BaseHTTPRequestHandler):
 @pytest.fixture(params=[False, True], ids=["range-honoured", "range-ignored"])
 def flaky_url(request: pytest.FixtureRequest) -> Iterator[str]:
     handler = type("Handler", (_Flaky,), {"ignore_range": request.param, "gets": 0})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/video.mp4"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_served(handler) as origin:
+        yield f"{origin}/video.mp4"
 
 
 def test_the_reported_sha256_is_the_files_after_a_cut_transfer(flaky_url: str, tmp_path: Path) -> None:

@@ -3,12 +3,10 @@ and an expired, never-collected result explained with what to do."""
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from seedance.spec import GenerationSpec
 from tasks.logs import InsideARun
 from tasks.progress import describe, duration
 from tasks.results import download_video
+from tests.conftest import http_served
 
 NOW = 1_800_000_000
 
@@ -98,14 +97,8 @@ class _Expired(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def expired_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Expired))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/video.mp4?signature=s"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_served(_Expired) as origin:
+        yield f"{origin}/video.mp4?signature=s"
 
 
 def test_a_result_past_its_lifetime_is_gone_and_the_error_says_what_to_do(expired_url: str, tmp_path: Path) -> None:
