@@ -19,7 +19,7 @@ import base64
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +27,10 @@ from pydantic import BaseModel, ConfigDict
 from seedance.ark.types import AudioContent, ImageContent, MediaContent, VideoContent
 from seedance.catalog import Family, ModelSpec
 from seedance.errors import Problem
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 MediaKind = Literal["image", "video", "audio"]
 
@@ -273,14 +277,20 @@ def _heif_size(path: Path) -> tuple[int, int]:
     return max(sizes, key=lambda wh: wh[0] * wh[1])
 
 
+def _moving_pictures(container: InputContainer) -> list[VideoStream]:
+    """The container's video streams, without a cover picture (an attached still, not video)."""
+    from av.stream import Disposition
+
+    return [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+
+
 def _probe_container(path: Path, fmt: str, size: int) -> MediaInfo:
     import av  # here: PyAV takes 60-90 ms to import, and most commands probe no container
     import av.error
-    from av.stream import Disposition
 
     try:
         with av.open(str(path)) as container:
-            videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+            videos = _moving_pictures(container)
             audios = list(container.streams.audio)
             if container.duration is not None:
                 duration: float | None = container.duration / av.time_base
@@ -321,11 +331,10 @@ def save_frame(video: Path, dest: Path, at_seconds: float, quality: int = 95) ->
     """
     import av  # here: see _probe_container
     import av.error
-    from av.stream import Disposition
 
     try:
         with av.open(str(video)) as container:
-            streams = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+            streams = _moving_pictures(container)
             if not streams:
                 raise MediaError("has no video stream")
             stream = streams[0]

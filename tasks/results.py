@@ -138,7 +138,7 @@ def _expect_image(info: MediaInfo, path: Path) -> None:
 def make_poster(video: Path) -> Path:
     """A JPEG poster from one second in (or the middle of a shorter video), beside the video.
 
-    A plain function (see `write_result`): the report that shows the poster is the run's task for it."""
+    A plain function (see `write_result`): the run's report artifact shows the poster."""
     return poster(video)
 
 
