@@ -1,6 +1,7 @@
 """Fault soak: 50 generations, 8 at a time, through the pipeline core against a gateway process that
-injects 20% faults of every kind. Every generation ends with a verified video or a permanent,
-classified error; no create is ever duplicated; no partial file is left anywhere.
+injects 20% faults of every kind. Every generation ends with a verified video, a permanent,
+classified error, or a download that gave up, which a re-run then collects; no create is ever
+duplicated; no partial file is left anywhere.
 
 The clients' read timeout (1 s) is shorter than the gateway's slow answers (2 s), and the settle
 time of reconciliation is longer, so slow and late creates are found, not repeated. bench/soak.py
@@ -16,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.pipeline import LITE_T2V, PipelineConfig, generate_many, soak_request
+from bench.pipeline import DOWNLOAD_RETRIES, LITE_T2V, PipelineConfig, generate, generate_many, soak_request
 from cli.demo import save_local_blocks
 from flows.generate import generate_video
 from local_gateway.devstack import DevStack
-from seedance.errors import GenerationFailedError
+from seedance.errors import DownloadError, GenerationFailedError, ResultURLExpiredError
 from seedance.media import probe
 from seedance.settings import Settings
 from seedance.spec import GenerationSpec
@@ -62,6 +63,10 @@ def test_fifty_generations_at_twenty_percent_faults(faulty_gateway: GatewayProce
         retry_delay_seconds=0.2,
     )
     outcomes = generate_many(config, [(i, soak_request(i)) for i in range(GENERATIONS)], concurrency=CONCURRENCY)
+    # A result URL answers "expired" or breaks off on 1 request in 5, so all four download attempts
+    # of a generation can fail (about 0.11**4 per generation). Its task is paid and done: a re-run
+    # must collect the video from the intent record, without a second create.
+    outcomes = [generate(config, o.index, soak_request(o.index)) if isinstance(o.error, DownloadError) else o for o in outcomes]
 
     failed = [o for o in outcomes if o.error is not None]
     for outcome in failed:  # the only permanent errors: tasks the gateway failed on purpose, with Ark's codes
@@ -83,6 +88,33 @@ def test_fifty_generations_at_twenty_percent_faults(faulty_gateway: GatewayProce
         info = probe(video)
         assert info.kind == "video" and info.width == 864 and info.height in (480, 496)
     assert [p for p in tmp_path.rglob("*") if p.name.endswith((".part", ".tmp"))] == []
+
+
+def test_a_download_that_gave_up_is_collected_by_a_rerun_without_a_second_create(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
+    gateway = gateway_factory(latency=0.1)
+    config = PipelineConfig(
+        base_url=gateway.base_url,
+        api_key=gateway.api_key,
+        workdir=tmp_path,
+        timeout=httpx.Timeout(5.0),
+        settle_seconds=1.0,
+        schedule=PollSchedule(initial=0.1, maximum=0.5),
+        deadline_seconds=60,
+        retry_delay_seconds=0.1,
+    )
+    httpx.post(f"{gateway.origin}/_local/faults", json={"rates": {"expired-url": 1.0}}, timeout=5).raise_for_status()
+    gave_up = generate(config, 0, soak_request(0))
+    assert isinstance(gave_up.error, ResultURLExpiredError) and gave_up.task_id is not None
+    assert gateway.stats()["faults"]["expired-url"] == 1 + DOWNLOAD_RETRIES
+
+    httpx.post(f"{gateway.origin}/_local/faults", json={"rates": {}}, timeout=5).raise_for_status()
+    collected = generate(config, 0, soak_request(0))
+    assert collected.error is None and collected.task_id == gave_up.task_id
+    assert collected.video is not None and probe(collected.video).kind == "video"
+    stats = gateway.stats()
+    assert (stats["requests"]["create"], stats["tasks_created"], stats["duplicate_creates"]) == (1, 1, 0)
 
 
 # -- the flow --------------------------------------------------------------------------------------
