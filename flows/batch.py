@@ -32,7 +32,7 @@ from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist, shared_pause
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 from tasks.logs import route_core_logs
-from tasks.results import download_video_in_run
+from tasks.results import IN_RUN
 
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
@@ -82,10 +82,9 @@ class BatchRun:
     the Prefect tasks it calls are task runs of this flow run.
 
     An item's create is a task run (`submit-generation`: what is paid for, with its retries in the
-    UI); its download is not. It is retried the same way, each retry a line in the run's logs, and
-    the item's report artifact shows what it fetched. Measured on 100 items at latency 0 on 2 cores,
-    100 `download-video` task runs cost the Prefect server 5 s of CPU and the flow 1.5 s, and the
-    batch took 21 s with them, 17 s without.
+    UI); its download and its upload to S3 are steps of this run (`tasks.results.IN_RUN`, which
+    says what that saves). A download is retried the same way, each retry a line in the run's
+    logs, and the item's report artifact shows what it fetched and where it is kept.
     """
 
     def __init__(
@@ -214,7 +213,7 @@ class BatchRun:
             out=self._out,
             name=flight.item.name,
             bucket=self._bucket,
-            download=download_video_in_run,
+            steps=IN_RUN,
         )
 
     def _collected(self, flight: Flight, future: "Future[GenerationResult]") -> None:

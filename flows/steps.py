@@ -35,11 +35,11 @@ from tasks.limits import TaskSlots
 from tasks.references import check_references, media_items, presign_references, upload_references
 from tasks.report import publish_report
 from tasks.results import (
+    AS_TASK_RUNS,
+    ResultSteps,
     VideoDownload,
     download_last_frame,
-    download_video,
     find_outputs,
-    keep_outputs,
     make_poster,
     run_postprocess_step,
     write_result,
@@ -198,15 +198,15 @@ def collect(
     out: Folder,
     name: str,
     bucket: "S3Bucket | None",
-    download: VideoDownload = download_video,
+    steps: ResultSteps = AS_TASK_RUNS,
 ) -> GenerationResult:
     """Settle the cost of a terminal task and, when it succeeded, keep its outputs at `<out>/<name>/<task id>/`.
 
     A place an earlier run of the task already filled is returned as it is (marked resumed):
     nothing is downloaded, post-processed or uploaded again. Otherwise the video is downloaded,
     verified, post-processed and reported, and for S3 every file is uploaded with the task's
-    metadata (`bucket` gives the credentials). `download` fetches and verifies the video: the
-    `download-video` task, or a batch's `download_video_in_run`.
+    metadata (`bucket` gives the credentials). `steps` says whether the download and the upload
+    are task runs of their own or, in a batch, steps of its run.
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
@@ -229,12 +229,12 @@ def collect(
         get_run_logger().info("outputs already kept by an earlier run of task %s: nothing downloaded", generation.id)
     else:
         with workspace(place) as work:
-            result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost, download)
+            result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost, steps.download)
             write_result(result)
             publish_report(result, timeline, name)
             if place.in_s3:
                 assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
-                keep_outputs(output_paths(result.files), place, output_metadata(result), bucket)
+                steps.keep(output_paths(result.files), place, output_metadata(result), bucket)
     get_run_logger().info("video ready: %s", result.locations["video"])
     emit_generation_event("succeeded", result.task_id, gateway=gateway, model=result.model, payload=succeeded_payload(result))
     return result

@@ -77,8 +77,14 @@ items:
 """
     )
     items, out = load_manifest(tmp_path / "batch.yaml"), f"s3://{local_blocks.bucket}/{tmp_path.name}"
-    first = generate_batch(items=items, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
+    state = generate_batch(items=items, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, return_state=True)
+    first = state.result()
     assert first.succeeded == 2
+    with get_client(sync_client=True) as client:  # the uploads are steps of the run, not task runs
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    assert sorted(run.name.rsplit("-", 1)[0] for run in task_runs) == ["submit-generation"] * 2
     for item in first.items:
         assert item.result is not None
         assert item.result.locations["video"] == f"{out}/{item.name}/{item.result.task_id}/{item.name}.mp4"
