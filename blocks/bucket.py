@@ -6,13 +6,15 @@ The environment names are boto3's own (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL_S3
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from typing import TYPE_CHECKING
 
 from seedance.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from prefect_aws import S3Bucket
+    from prefect_aws import AwsCredentials, S3Bucket
     from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
 
 # prefect-aws (0.7 s to import, most of it its ECS worker) and botocore are imported where a bucket is
@@ -37,14 +39,30 @@ def s3_client(bucket: S3Bucket) -> S3Client:
     """A boto3 S3 client for the bucket's credentials that always signs with SigV4.
 
     boto3 presigns with SigV2 by default, even for custom endpoints; Ark needs SigV4 URLs.
+    One client per set of credentials in a process, shared by every call and thread (boto3's
+    clients are thread-safe), as prefect-aws's own `AwsCredentials.get_client` caches them: making
+    one costs about 50 ms of CPU, and a batch kept in S3 asks for one several times per item.
     """
-    from botocore.config import Config
     from prefect_aws import AwsCredentials
-    from prefect_aws.client_parameters import AwsClientParameters
 
     credentials = bucket.credentials
     if not isinstance(credentials, AwsCredentials):
         raise ConfigurationError(f"bucket {bucket.bucket_name!r}: only AwsCredentials are supported")
+    environment = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+    with _CLIENTS_LOCK:  # the threads of a batch ask at once: one makes it, the others take it
+        return _client_for(credentials, environment)
+
+
+_CLIENTS_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _client_for(credentials: AwsCredentials, environment: tuple[tuple[str, str], ...]) -> S3Client:
+    """Keyed on every field of the credentials (prefect-aws's `AwsCredentials.__hash__` and pydantic's
+    equality) and on boto3's `AWS_*` variables, which fill in what the credentials leave out."""
+    from botocore.config import Config
+    from prefect_aws.client_parameters import AwsClientParameters
+
     params = (credentials.aws_client_parameters or AwsClientParameters()).get_params_override()
     config = Config(signature_version="s3v4")
     if params.get("config") is not None:
