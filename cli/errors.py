@@ -7,13 +7,14 @@ what to do. Nothing is printed after them: they are the last lines of the comman
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from seedance.errors import (
+    ArkAPIError,
     ArkConnectionError,
     AudioPolicyViolationError,
     AuthenticationError,
@@ -48,6 +49,20 @@ def problem_lines(exc: BaseException) -> list[str]:
     return [" ".join(str(exc).split())]
 
 
+REFUSAL_HINTS: Final[dict[type[ArkAPIError], str]] = {
+    AuthenticationError: (
+        "the gateway refused the API key: save the right one with `seedance blocks save-gateway NAME`, or set ARK_API_KEY"
+    ),
+    PermissionDeniedError: "the account may be in arrears or lack access to this model: check it in the gateway's console",
+}
+"""What to do about a refusal of the account; a batch's shared failure line (by the error's class name) too."""
+
+
+def refusal_hint(error_type: object) -> str | None:
+    """The hint of `REFUSAL_HINTS` for an error described by its class name (`describe()`'s "type")."""
+    return next((hint for refused, hint in REFUSAL_HINTS.items() if refused.__name__ == error_type), None)
+
+
 def hint_for(exc: BaseException) -> str | None:
     """What to do about `exc`, or None when its message says it already."""
     if isinstance(exc, UsageError):
@@ -59,10 +74,9 @@ def hint_for(exc: BaseException) -> str | None:
             "save blocks with `seedance blocks save-gateway NAME` / `save-bucket NAME` and pass --gateway / --bucket, "
             "or set ARK_API_KEY (and ARK_BASE_URL) / SEEDANCE_BUCKET"
         )
-    if isinstance(exc, AuthenticationError):
-        return "the gateway refused the API key: save the right one with `seedance blocks save-gateway NAME`, or set ARK_API_KEY"
-    if isinstance(exc, PermissionDeniedError):
-        return "the account may be in arrears or lack access to this model: check it in the gateway's console"
+    for refused, hint in REFUSAL_HINTS.items():
+        if isinstance(exc, refused):
+            return hint
     if isinstance(exc, BudgetExceededError):
         return "nothing was sent; `seedance estimate FILE` shows the cost: raise --budget (or SEEDANCE_BUDGET) to run it"
     if isinstance(exc, AudioPolicyViolationError):

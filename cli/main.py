@@ -193,7 +193,7 @@ def batch(
     except SeedanceError as exc:
         fail(exc)
 
-    from cli.run import print_summary, run_generations
+    from cli.run import print_failures, print_summary, run_generations
     from flows.batch import generate_batch
 
     # The flow reads the manifest itself: its items as parameters would pass Prefect's 512 KB limit at ~800.
@@ -211,9 +211,7 @@ def batch(
         for item in result.items:
             if item.result is not None:
                 print_summary(item.name, item.result)
-        for item in failed:
-            message = " ".join(str((item.error or {}).get("message", "not generated")).split())
-            stderr.print(f"[bold red]failed:[/] {escape(f'{item.name}: {message}')}")
+        print_failures(failed)
         for item in result.items:
             if item.result is not None:
                 typer.echo(item.result.locations["video"])

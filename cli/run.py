@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import typer
 from rich.markup import escape
 
-from cli.errors import fail, stderr
+from cli.errors import fail, refusal_hint, stderr
 from cli.progress import Mode, Progress, choose_mode, shown
 from seedance.errors import ArkError, SeedanceError
 
 if TYPE_CHECKING:
     from blocks.gateway import SeedanceGateway
     from cli.prepare import Generation
+    from flows.batch import BatchItem
     from seedance.results import GenerationResult
 
 T = TypeVar("T")
@@ -140,6 +141,34 @@ def print_summary(name: str, result: GenerationResult) -> None:
     total = result.timings.get("total")
     took = f" in {total:.0f} s" if total is not None else ""
     stderr.print(escape(f"{name}: task {result.task_id} ({verb}) {result.status}{took}: {tokens}{billed}"))
+
+
+def print_failures(failed: list[BatchItem]) -> None:
+    """One line on stderr per failed item; items refused the same way whatever they asked for (a
+    wrong key, an account in arrears, and the items a batch then did not submit) share one line per error and code."""
+    shared: dict[tuple[object, object], list[BatchItem]] = {}
+    for item in failed:
+        error = item.error or {}
+        if error.get("every_item"):
+            shared.setdefault((error.get("type"), error.get("code")), []).append(item)
+        else:
+            stderr.print(f"[bold red]failed:[/] {escape(f'{item.name}: {_one_line(error)}')}")
+    # those not submitted first: the refusal that stopped them, and its hint, are printed last
+    for items in sorted(shared.values(), key=lambda items: (items[0].error or {}).get("type") != "BatchStoppedError"):
+        names = ", ".join(item.name for item in items[:SHOWN_NAMES]) + (", …" if len(items) > SHOWN_NAMES else "")
+        who = items[0].name if len(items) == 1 else f"{len(items)} items ({names})"
+        stderr.print(f"[bold red]failed:[/] {escape(f'{who}: {_one_line(items[0].error or {})}')}")
+        hint = refusal_hint((items[0].error or {}).get("type"))
+        if hint:
+            stderr.print(f"[yellow]hint:[/] {escape(hint)}")
+
+
+SHOWN_NAMES: Final = 3
+"""Items named on a shared failure line; the count gives the rest."""
+
+
+def _one_line(error: dict[str, object]) -> str:
+    return " ".join(str(error.get("message", "not generated")).split())
 
 
 def resume_command() -> str:

@@ -24,7 +24,7 @@ from flows.naming import batch_run_name
 from flows.steps import Submission, collect, output_folder, resolve_bucket, submit
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
-from seedance.errors import SeedanceError, SpecError, describe
+from seedance.errors import ArkAPIError, BatchStoppedError, SeedanceError, SpecError, describe
 from seedance.manifest import ManifestItem
 from seedance.outputs import Folder, check_name
 from seedance.results import GenerationResult
@@ -178,6 +178,8 @@ class BatchRun:
         except SeedanceError as exc:
             self._logger.error("%s: not submitted: %s", item.name, exc)
             self._settle(item.name, exc)
+            if isinstance(exc, ArkAPIError) and exc.refuses_every_request() and self.waiting:
+                self._stop_submitting(item.name, exc)
             return
         self.flights[submission.task_id] = Flight(item, submission)
         self._watchlist.add(submission.task_id, submission.deadline_seconds)
@@ -185,6 +187,14 @@ class BatchRun:
         self._quiet_polls = 0
         if len(self.flights) == 1:
             self._next_poll = min(self._next_poll, time.monotonic() + self._pause())
+
+    def _stop_submitting(self, name: str, refused: ArkAPIError) -> None:
+        """Settle every item not yet handed to a submitting thread as not submitted: the gateway
+        refused `name` in a way it would refuse them all. Tasks already in flight are collected."""
+        stopped = BatchStoppedError(refused, name)
+        self._logger.error("%d items not submitted: %s", len(self.waiting), stopped)
+        while self.waiting:
+            self._settle(self.waiting.popleft().name, stopped)
 
     def _poll(self) -> None:
         """Poll every task in flight once; hand those now terminal to the collecting threads, freeing

@@ -25,11 +25,18 @@
     ├── GenerationFailedError ............ the task ran and ended failed/expired/cancelled  (permanent)
     │   └── AudioPolicyViolationError .... only the generated audio was refused             (permanent)
     ├── WaitTimeoutError ................. we gave up waiting; the task may still finish    (permanent)
+    ├── BatchStoppedError ................ a batch item not sent: the account was refused   (permanent)
     ├── DownloadError .................... a result could not be fetched or verified       (transient)
     │   ├── ResultURLExpiredError ........ 403 on a result URL: GET the task for a fresh one (transient)
     │   └── ResultGoneError .............. never collected, and past the URLs' 24 h: pay again (permanent)
     └── PostprocessError ................. an ffmpeg step on a finished video failed       (permanent)
                                            (defined in seedance.postprocess)
+
+A refusal that every request with the same key would get (a wrong key, an account in arrears)
+says so: `ArkAPIError.refuses_every_request()`; a batch then stops submitting its other items. A
+used-up free quota is not one: it is per model ("for the [%s] model", ark-api.md §5.3). Whether
+the "safe experience mode" spend cap is per model is not established; a refused create spends
+nothing, so the batch goes on trying its other items.
 
 Each class carries `retryable`; `is_retryable()` reads it, and every retry decision (the client's
 read retries and the Prefect tasks' `retry_condition_fn`) goes through it. `api_error_class()` picks
@@ -131,6 +138,10 @@ class ArkAPIError(ArkError):
         """What to change before trying again, appended to the message; empty when the API's message is enough."""
         return ""
 
+    def refuses_every_request(self) -> bool:
+        """Whether any request with the same key would be refused the same way, whatever it asks for."""
+        return False
+
 
 class BadRequestError(ArkAPIError):
     pass
@@ -162,12 +173,18 @@ class TaskTypeError(BadRequestError):
         return self._FIXES.get(self.code, "")
 
 
+ACCOUNT_OVERDUE: Final = "AccountOverdue"
+"""The code prefix of a 403 for an account in arrears (ark-api.md: `AccountOverdueError`)."""
+
+
 class AuthenticationError(ArkAPIError):
-    pass
+    def refuses_every_request(self) -> bool:
+        return True
 
 
 class PermissionDeniedError(ArkAPIError):
-    pass
+    def refuses_every_request(self) -> bool:
+        return self.code.startswith(ACCOUNT_OVERDUE)  # arrears; `AccessDenied` may be one model's only
 
 
 class NotFoundError(ArkAPIError):
@@ -282,6 +299,17 @@ class WaitTimeoutError(SeedanceError):
         )
 
 
+class BatchStoppedError(SeedanceError):
+    """A batch item that was not submitted: an earlier item's create was refused in a way every
+    item would be (`ArkAPIError.refuses_every_request`), so sending the rest could only be refused again."""
+
+    def __init__(self, refused: ArkAPIError, item: str) -> None:
+        super().__init__(
+            f"not submitted: the gateway refused item {item} with {refused.code}, as it would every item; "
+            "fix that and run the batch again (what finished is kept, nothing is paid twice)"
+        )
+
+
 class DownloadError(SeedanceError):
     """A result file could not be fetched, or it failed verification."""
 
@@ -362,6 +390,8 @@ def describe(exc: BaseException) -> dict[str, Any]:
     summary: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
     if isinstance(exc, ArkAPIError):
         summary |= {"status_code": exc.status_code, "code": exc.code, "param": exc.param}
+    if isinstance(exc, BatchStoppedError) or (isinstance(exc, ArkAPIError) and exc.refuses_every_request()):
+        summary |= {"every_item": True}  # the same for any item: a batch's items share one line
     if isinstance(exc, GenerationFailedError) and exc.task.error:
         summary |= {"code": exc.task.error.code}
     return summary

@@ -178,6 +178,27 @@ def test_a_wrong_api_key_is_one_line_and_a_hint(cli_env: dict[str, str], stack: 
     assert len(done.stderr.strip().splitlines()) == 2
 
 
+def test_a_batch_refused_for_its_key_stops_submitting_and_says_so_once(
+    cli_env: dict[str, str], stack: DevStack, tmp_path: Path
+) -> None:
+    items = "".join(f'  - {{name: item-{i:02d}, prompt: "lanterns on a river, take {i}"}}\n' for i in range(12))
+    manifest = tmp_path / "batch.yaml"
+    manifest.write_text(
+        f"defaults: {{model: doubao-seedance-1-0-lite-t2v-250428, resolution: 480p, duration: 2}}\nitems:\n{items}"
+    )
+    creates = gateway_stats(stack)["requests"]["create"]
+    env = cli_env | {"ARK_API_KEY": "not-the-key", "SEEDANCE_BATCH_THREADS": "2"}
+    done = seedance("batch", str(manifest), "--out", str(tmp_path / "out"), env=env)
+
+    assert done.returncode == 1 and done.stdout == ""
+    assert gateway_stats(stack)["requests"]["create"] - creates == 2  # the two submitting threads' items, no more
+    assert not any(noise in done.stderr for noise in PREFECT_FAILURE_NOISE), done.stderr
+    stopped, refused, hint = done.stderr.strip().splitlines()
+    assert stopped.startswith("failed: 10 items (item-02, item-03, item-04, …): not submitted: the gateway refused item item-0")
+    assert refused.startswith("failed: 2 items (item-00, item-01): [") and "HTTP 401 AuthenticationError" in refused
+    assert hint.startswith("hint: the gateway refused the API key")
+
+
 def test_a_budget_too_small_is_refused_before_any_prefect_api_is_used(cli_env: dict[str, str], tmp_path: Path) -> None:
     unreachable = cli_env | {"PREFECT_API_URL": "http://127.0.0.1:9/api"}  # nothing listens there
     done = generate(write_spec(tmp_path, FAST_SPEC), unreachable, "--budget", "0.01 CNY")

@@ -12,6 +12,7 @@ from seedance.errors import (
     AudioPolicyViolationError,
     AuthenticationError,
     BadRequestError,
+    BatchStoppedError,
     ContentModerationError,
     CreateOutcomeUnknownError,
     DownloadError,
@@ -26,6 +27,7 @@ from seedance.errors import (
     TaskTypeError,
     UnexpectedStatusError,
     api_error_class,
+    describe,
     is_retryable,
 )
 
@@ -139,3 +141,26 @@ def test_refused_audio_is_one_line_ending_with_the_re_run_without_audio(message:
 def test_a_task_type_refusal_says_what_to_change(code: str, fix: str) -> None:
     error = TaskTypeError(gateway="gw", status_code=400, code=code, message="Refused. Request id: 42", param="ratio")
     assert str(error).startswith(f"[gw] HTTP 400 {code}: Refused. Request id: 42 (param: ratio); {fix}")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "every_request"),
+    [
+        (401, "AuthenticationError", "", True),
+        (403, "AccountOverdueError", "", True),
+        (403, "AccessDenied", "", False),  # may be one model's only
+        (429, "QuotaExceeded", "You have exhausted its free trial quota for the [x] model", False),  # per model
+        (429, "SetLimitExceeded", "", False),
+        (400, "InvalidParameter", "", False),
+        (404, "ModelNotOpen", "", False),
+    ],
+)
+def test_only_a_refusal_of_the_key_or_account_refuses_every_request_and_is_described_so(
+    status: int, code: str, message: str, every_request: bool
+) -> None:
+    error = api_error_class(status, code, message)(gateway="gw", status_code=status, code=code, message=message)
+    assert error.refuses_every_request() is every_request
+    assert describe(error).get("every_item", False) is every_request
+    stopped = BatchStoppedError(error, "item-7")
+    assert describe(stopped)["every_item"] is True
+    assert str(stopped).startswith(f"not submitted: the gateway refused item item-7 with {code}, as it would every item")
