@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 
@@ -21,9 +20,10 @@ from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask, CreateTaskRequest, TaskStatus, TextContent
 from seedance.catalog import FPS, find_model
 from seedance.download import download
-from seedance.errors import DownloadError, GenerationFailedError, SeedanceError, is_retryable
+from seedance.errors import DownloadError, GenerationFailedError, SeedanceError
 from seedance.intents import intent_key
 from seedance.media import MediaError, probe
+from seedance.retry import retried
 from seedance.settings import Settings
 from seedance.state import intent_store
 from seedance.submit import submit_once
@@ -34,8 +34,6 @@ FAST_2_0 = "doubao-seedance-2-0-fast-260128"
 SUBMIT_RETRIES, WAIT_RETRIES, DOWNLOAD_RETRIES = 2, 3, 3
 """As declared on the Prefect tasks (tasks/generation.py, tasks/results.py)."""
 DURATION_TOLERANCE_SECONDS = 0.25
-
-_T = TypeVar("_T")
 
 
 def soak_request(index: int) -> CreateTaskRequest:
@@ -91,26 +89,30 @@ def generate(config: PipelineConfig, index: int, request: CreateTaskRequest) -> 
     key = intent_key(config.base_url, request.to_body())
     store = intent_store(Settings(state_dir=config.workdir))
     task_id: str | None = None
+
+    def pause(attempt: int) -> float:  # a whole step's retries wait a fixed time
+        return config.retry_delay_seconds
+
     client = ArkClient(
         config.base_url, config.api_key, gateway="soak", timeout=config.timeout, retry_base_seconds=config.read_retry_base_seconds
     )
     try:
         with client:
-            submitted: str = _retried(
-                lambda: submit_once(client, store, key, request, settle_seconds=config.settle_seconds).task_id,
+            submitted: str = retried(
+                lambda _: submit_once(client, store, key, request, settle_seconds=config.settle_seconds).task_id,
                 SUBMIT_RETRIES,
-                config.retry_delay_seconds,
+                pause,
             )
             task_id = submitted
-            task = _retried(
-                lambda: wait_for_task(client, submitted, schedule=config.schedule, deadline_seconds=config.deadline_seconds),
+            task = retried(
+                lambda _: wait_for_task(client, submitted, schedule=config.schedule, deadline_seconds=config.deadline_seconds),
                 WAIT_RETRIES,
-                config.retry_delay_seconds,
+                pause,
             )
             if task.status is not TaskStatus.SUCCEEDED:
                 raise GenerationFailedError.for_task(task, gateway=client.gateway)
             video = config.workdir / "videos" / f"{index:04d}-{task.id}.mp4"
-            _retried(_downloader(client, task, video), DOWNLOAD_RETRIES, config.retry_delay_seconds)
+            retried(_downloader(client, task, video), DOWNLOAD_RETRIES, pause)
     except SeedanceError as exc:
         return Outcome(index=index, intent_key=key, task_id=task_id, video=None, error=exc, seconds=time.monotonic() - start)
     return Outcome(index=index, intent_key=key, task_id=task_id, video=video, error=None, seconds=time.monotonic() - start)
@@ -143,30 +145,13 @@ def verify_video(path: Path, task: ContentGenerationTask) -> None:
         raise DownloadError(f"{task.id}: lasts {info.duration} s, the task reported {seconds} s")
 
 
-def _downloader(client: ArkClient, task: ContentGenerationTask, dest: Path) -> Callable[[], None]:
-    runs = 0
-
-    def step() -> None:
-        nonlocal runs, task
-        runs += 1
-        if runs > 1:  # the URL may have expired: a fresh GET hands out a fresh one
-            task = client.get_task(task.id)
-        url = task.content.video_url if task.content else None
+def _downloader(client: ArkClient, task: ContentGenerationTask, dest: Path) -> Callable[[int], None]:
+    def step(attempt: int) -> None:
+        # after the first attempt the URL may have expired: a fresh GET hands out a fresh one
+        current = client.get_task(task.id) if attempt > 1 else task
+        url = current.content.video_url if current.content else None
         if not url:
-            raise DownloadError(f"task {task.id} succeeded without a video_url")
-        download(url, dest, verify=lambda path: verify_video(path, task), retry_base_seconds=0.05)
+            raise DownloadError(f"task {current.id} succeeded without a video_url")
+        download(url, dest, verify=lambda path: verify_video(path, current), retry_base_seconds=0.05)
 
     return step
-
-
-def _retried(step: Callable[[], _T], retries: int, delay: float) -> _T:
-    """Run `step`, again up to `retries` times while it raises a retryable SeedanceError."""
-    failures = 0
-    while True:
-        try:
-            return step()
-        except SeedanceError as exc:
-            failures += 1
-            if failures > retries or not is_retryable(exc):
-                raise
-        time.sleep(delay)

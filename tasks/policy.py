@@ -8,7 +8,6 @@ when `tasks` is imported.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,8 +15,8 @@ from prefect import get_run_logger
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
+from seedance import retry
 from seedance.errors import SeedanceError, is_retryable
-from seedance.retry import backoff_delay
 from seedance.settings import get_settings
 
 T = TypeVar("T")
@@ -55,17 +54,13 @@ def retried(step: Callable[[int], T], retries: int, what: str) -> T:
     (jittered between half and all of each), each retry a warning in the run's logs.
 
     For a step a flow repeats per item where a task run buys nothing the run's logs do not show: a
-    task run costs the Prefect server and the flow more CPU than a download (see flows/batch.py).
+    task run costs the Prefect server and the flow more CPU than a download (see `tasks.results.ResultSteps`).
     """
     base = get_settings().task_retry_base_seconds
-    attempt = 1
-    while True:
-        try:
-            return step(attempt)
-        except SeedanceError as exc:
-            if attempt > retries or not is_retryable(exc):
-                raise
-            delay = backoff_delay(attempt, base=base, cap=base * 2 ** (retries - 1))
-            get_run_logger().warning("%s failed (%s); retry %d of %d in %.1f s", what, exc, attempt, retries, delay)
-        time.sleep(delay)
-        attempt += 1
+
+    def warn(attempt: int, exc: SeedanceError, delay: float) -> None:
+        get_run_logger().warning("%s failed (%s); retry %d of %d in %.1f s", what, exc, attempt, retries, delay)
+
+    return retry.retried(
+        step, retries, lambda attempt: retry.backoff_delay(attempt, base=base, cap=base * 2 ** (retries - 1)), warn
+    )
