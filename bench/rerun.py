@@ -14,7 +14,6 @@ request's decoded content length. The first run is the baseline.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -66,10 +65,10 @@ def write_i2v_manifest(path: Path, images: list[Path]) -> Path:
 
 def uploads(stack: DevStack) -> tuple[int, int, Counter[str]]:
     """(upload requests, bytes they carried, every request by method) since the recording was zeroed."""
-    methods = Counter(method for method, _ in stack.s3_requests())
-    recording = httpx.get(f"{stack.s3_endpoint}/moto-api/recorder/download-recording", timeout=60).text
+    recording = stack.s3_recording()
+    methods = Counter(entry["method"] for entry in recording)
     count = sent = 0
-    for entry in map(json.loads, filter(None, recording.splitlines())):
+    for entry in recording:
         if entry["method"] not in ("PUT", "POST"):
             continue
         headers = {name.lower(): value for name, value in entry["headers"].items()}

@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import boto3
@@ -146,10 +146,17 @@ class DevStack:
         self.s3_client().create_bucket(Bucket=self.bucket)
         httpx.post(f"{self.s3_endpoint}/moto-api/recorder/start-recording", timeout=5).raise_for_status()
 
+    def s3_recording(self) -> list[dict[str, Any]]:
+        """moto's record of every request the S3 server received since the bucket was made (method,
+        url, headers, ...), read from its file: moto's download endpoint answers 500 until there
+        is a first request to record."""
+        if self._recording is None or not self._recording.exists():
+            return []
+        return [json.loads(line) for line in self._recording.read_text().splitlines() if line]
+
     def s3_requests(self) -> list[tuple[str, str]]:
         """(method, path) of every request the S3 server received since the bucket was made."""
-        lines = httpx.get(f"{self.s3_endpoint}/moto-api/recorder/download-recording", timeout=10).text.splitlines()
-        return [(entry["method"], urlsplit(entry["url"]).path) for entry in map(json.loads, filter(None, lines))]
+        return [(entry["method"], urlsplit(entry["url"]).path) for entry in self.s3_recording()]
 
     def _start_gateway(self) -> None:
         command = [
