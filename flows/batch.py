@@ -21,7 +21,7 @@ from blocks.gateway import SeedanceGateway
 from flows.generate import cancel_upstream
 from flows.manifests import batch_items
 from flows.naming import batch_run_name
-from flows.steps import Submission, collect, output_folder, resolve_bucket, submit
+from flows.steps import IN_RUN, Submission, collect, output_folder, resolve_bucket, submit
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import ArkAPIError, BatchStoppedError, SeedanceError, SpecError, describe
@@ -32,7 +32,6 @@ from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist, shared_pause
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 from tasks.logs import route_core_logs
-from tasks.results import IN_RUN
 
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
@@ -82,8 +81,8 @@ class BatchRun:
     the Prefect tasks it calls are task runs of this flow run.
 
     An item's create is a task run (`submit-generation`: what is paid for, with its retries in the
-    UI); its download and its upload to S3 are steps of this run (`tasks.results.IN_RUN`, which
-    says what that saves). A download is retried the same way, each retry a line in the run's
+    UI); its references' upload and check, its download and its upload to S3 are steps of this run
+    (`flows.steps.IN_RUN`, which says what that saves). A download is retried the same way, each retry a line in the run's
     logs, and the item's report artifact shows what it fetched and where it is kept.
     """
 
@@ -167,7 +166,7 @@ class BatchRun:
         """Estimate, upload, check and create the item's task (on a submitting thread)."""
         while True:
             try:
-                return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, SLOT_WAIT_SECONDS)
+                return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, SLOT_WAIT_SECONDS, IN_RUN)
             except NoFreeSlot:
                 if self._stopping.is_set():
                     raise

@@ -54,7 +54,7 @@ def retried(step: Callable[[int], T], retries: int, what: str) -> T:
     (jittered between half and all of each), each retry a warning in the run's logs.
 
     For a step a flow repeats per item where a task run buys nothing the run's logs do not show: a
-    task run costs the Prefect server and the flow more CPU than a download (see `tasks.results.ResultSteps`).
+    task run costs the Prefect server and the flow more CPU than a download (see `flows.steps.ItemSteps`).
     """
     base = get_settings().task_retry_base_seconds
 

@@ -34,6 +34,13 @@ def upload_references(files: dict[Path, str], bucket: S3Bucket, lifetime_seconds
     Returns:
         The presigned URL of each file, keyed by its path as given.
     """
+    return upload_references_in_run(files, bucket, lifetime_seconds)
+
+
+def upload_references_in_run(files: dict[Path, str], bucket: S3Bucket, lifetime_seconds: int) -> dict[str, str]:
+    """`upload-references` without a task run of its own (a batch's). It loses no retry: botocore
+    retries S3's transient errors inside the call, and what boto3 raises after that is not a
+    SeedanceError, which the task's policy never retries."""
     logger = get_run_logger()
     s3 = s3_client(bucket)
     urls: dict[str, str] = {}
@@ -56,6 +63,11 @@ def presign_references(objects: list[str], bucket: S3Bucket, lifetime_seconds: i
     Returns:
         The presigned URL of each object, keyed by its `s3://` URL.
     """
+    return presign_references_in_run(objects, bucket, lifetime_seconds)
+
+
+def presign_references_in_run(objects: list[str], bucket: S3Bucket, lifetime_seconds: int) -> dict[str, str]:
+    """`presign-references` without a task run of its own (a batch's): presigning is local, nothing to retry."""
     s3 = s3_client(bucket)
     urls: dict[str, str] = {}
     for url in objects:
@@ -82,6 +94,11 @@ def check_references(items: list[tuple[str, MediaContent]]) -> None:
     Raises:
         SpecError: naming each reference Ark would not be able to use; nothing is created.
     """
+    check_references_in_run(items)
+
+
+def check_references_in_run(items: list[tuple[str, MediaContent]]) -> None:
+    """`check-references` without a task run of its own (a batch's); like it, never retried."""
     problems = unreachable(items)
     if problems:
         raise SpecError(problems, "references")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,25 +28,6 @@ if TYPE_CHECKING:
 
 DURATION_TOLERANCE_SECONDS = 0.25
 DOWNLOAD_RETRIES = 3
-
-VideoDownload = Callable[[ContentGenerationTask, SeedanceGateway, Path], tuple[Downloaded, MediaInfo]]
-"""How a flow fetches a finished task's video: `download_video` (a task run of its own) or `download_video_in_run`."""
-OutputKeeping = Callable[[list[Path], Folder, dict[str, str], "S3Bucket"], list[str]]
-"""How a flow uploads a generation's outputs to S3: `keep_outputs` (a task run of its own) or `keep_outputs_in_run`."""
-
-
-@dataclass(frozen=True)
-class ResultSteps:
-    """How a flow runs the steps of collecting a generation that a batch repeats per item.
-
-    A single generation runs them as task runs of their own (`AS_TASK_RUNS`). A batch runs them in
-    its run (`IN_RUN`): measured at latency 0 on 2 cores, 100 `download-video` task runs cost the
-    Prefect server 5 s of CPU and the flow 1.5 s, 50 `keep-outputs` task runs 2.3 s of server CPU,
-    and what they show, the run's logs and the item's report artifact show too.
-    """
-
-    download: VideoDownload
-    keep: OutputKeeping
 
 
 @task(name="download-video", **retrying(DOWNLOAD_RETRIES))
@@ -214,10 +193,6 @@ def fetch_output(location: str, staging: Path, bucket: S3Bucket | None) -> Path:
 def output_exists(location: str, bucket: S3Bucket | None) -> bool:
     """Whether an output is kept at `location` (a local path or an s3:// URI)."""
     return exists(location, _s3(bucket))
-
-
-AS_TASK_RUNS = ResultSteps(download=download_video, keep=keep_outputs)
-IN_RUN = ResultSteps(download=download_video_in_run, keep=keep_outputs_in_run)
 
 
 def _s3(bucket: S3Bucket | None) -> S3Client | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,8 @@ from tests.e2e.production import wait_until
 from tests.e2e.support import gateway_stats
 
 pytestmark = pytest.mark.e2e
+
+SAMPLES = Path(__file__).resolve().parents[2] / "seedance" / "samples"
 
 MANIFEST = """
 defaults: {model: doubao-seedance-1-0-lite-t2v-250428, resolution: 480p, duration: 2}
@@ -100,6 +103,34 @@ items:
     ]
     assert gateway_stats(local_blocks)["requests"]["files"] == downloads
     assert [path for method, path in local_blocks.s3_requests()[seen:] if method in ("PUT", "POST")] == []
+
+
+def test_a_batchs_references_are_uploaded_and_checked_in_the_run_only_its_creates_are_task_runs(
+    local_blocks: DevStack, tmp_path: Path
+) -> None:
+    shutil.copy(SAMPLES / "lantern.jpg", tmp_path / "lantern.jpg")
+    (tmp_path / "batch.yaml").write_text(
+        "defaults: {model: doubao-seedance-1-0-lite-i2v-250428, resolution: 480p, ratio: '16:9', duration: 2}\n"
+        "items:\n"
+        "  - {name: rise, prompt: the lantern rises, references: [{url: lantern.jpg, role: first_frame}]}\n"
+        "  - {name: sway, prompt: the lantern sways, references: [{url: lantern.jpg, role: first_frame}]}\n"
+    )
+    state = generate_batch(
+        items=load_manifest(tmp_path / "batch.yaml"),
+        out_dir=str(tmp_path / "out"),
+        gateway=GATEWAY_BLOCK,
+        bucket=BUCKET_BLOCK,
+        return_state=True,
+    )
+
+    result = state.result()
+    assert result.succeeded == 2
+    for item in result.items:
+        assert item.result is not None and probe(item.result.files.video).kind == "video"
+    with get_client(sync_client=True) as client:
+        flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        task_runs = client.read_task_runs(flow_run_filter=flow_run)
+    assert sorted(run.name.rsplit("-", 1)[0] for run in task_runs) == ["submit-generation"] * 2
 
 
 def test_a_batch_download_is_retried_in_the_run_without_a_task_run_of_its_own(
