@@ -191,7 +191,7 @@ class BatchRun:
         """Settle every item not yet handed to a submitting thread as not submitted: the gateway
         refused `name` in a way it would refuse them all. Tasks already in flight are collected."""
         stopped = BatchStoppedError(refused, name)
-        self._logger.error("%d items not submitted: %s", len(self.waiting), stopped)
+        self._logger.error("%s (%d items)", stopped, len(self.waiting))
         while self.waiting:
             self._settle(self.waiting.popleft().name, stopped)
 
