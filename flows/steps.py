@@ -147,6 +147,8 @@ def submit(
     `bucket` is the run's bucket block; it may be None only when the spec uploads nothing. The
     generation takes a slot of `slots` (the gateway's task limit) before anything is spent, or when
     it resumes a task that is still unfinished; the caller gives it back once the task is terminal.
+    `steps` says whether the references' upload, presigning and check are task runs of their own
+    or, in a batch, steps of its run; the create is a task run either way.
 
     Raises:
         NoFreeSlot: no task slot came free within `slot_wait` seconds (None: waits as long as it
@@ -220,7 +222,7 @@ def _create(
         timings["upload"] = time.monotonic() - mark
         request = spec.to_request(gateway.default_model, lambda path: urls[str(path)], lambda url: urls[url])
         references = media_items(request, spec.fields())
-        if references:  # a text-only request has nothing to fetch: no task run for it
+        if references:  # a text-only request has nothing to fetch: nothing to check
             steps.check(references)
         mark = time.monotonic()
         submitted = submit_generation(request, key, gateway)
