@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -11,13 +12,16 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
 
 from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
-from flows.batch import generate_batch
+from flows.batch import BatchResult, generate_batch
 from local_gateway.devstack import DevStack
 from local_gateway.faults import FaultKind, FaultPlan
 from seedance.manifest import load_manifest
 from seedance.media import probe
 from tests.e2e.production import wait_until
 from tests.e2e.support import gateway_stats
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +38,24 @@ items:
   - {name: sun, prompt: sun through the leaves, ratio: "21:9"}
 """
 SIZES = {"rain": (864, 480), "snow": (640, 640), "fog": (480, 864), "wind": (864, 480), "hail": (736, 544), "sun": (960, 416)}
+
+
+def run_batch_in(tmp_path: Path, out_dir: str | None = None) -> State[BatchResult]:
+    """generate-batch on `tmp_path/batch.yaml` with the session's blocks (outputs: `tmp_path/out`); its final state."""
+    return generate_batch(
+        items=load_manifest(tmp_path / "batch.yaml"),
+        out_dir=out_dir or str(tmp_path / "out"),
+        gateway=GATEWAY_BLOCK,
+        bucket=BUCKET_BLOCK,
+        return_state=True,
+    )
+
+
+def task_run_kinds(state: State[BatchResult]) -> list[str]:
+    """The task runs of the state's flow run, by task name, sorted."""
+    with get_client(sync_client=True) as client:
+        flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        return sorted(run.name.rsplit("-", 1)[0] for run in client.read_task_runs(flow_run_filter=flow_run))
 
 
 def test_a_batch_is_polled_together_and_every_video_collected(
@@ -80,14 +102,10 @@ items:
 """
     )
     items, out = load_manifest(tmp_path / "batch.yaml"), f"s3://{local_blocks.bucket}/{tmp_path.name}"
-    state = generate_batch(items=items, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, return_state=True)
+    state = run_batch_in(tmp_path, out)
     first = state.result()
     assert first.succeeded == 2
-    with get_client(sync_client=True) as client:  # the uploads are steps of the run, not task runs
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-        )
-    assert sorted(run.name.rsplit("-", 1)[0] for run in task_runs) == ["submit-generation"] * 2
+    assert task_run_kinds(state) == ["submit-generation"] * 2  # the uploads are steps of the run
     for item in first.items:
         assert item.result is not None
         assert item.result.locations["video"] == f"{out}/{item.name}/{item.result.task_id}/{item.name}.mp4"
@@ -115,22 +133,13 @@ def test_a_batchs_references_are_uploaded_and_checked_in_the_run_only_its_create
         "  - {name: rise, prompt: the lantern rises, references: [{url: lantern.jpg, role: first_frame}]}\n"
         "  - {name: sway, prompt: the lantern sways, references: [{url: lantern.jpg, role: first_frame}]}\n"
     )
-    state = generate_batch(
-        items=load_manifest(tmp_path / "batch.yaml"),
-        out_dir=str(tmp_path / "out"),
-        gateway=GATEWAY_BLOCK,
-        bucket=BUCKET_BLOCK,
-        return_state=True,
-    )
+    state = run_batch_in(tmp_path)
 
     result = state.result()
     assert result.succeeded == 2
     for item in result.items:
         assert item.result is not None and probe(item.result.files.video).kind == "video"
-    with get_client(sync_client=True) as client:
-        flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-        task_runs = client.read_task_runs(flow_run_filter=flow_run)
-    assert sorted(run.name.rsplit("-", 1)[0] for run in task_runs) == ["submit-generation"] * 2
+    assert task_run_kinds(state) == ["submit-generation"] * 2
 
 
 def test_a_batch_download_is_retried_in_the_run_without_a_task_run_of_its_own(
@@ -145,13 +154,7 @@ def test_a_batch_download_is_retried_in_the_run_without_a_task_run_of_its_own(
     before = gateway_stats(local_blocks)
     httpx.post(faults, content=FaultPlan(rates={FaultKind.EXPIRED_URL: 1.0}, limit=1).model_dump_json(), timeout=5)
     try:
-        state = generate_batch(
-            items=load_manifest(tmp_path / "batch.yaml"),
-            out_dir=str(tmp_path / "out"),
-            gateway=GATEWAY_BLOCK,
-            bucket=BUCKET_BLOCK,
-            return_state=True,
-        )
+        state = run_batch_in(tmp_path)
     finally:
         httpx.post(faults, content=FaultPlan().model_dump_json(), timeout=5).raise_for_status()
     after = gateway_stats(local_blocks)
@@ -162,11 +165,10 @@ def test_a_batch_download_is_retried_in_the_run_without_a_task_run_of_its_own(
     flow_run_id = state.state_details.flow_run_id
     retry_line = f"download of kite.mp4 (task {item.task_id}) failed"
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
 
         def retry_logged() -> bool:  # run logs reach the API in batches, a moment after the run
             logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
             return any(retry_line in log.message and "retry 1 of 3" in log.message for log in logs)
 
         wait_until(retry_logged, timeout=30, what="the retry's line in the run's logs")
-    assert sorted(run.name.rsplit("-", 1)[0] for run in task_runs) == ["submit-generation"]
+    assert task_run_kinds(state) == ["submit-generation"]
