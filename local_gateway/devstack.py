@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 S3_ACCESS_KEY: Final = "local-access-key"
 S3_REGION: Final = "us-east-1"
 _LISTENING = re.compile(r"listening on (http://\S+)")
+_NOT_SPACE = re.compile(r"\S")
 
 
 def free_port() -> int:
@@ -149,10 +150,21 @@ class DevStack:
     def s3_recording(self) -> list[dict[str, Any]]:
         """moto's record of every request the S3 server received since the bucket was made (method,
         url, headers, ...), read from its file: moto's download endpoint answers 500 until there
-        is a first request to record."""
+        is a first request to record.
+
+        moto appends each entry and its line break in two writes, so the entries of concurrent
+        requests can share a line: the file is read as a run of JSON objects, not as lines.
+        """
         if self._recording is None or not self._recording.exists():
             return []
-        return [json.loads(line) for line in self._recording.read_text().splitlines() if line]
+        text = self._recording.read_text()
+        decoder = json.JSONDecoder()
+        entries: list[dict[str, Any]] = []
+        at = 0
+        while (start := _NOT_SPACE.search(text, at)) is not None:
+            entry, at = decoder.raw_decode(text, start.start())
+            entries.append(entry)
+        return entries
 
     def s3_requests(self) -> list[tuple[str, str]]:
         """(method, path) of every request the S3 server received since the bucket was made."""
