@@ -385,14 +385,21 @@ def test_a_scheduled_batch_reads_its_manifest_from_s3_as_it_is_on_the_day(deploy
     logs = deployed.logs(second["id"])
     assert any("3 item(s): rain, lantern, snow" in line for line in logs)
     assert probe(deployed.s3_video("daily/snow")).kind == "video"
-    # only snow is a new generation: rain and lantern resume the first tick's tasks, whose events were sent then
+    # only snow is a new generation: rain and lantern resume the first tick's tasks, whose events were sent then.
+    # A run's last log lines and events reach the API a moment after its final state: both are waited for.
 
-    def both_resumed() -> bool:  # a run's last log lines reach the API in a batch a moment after its final state
+    def both_resumed() -> bool:
         return sum("resuming task" in line for line in deployed.logs(second["id"])) >= 2
 
+    def submitted() -> list[bool]:
+        runs = ticks_since_the_edit()
+        return [
+            event["payload"]["resumed"] for run in runs for event in deployed.events("seedance.generation.submitted", run["id"])
+        ]
+
     wait_until(both_resumed, 30, f"two 'resuming task' lines in the logs of run {second['id']}")
-    submitted = [event for run in ticks_since_the_edit() for event in deployed.events("seedance.generation.submitted", run["id"])]
-    assert [event["payload"]["resumed"] for event in submitted] == [False]
+    wait_until(lambda: len(submitted()) >= 1, 30, "the submitted event of the tick after the edit")
+    assert submitted() == [False]
 
 
 def test_each_cron_tick_is_a_new_video_and_a_retry_of_a_tick_resumes_it(deployed: Deployed) -> None:
