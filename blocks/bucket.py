@@ -41,7 +41,7 @@ def s3_client(bucket: S3Bucket) -> S3Client:
     boto3 presigns with SigV2 by default, even for custom endpoints; Ark needs SigV4 URLs.
     One client per set of credentials in a process, shared by every call and thread (boto3's
     clients are thread-safe), as prefect-aws's own `AwsCredentials.get_client` caches them: making
-    one costs about 50 ms of CPU, and a batch kept in S3 asks for one several times per item.
+    one cost 70 ms of CPU or more (measured), and a batch kept in S3 asks for one several times per item.
     """
     from prefect_aws import AwsCredentials
 

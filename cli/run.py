@@ -145,7 +145,8 @@ def print_summary(name: str, result: GenerationResult) -> None:
 
 def print_failures(failed: list[BatchItem]) -> None:
     """One line on stderr per failed item; items refused the same way whatever they asked for (a
-    wrong key, an account in arrears, and the items a batch then did not submit) share one line per error and code."""
+    wrong key, an account in arrears, and the items a batch then did not submit) share one line
+    per error and code."""
     shared: dict[tuple[object, object], list[BatchItem]] = {}
     for item in failed:
         error = item.error or {}
@@ -154,11 +155,11 @@ def print_failures(failed: list[BatchItem]) -> None:
         else:
             stderr.print(f"[bold red]failed:[/] {escape(f'{item.name}: {_one_line(error)}')}")
     # those not submitted first: the refusal that stopped them, and its hint, are printed last
-    for items in sorted(shared.values(), key=lambda items: (items[0].error or {}).get("type") != "BatchStoppedError"):
+    for (error_type, _), items in sorted(shared.items(), key=lambda group: group[0][0] != "BatchStoppedError"):
         names = ", ".join(item.name for item in items[:SHOWN_NAMES]) + (", …" if len(items) > SHOWN_NAMES else "")
         who = items[0].name if len(items) == 1 else f"{len(items)} items ({names})"
         stderr.print(f"[bold red]failed:[/] {escape(f'{who}: {_one_line(items[0].error or {})}')}")
-        hint = refusal_hint((items[0].error or {}).get("type"))
+        hint = refusal_hint(error_type)
         if hint:
             stderr.print(f"[yellow]hint:[/] {escape(hint)}")
 

@@ -82,8 +82,9 @@ class BatchRun:
 
     An item's create is a task run (`submit-generation`: what is paid for, with its retries in the
     UI); its references' upload and check, its download and its upload to S3 are steps of this run
-    (`flows.steps.IN_RUN`, which says what that saves). A download is retried the same way, each retry a line in the run's
-    logs, and the item's report artifact shows what it fetched and where it is kept.
+    (`flows.steps.IN_RUN`, which says what that saves). A download is retried the same way, each
+    retry a line in the run's logs, and the item's report artifact shows what it fetched and where
+    it is kept.
     """
 
     def __init__(
