@@ -9,6 +9,8 @@ with `--json`); progress, warnings and errors go to stderr.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import uuid
@@ -40,11 +42,19 @@ app.add_typer(callbacks_app, name="callbacks")
 
 
 @app.callback()
-def telemetry_off() -> None:
+def before_every_command() -> None:
     """Prefect's telemetry off unless the user set it: no one asked to be tracked, and without
-    internet access Prefect's attempts end in errors on the console."""
+    internet access Prefect's attempts end in errors on the console.
+
+    And a quick exit: the interpreter's last garbage collection walks every object Prefect and
+    pydantic made, 0.35-0.4 s of CPU after the command is done (measured with the batch flow
+    imported). Frozen objects are left out of it; those not in a reference cycle are still freed
+    one by one, and the atexit handlers registered after this one (Prefect's last flush of logs and
+    events, registered as the command imports Prefect) run before it.
+    """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    atexit.register(gc.freeze)
 
 
 app.command()(watch)
