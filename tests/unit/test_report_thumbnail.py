@@ -1,0 +1,41 @@
+"""The poster thumbnail in a generation's report: decoded small, never wider than the cap."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tasks.report import THUMBNAIL_MAX_WIDTH, thumbnail_data_url
+
+
+def picture(path: Path, size: tuple[int, int]) -> Path:
+    Image.new("RGB", size, (40, 90, 160)).save(path)
+    return path
+
+
+def decoded_size(data_url: str) -> tuple[int, int]:
+    head, _, body = data_url.partition(",")
+    assert head == "data:image/jpeg;base64"
+    with Image.open(io.BytesIO(base64.b64decode(body))) as image:
+        assert image.format == "JPEG"
+        return image.size
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "thumbnail"),
+    [
+        ("480p.jpg", (864, 480), (432, 240)),  # JPEG's 1/2 scale: at least 400 px wide
+        ("720p.jpg", (1248, 704), (624, 352)),
+        ("1080p.jpg", (1920, 1088), (480, 272)),  # 1/4
+        ("small.jpg", (320, 180), (320, 180)),  # never enlarged
+        ("480p.png", (864, 480), (THUMBNAIL_MAX_WIDTH, 356)),  # no scales of its own: resized to the cap
+    ],
+)
+def test_a_poster_thumbnail_is_decoded_at_the_smallest_jpeg_scale_at_least_400_px_wide(
+    tmp_path: Path, name: str, size: tuple[int, int], thumbnail: tuple[int, int]
+) -> None:
+    assert decoded_size(thumbnail_data_url(picture(tmp_path / name, size))) == thumbnail
