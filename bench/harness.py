@@ -116,10 +116,21 @@ def prompt(label: str, index: int) -> str:
 class Gateway:
     """`seedance gateway serve` as a process on a free port (`python -m local_gateway serve`)."""
 
-    def __init__(self, workdir: Path, *, latency: float, queue_seconds: float | None = None, options: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        latency: float,
+        queue_seconds: float | None = None,
+        render_workers: int = RENDER_WORKERS,
+        api_key: str = API_KEY,
+        options: tuple[str, ...] = (),
+    ):
         self.workdir = workdir
         self.latency = latency
         self.queue_seconds = queue_seconds
+        self.render_workers = render_workers
+        self.api_key = api_key
         self.options = options
         self.base_url = ""
         self._process: subprocess.Popen[str] | None = None
@@ -139,13 +150,13 @@ class Gateway:
             "--port",
             "0",
             "--api-key",
-            API_KEY,
+            self.api_key,
             "--data-dir",
             str(self.workdir / "data"),
             "--latency",
             str(self.latency),
             "--render-workers",
-            str(RENDER_WORKERS),
+            str(self.render_workers),
             "--log-level",
             "WARNING",
             *(("--queue-seconds", str(self.queue_seconds)) if self.queue_seconds is not None else ()),

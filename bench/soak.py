@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py            # N=500, 8 at a time, 20% faults
     .venv/bin/python bench/soak.py --n 100 --faults 0.3
 
-Starts `seedance gateway serve --faults …` as a process, runs bench/pipeline.py's generations on
+Starts `seedance gateway serve --faults …` as a process (bench/harness.py's `Gateway`), runs bench/pipeline.py's generations on
 threads, and prints what happened: outcomes, permanent errors by class and code, duplicate creates,
 requests per endpoint, faults per kind, wall time and time-to-video percentiles. It asserts
 nothing; the same scenario at N=50 is tests/e2e/test_fault_soak.py.
@@ -12,16 +12,13 @@ nothing; the same scenario at N=50 is tests/e2e/test_fault_soak.py.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,42 +26,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: `bench` is the repo's folder
 
+from bench.harness import Gateway
 from bench.pipeline import Outcome, PipelineConfig, generate_many, soak_request
 from seedance.errors import ArkAPIError, GenerationFailedError, SeedanceError
 from seedance.media import MediaError, probe
 from seedance.waiting import PollSchedule
-
-LISTENING = "Seedance local gateway listening on "
-
-
-@contextlib.contextmanager
-def gateway_process(api_key: str, data_dir: Path, *options: str) -> Iterator[str]:
-    """`seedance gateway serve` on a free port; yields its base URL, stops it on exit."""
-    command = [
-        sys.executable,
-        "-m",
-        "local_gateway",
-        "serve",
-        "--port",
-        "0",
-        "--api-key",
-        api_key,
-        "--data-dir",
-        str(data_dir),
-        *options,
-    ]
-    with (data_dir.parent / "gateway.log").open("w") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
-    assert process.stdout is not None
-    try:
-        line = process.stdout.readline()
-        if not line.startswith(LISTENING):
-            raise RuntimeError(f"the gateway did not start: {line!r} (see {data_dir.parent / 'gateway.log'})")
-        yield line.removeprefix(LISTENING).strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stdout.close()
 
 
 def main() -> None:
@@ -83,23 +49,12 @@ def main() -> None:
     api_key = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="seedance-soak-") as tmp:
         root = Path(tmp)
-        options = (
-            "--latency",
-            str(args.latency),
-            "--render-workers",
-            str(args.render_workers),
-            "--faults",
-            str(args.faults),
-            "--slow-seconds",
-            str(args.slow_seconds),
-            "--fault-seed",
-            str(args.seed),
-            "--log-level",
-            "WARNING",
-        )
-        with gateway_process(api_key, root / "gateway", *options) as base_url:
+        options = ("--faults", str(args.faults), "--slow-seconds", str(args.slow_seconds), "--fault-seed", str(args.seed))
+        with Gateway(
+            root / "gateway", latency=args.latency, render_workers=args.render_workers, api_key=api_key, options=options
+        ) as gateway:
             config = PipelineConfig(
-                base_url=base_url,
+                base_url=gateway.base_url,
                 api_key=api_key,
                 workdir=root / "client",
                 timeout=httpx.Timeout(connect=2.0, read=args.read_timeout, write=2.0, pool=10.0),
@@ -111,7 +66,7 @@ def main() -> None:
             started = time.monotonic()
             outcomes = generate_many(config, [(i, soak_request(i)) for i in range(args.n)], concurrency=args.concurrency)
             wall = time.monotonic() - started
-            stats = httpx.get(base_url.removesuffix("/api/v3") + "/_local/stats", timeout=10).json()
+            stats = gateway.stats()
         report(outcomes, stats, wall, root / "client", args)
 
 
