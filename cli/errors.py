@@ -24,6 +24,7 @@ from seedance.errors import (
     PermissionDeniedError,
     SeedanceError,
     SpecError,
+    StorageError,
     WaitTimeoutError,
 )
 
@@ -55,11 +56,19 @@ REFUSAL_HINTS: Final[dict[type[ArkAPIError], str]] = {
     ),
     PermissionDeniedError: "the account may be in arrears or lack access to this model: check it in the gateway's console",
 }
-"""What to do about a refusal of the account; a batch's shared failure line (by the error's class name) too."""
+"""What to do about a refusal of the account."""
+
+STORAGE_HINT: Final = (
+    "check the bucket's name, endpoint and credentials (`seedance blocks save-bucket NAME`, or SEEDANCE_BUCKET "
+    "and the AWS_* variables) and that S3 answers; running the same command again resumes what was created"
+)
 
 
-def refusal_hint(error_type: object) -> str | None:
-    """The hint of `REFUSAL_HINTS` for an error described by its class name (`describe()`'s "type")."""
+def hint_for_type(error_type: object) -> str | None:
+    """The hint for a batch item's error described by its class name (`describe()`'s "type"): a
+    refusal of the account, or S3's; other errors' messages say what to do themselves."""
+    if error_type == StorageError.__name__:
+        return STORAGE_HINT
     return next((hint for refused, hint in REFUSAL_HINTS.items() if refused.__name__ == error_type), None)
 
 
@@ -90,6 +99,8 @@ def hint_for(exc: BaseException) -> str | None:
         return "the task may still finish: run the same command again to resume waiting for it (nothing is paid twice)"
     if isinstance(exc, ArkConnectionError):
         return "check the gateway's address (ARK_BASE_URL or the block's base URL) and that it is up"
+    if isinstance(exc, StorageError):
+        return STORAGE_HINT
     return None
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import typer
 from rich.markup import escape
 
-from cli.errors import fail, refusal_hint, stderr
+from cli.errors import fail, hint_for_type, stderr
 from cli.progress import Mode, Progress, choose_mode, shown
 from seedance.errors import ArkError, SeedanceError
 
@@ -146,22 +146,30 @@ def print_summary(name: str, result: GenerationResult) -> None:
 def print_failures(failed: list[BatchItem]) -> None:
     """One line on stderr per failed item; items refused the same way whatever they asked for (a
     wrong key, an account in arrears, and the items a batch then did not submit) share one line
-    per error and code."""
+    per error and code. Each hint once, after the lines it is for: the shared refusal's last."""
     shared: dict[tuple[object, object], list[BatchItem]] = {}
+    hints: list[str] = []
     for item in failed:
         error = item.error or {}
         if error.get("every_item"):
             shared.setdefault((error.get("type"), error.get("code")), []).append(item)
         else:
             stderr.print(f"[bold red]failed:[/] {escape(f'{item.name}: {_one_line(error)}')}")
+            hint = hint_for_type(error.get("type"))
+            if hint and hint not in hints:
+                hints.append(hint)
+    _print_hints(hints)
     # those not submitted first: the refusal that stopped them, and its hint, are printed last
     for (error_type, _), items in sorted(shared.items(), key=lambda group: group[0][0] != "BatchStoppedError"):
         names = ", ".join(item.name for item in items[:SHOWN_NAMES]) + (", …" if len(items) > SHOWN_NAMES else "")
         who = items[0].name if len(items) == 1 else f"{len(items)} items ({names})"
         stderr.print(f"[bold red]failed:[/] {escape(f'{who}: {_one_line(items[0].error or {})}')}")
-        hint = refusal_hint(error_type)
-        if hint:
-            stderr.print(f"[yellow]hint:[/] {escape(hint)}")
+        _print_hints([hint] if (hint := hint_for_type(error_type)) else [])
+
+
+def _print_hints(hints: list[str]) -> None:
+    for hint in hints:
+        stderr.print(f"[yellow]hint:[/] {escape(hint)}")
 
 
 SHOWN_NAMES: Final = 3

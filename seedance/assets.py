@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from seedance.errors import Problem, SpecError
 from seedance.files import atomic_write_text
 from seedance.locations import S3_SCHEME, S3Object, is_s3
+from seedance.storage import s3_errors
 
 ASSET_RESOURCE_PREFIX: Final = "seedance.asset."
 ASSET_CREATED: Final = "seedance.asset.created"
@@ -100,12 +101,13 @@ class WatchedPlace(BaseModel):
                 if path.is_file() and not any(part.startswith(".") for part in path.relative_to(self.folder).parts)
             ]
         found: list[Asset] = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
-            for entry in page.get("Contents", []):
-                key = entry["Key"]
-                if key.endswith("/") or key.rsplit("/", 1)[-1].startswith("."):
-                    continue
-                found.append(Asset(location=f"{S3_SCHEME}{self.bucket}/{key}", size=entry["Size"], etag=entry.get("ETag")))
+        with s3_errors("listing of", f"{S3_SCHEME}{self.bucket}/{self.prefix}"):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for entry in page.get("Contents", []):
+                    key = entry["Key"]
+                    if key.endswith("/") or key.rsplit("/", 1)[-1].startswith("."):
+                        continue
+                    found.append(Asset(location=f"{S3_SCHEME}{self.bucket}/{key}", size=entry["Size"], etag=entry.get("ETag")))
         return found
 
 

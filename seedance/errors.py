@@ -310,6 +310,14 @@ class BatchStoppedError(SeedanceError):
         )
 
 
+class StorageError(SeedanceError):
+    """S3 refused a request or could not be reached: a wrong bucket, endpoint or credentials, or S3 down.
+
+    Not retried: botocore has already retried throttling, 5xx answers and broken connections inside
+    the call (`seedance.storage.s3_errors` makes these from what boto3 raises after that).
+    """
+
+
 class DownloadError(SeedanceError):
     """A result file could not be fetched, or it failed verification."""
 

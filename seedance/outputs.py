@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from seedance.errors import ConfigurationError, Problem, SpecError
 from seedance.files import sha256_file
 from seedance.results import GenerationResult, OutputFiles
-from seedance.storage import transfer_config
+from seedance.storage import is_missing, s3_errors, transfer_config
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client  # the stubs' types of boto3's S3 client (dev only)
@@ -40,8 +40,6 @@ S3_SCHEME: Final = "s3://"
 RESULT_FILE: Final = "result.json"
 VIDEO_SHA256: Final = "video-sha256"
 """The metadata key of an uploaded output that holds its video's sha256: S3 vouches for a video without a download."""
-
-_MISSING: Final = ("404", "NoSuchKey", "NotFound")
 
 
 @dataclass(frozen=True)
@@ -193,7 +191,8 @@ def upload(files: Sequence[Path], place: Folder, metadata: dict[str, str], s3: S
     for path in files:
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         extra = {"Metadata": metadata, "ContentType": content_type}
-        s3.upload_file(str(path), place.bucket, place.key(path.name), ExtraArgs=extra, Config=transfer_config())
+        with s3_errors("upload to", place.location(path.name)):
+            s3.upload_file(str(path), place.bucket, place.key(path.name), ExtraArgs=extra, Config=transfer_config())
     return [place.location(path.name) for path in files]
 
 
@@ -214,7 +213,8 @@ def fetch(location: str, staging: Path, s3: S3Client | None) -> Path:
     assert place.bucket is not None
     dest = staging / name
     staging.mkdir(parents=True, exist_ok=True)
-    _client(s3, place).download_file(place.bucket, place.key(name), str(dest), Config=transfer_config())
+    with s3_errors("download of", location):
+        _client(s3, place).download_file(place.bucket, place.key(name), str(dest), Config=transfer_config())
     return dest
 
 
@@ -236,20 +236,22 @@ def _read_text(place: Folder, name: str, s3: S3Client | None) -> str | None:
     if place.bucket is None:
         path = Path(place.path, name)
         return path.read_text(encoding="utf-8") if path.is_file() else None
-    try:
-        body = _client(s3, place).get_object(Bucket=place.bucket, Key=place.key(name))["Body"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
-            return None
-        raise
-    return body.read().decode("utf-8")
+    with s3_errors("read of", place.location(name)):
+        try:
+            body = _client(s3, place).get_object(Bucket=place.bucket, Key=place.key(name))["Body"]
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise
+        return body.read().decode("utf-8")
 
 
 def _head(s3: S3Client, bucket: str, key: str) -> HeadObjectOutputTypeDef | None:
     """The object's HEAD answer (size, metadata), or None when there is no such object."""
-    try:
-        return s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
-            return None
-        raise
+    with s3_errors("read of", f"s3://{bucket}/{key}"):
+        try:
+            return s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if is_missing(exc):
+                return None
+            raise

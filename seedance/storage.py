@@ -7,10 +7,14 @@ so a re-run uploads nothing, and a key can never point at different content.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from seedance.errors import StorageError
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
@@ -20,6 +24,42 @@ PRESIGN_MARGIN_SECONDS: Final = 3600
 
 PRESIGN_MAX_SECONDS: Final = 7 * 24 * 3600
 """SigV4's ceiling for a presigned URL."""
+
+
+MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
+"""The error codes of S3's answer for an object that is not there."""
+
+
+def is_missing(exc: ClientError) -> bool:
+    """Whether S3 answered that the object is not there."""
+    return exc.response.get("Error", {}).get("Code") in MISSING
+
+
+@contextmanager
+def s3_errors(action: str, uri: str) -> Iterator[None]:
+    """Raise what boto3 raises inside as a StorageError naming `action` and the object's `uri`, with
+    S3's error code and message: one line for the user, where boto3's own is a traceback.
+
+    Example:
+        >>> with s3_errors("upload to", "s3://assets/inputs/sha256/ab12.jpg"):
+        ...     s3.upload_file(...)
+        StorageError: S3 upload to s3://assets/inputs/sha256/ab12.jpg failed: NoSuchBucket: The specified bucket does not exist
+    """
+    try:
+        yield
+    except Exception as exc:
+        from boto3.exceptions import Boto3Error  # here: 0.23 s to import, and a client made by boto3 has loaded it
+
+        if not isinstance(exc, (ClientError, BotoCoreError, Boto3Error)):
+            raise
+        # boto3's transfer errors (S3UploadFailedError) wrap the ClientError that says why
+        cause = exc if isinstance(exc, ClientError) else exc.__cause__ or exc.__context__
+        if isinstance(cause, ClientError):
+            error = cause.response.get("Error", {})
+            why = f"{error.get('Code') or 'error'}: {error.get('Message') or cause}"
+        else:
+            why = str(exc)
+        raise StorageError(f"S3 {action} {uri} failed: {why}") from exc
 
 
 @functools.cache
@@ -41,23 +81,25 @@ def upload_if_absent(s3: Any, bucket: str, key: str, path: Path, content_type: s
 
     The key is content-addressed, so an existing object is the same content.
     """
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return False
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise
-    s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=transfer_config())
-    return True
+    with s3_errors("upload to", f"s3://{bucket}/{key}"):
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            return False
+        except ClientError as exc:
+            if not is_missing(exc):
+                raise
+        s3.upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type}, Config=transfer_config())
+        return True
 
 
 def presign_get(s3: Any, bucket: str, key: str, lifetime_seconds: int) -> str:
     """A SigV4 presigned GET URL valid for `lifetime_seconds` (capped at SigV4's 7 days)."""
-    return s3.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": bucket, "Key": key},
-        ExpiresIn=min(lifetime_seconds, PRESIGN_MAX_SECONDS),
-    )
+    with s3_errors("presign", f"s3://{bucket}/{key}"):
+        return s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": bucket, "Key": key},
+            ExpiresIn=min(lifetime_seconds, PRESIGN_MAX_SECONDS),
+        )
 
 
 def presign_lifetime(execution_expires_after: int) -> int:

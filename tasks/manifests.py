@@ -14,15 +14,14 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 
 from blocks.bucket import s3_client
-from seedance.errors import Problem, SpecError
+from seedance.errors import Problem, SpecError, StorageError
 from seedance.locations import S3Object, is_s3
 from seedance.manifest import ManifestItem, load_manifest, load_manifest_at
+from seedance.storage import is_missing, s3_errors
 from tasks.policy import retrying
 
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
-
-MISSING = ("NoSuchKey", "404", "NotFound")
 
 
 @task(name="read-manifest", **retrying(2))
@@ -41,11 +40,12 @@ def read_manifest_at(location: str, bucket: S3Bucket | None) -> list[ManifestIte
         def read(url: str) -> str:
             try:
                 found = S3Object.parse(url)
-                return s3.get_object(Bucket=found.bucket, Key=found.key)["Body"].read().decode("utf-8")
+                with s3_errors("read of", url):
+                    return s3.get_object(Bucket=found.bucket, Key=found.key)["Body"].read().decode("utf-8")
             except ValueError as exc:  # not s3://bucket/key, or not UTF-8 text
                 raise SpecError([Problem(field="file", message=str(exc))], url) from None
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING:
+            except StorageError as exc:
+                if isinstance(exc.__cause__, ClientError) and is_missing(exc.__cause__):
                     raise SpecError([Problem(field="file", message="no such object")], url) from None
                 raise
 

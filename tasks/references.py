@@ -39,8 +39,8 @@ def upload_references(files: dict[Path, str], bucket: S3Bucket, lifetime_seconds
 
 def upload_references_in_run(files: dict[Path, str], bucket: S3Bucket, lifetime_seconds: int) -> dict[str, str]:
     """`upload-references` without a task run of its own (a batch's). It loses no retry: botocore
-    retries S3's transient errors inside the call, and what boto3 raises after that is not a
-    SeedanceError, which the task's policy never retries."""
+    retries S3's transient errors inside the call, and the StorageError it raises after that is one
+    the task's policy never retries either."""
     logger = get_run_logger()
     s3 = s3_client(bucket)
     urls: dict[str, str] = {}

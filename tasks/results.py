@@ -175,9 +175,9 @@ def keep_outputs(files: list[Path], place: Folder, metadata: dict[str, str], buc
 
 
 def keep_outputs_in_run(files: list[Path], place: Folder, metadata: dict[str, str], bucket: S3Bucket) -> list[str]:
-    """`keep-outputs` without a task run of its own (a batch's). It loses no retry: S3's transient
-    errors (throttling, 5xx, broken connections) are retried by botocore inside the call, and
-    what boto3 raises after that is not a SeedanceError, which the task's policy never retries."""
+    """`keep-outputs` without a task run of its own (a batch's). It loses no retry: botocore retries
+    S3's transient errors (throttling, 5xx, broken connections) inside the call, and the StorageError
+    it raises after that is one the task's policy never retries either."""
     written = upload(files, place, metadata, s3_client(bucket))
     get_run_logger().info("kept %d output file(s) under %s/", len(written), place)
     return written

@@ -208,6 +208,54 @@ def test_a_budget_too_small_is_refused_before_any_prefect_api_is_used(cli_env: d
     assert "raise --budget" in hint
 
 
+NO_BUCKET = "no-such-bucket-here"
+LANTERN_SPEC = """
+model: doubao-seedance-1-0-lite-i2v-250428
+prompt: the lantern drifts away
+references: [{url: lantern.jpg, role: first_frame}]
+resolution: 480p
+duration: 2
+"""
+
+
+def test_a_bucket_that_is_not_there_is_one_line_and_a_hint_before_anything_is_created(
+    cli_env: dict[str, str], stack: DevStack, tmp_path: Path
+) -> None:
+    creates = gateway_stats(stack)["requests"]["create"]
+    done = generate(write_spec(tmp_path, LANTERN_SPEC), cli_env | {"SEEDANCE_BUCKET": NO_BUCKET})
+    assert done.returncode == 1
+    error, hint = last_lines_are_the_error(done, 1)
+    assert error.startswith(f"error: S3 upload to s3://{NO_BUCKET}/inputs/sha256/") and error.endswith(
+        "failed: NoSuchBucket: The specified bucket does not exist"
+    ), error
+    assert hint.startswith("hint: check the bucket's name, endpoint and credentials")
+    assert gateway_stats(stack)["requests"]["create"] == creates
+
+
+def test_a_batch_item_whose_upload_fails_does_not_stop_the_others(
+    cli_env: dict[str, str], stack: DevStack, tmp_path: Path
+) -> None:
+    write_spec(tmp_path, LANTERN_SPEC)
+    manifest = tmp_path / "batch.yaml"
+    manifest.write_text(
+        "defaults: {model: doubao-seedance-1-0-lite-t2v-250428, resolution: 480p, duration: 2}\n"
+        "items:\n"
+        "  - {name: gull, prompt: a gull over the harbour}\n"
+        "  - spec.yaml\n"
+        "  - {name: wave, prompt: a wave breaking on rocks}\n"
+    )
+    creates = gateway_stats(stack)["requests"]["create"]
+    done = seedance("batch", str(manifest), "--out", str(tmp_path / "out"), env=cli_env | {"SEEDANCE_BUCKET": NO_BUCKET})
+
+    assert done.returncode == 1
+    assert sorted(Path(line).name for line in done.stdout.splitlines()) == ["gull.mp4", "wave.mp4"]
+    assert gateway_stats(stack)["requests"]["create"] - creates == 2
+    assert not any(noise in done.stderr for noise in PREFECT_FAILURE_NOISE), done.stderr
+    failed, hint = done.stderr.strip().splitlines()[-2:]  # the videos' summary lines come before
+    assert failed.startswith(f"failed: spec: S3 upload to s3://{NO_BUCKET}/") and "NoSuchBucket" in failed, done.stderr
+    assert hint.startswith("hint: check the bucket's name, endpoint and credentials")
+
+
 @pytest.fixture
 def failing_tasks(stack: DevStack) -> Iterator[None]:
     """Every task the gateway runs fails upstream, with a content-moderation code."""
