@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from seedance.ark.types import TaskStatus
 from seedance.errors import (
     ArkAPIError,
     ArkConnectionError,
@@ -90,6 +91,13 @@ def hint_for(exc: BaseException) -> str | None:
         return "nothing was sent; `seedance estimate FILE` shows the cost: raise --budget (or SEEDANCE_BUDGET) to run it"
     if isinstance(exc, AudioPolicyViolationError):
         return None  # its message ends with the re-run without audio
+    if isinstance(exc, GenerationFailedError) and exc.task.status is TaskStatus.CANCELLED:
+        # not "running it again resumes": `seedance cancel` and Ctrl-C forget a task they cancel,
+        # so that the same command makes a new (paid) one; cancelled elsewhere, it is resumed
+        return (
+            f"`seedance status {exc.task.id}` shows the task; a cancelled task is not billed. "
+            "For the video after all, run the same command with --again: a new (paid) generation"
+        )
     if isinstance(exc, GenerationFailedError):
         return (
             f"`seedance status {exc.task.id}` shows the task; running the same spec again resumes this failed task: "

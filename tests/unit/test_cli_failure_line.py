@@ -10,11 +10,11 @@ from seedance.ark.types import ContentGenerationTask, TaskError, TaskStatus
 from seedance.errors import AuthenticationError, GenerationFailedError, Problem, SpecError
 
 
-def failed_task(code: str, message: str) -> ContentGenerationTask:
+def failed_task(code: str, message: str, status: TaskStatus = TaskStatus.FAILED) -> ContentGenerationTask:
     return ContentGenerationTask(
         id="cgt-20261121120000-abcde",
         model="doubao-seedance-2-0-260128",
-        status=TaskStatus.FAILED,
+        status=status,
         error=TaskError(code=code, message=message),
         created_at=1779336000,
         updated_at=1779336100,
@@ -73,3 +73,20 @@ def test_a_refused_key_hints_at_where_keys_are_saved(capsys: pytest.CaptureFixtu
 def test_a_usage_error_carries_its_own_hint_and_its_markup_is_printed_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = printed(UsageError("no gateway block named '[bold]x'", "save it"), capsys)
     assert (code, lines) == (2, ["error: no gateway block named '[bold]x'", "hint: save it"])
+
+
+def test_a_failed_task_is_resumed_by_a_re_run_and_a_cancelled_one_is_made_anew_only_with_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, failed = printed(GenerationFailedError.for_task(failed_task("InternalServiceError", "boom"), gateway="gw"), capsys)
+    assert failed[-1].startswith(
+        "hint: `seedance status cgt-20261121120000-abcde` shows the task; running the same spec again resumes"
+    )
+    cancelled = failed_task("Cancelled", "cancelled by the user", TaskStatus.CANCELLED)
+    code, lines = printed(GenerationFailedError.for_task(cancelled, gateway="gw"), capsys)
+    assert code == 1
+    assert lines[0].startswith("error: [gw] task cgt-20261121120000-abcde ended cancelled")
+    assert lines[-1] == (
+        "hint: `seedance status cgt-20261121120000-abcde` shows the task; a cancelled task is not billed. "
+        "For the video after all, run the same command with --again: a new (paid) generation"
+    )
