@@ -13,7 +13,7 @@ from decimal import Decimal
 from seedance.ark.dialects import Dialect
 from seedance.cost.estimate import Estimate, estimate_checked_spec
 from seedance.cost.prices import PriceTable
-from seedance.errors import BudgetExceededError, Problem, SpecError
+from seedance.errors import BUDGET, BudgetExceededError, Problem, SpecError
 from seedance.ledger import Budget
 from seedance.spec import GenerationSpec
 
@@ -41,13 +41,13 @@ def over_budget(estimates: Sequence[tuple[str, Estimate | None]], budget_text: s
         return []
     budget = Budget.parse(budget_text)
     problems = [
-        Problem(field="budget", message=f"{name}: has no price in the price file, so {budget} cannot be checked; not submitted")
+        Problem(field=BUDGET, message=f"{name}: has no price in the price file, so {budget} cannot be checked; not submitted")
         for name, estimate in estimates
         if estimate is None
     ]
     problems += [
         Problem(
-            field="budget",
+            field=BUDGET,
             message=f"is in {budget.currency} but {estimate.model} is priced in {estimate.currency}; "
             f"give a {estimate.currency} budget for this model",
         )
@@ -55,7 +55,7 @@ def over_budget(estimates: Sequence[tuple[str, Estimate | None]], budget_text: s
         if estimate is not None and estimate.currency != budget.currency
     ]
     if problems:
-        raise SpecError(problems, "budget")
+        raise SpecError(problems, BUDGET)
     committed = Decimal(0)
     refused: list[str] = []
     for name, estimate in estimates:

@@ -7,6 +7,7 @@ what to do. Nothing is printed after them: they are the last lines of the comman
 
 from __future__ import annotations
 
+import logging
 from typing import Final, NoReturn
 
 import typer
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from seedance.ark.types import TaskStatus
 from seedance.errors import (
+    BUDGET,
     ArkAPIError,
     ArkConnectionError,
     AudioPolicyViolationError,
@@ -46,8 +48,8 @@ def problem_lines(exc: BaseException) -> list[str]:
 
     An API's message may hold line breaks; they become spaces, so one problem stays one line.
     """
-    if isinstance(exc, SpecError):
-        return [f"{exc.source}: {problem}" for problem in exc.problems]
+    if isinstance(exc, SpecError):  # the source is left out where the field says it (`budget: …`)
+        return [str(problem) if problem.field == exc.source else f"{exc.source}: {problem}" for problem in exc.problems]
     return [" ".join(str(exc).split())]
 
 
@@ -77,6 +79,8 @@ def hint_for(exc: BaseException) -> str | None:
     """What to do about `exc`, or None when its message says it already."""
     if isinstance(exc, UsageError):
         return exc.hint
+    if isinstance(exc, SpecError) and exc.source == BUDGET:
+        return "nothing was sent; give --budget (or SEEDANCE_BUDGET) as an amount and the prices' currency, e.g. '20 CNY'"
     if isinstance(exc, SpecError):
         return "nothing was sent; fix the file and run again (`seedance models` lists what each model accepts)"
     if isinstance(exc, ConfigurationError):
@@ -113,8 +117,9 @@ def hint_for(exc: BaseException) -> str | None:
 
 
 def exit_code(exc: BaseException) -> int:
-    """2 when the command's input is wrong and nothing was sent (spec, configuration, usage), else 1."""
-    return 2 if isinstance(exc, (SpecError, ConfigurationError, UsageError)) else 1
+    """2 when nothing was sent because the command's input is wrong (spec, configuration, usage) or
+    does not fit the budget, else 1."""
+    return 2 if isinstance(exc, (SpecError, ConfigurationError, UsageError, BudgetExceededError)) else 1
 
 
 def fail(exc: BaseException, code: int | None = None) -> NoReturn:
@@ -128,3 +133,18 @@ def fail(exc: BaseException, code: int | None = None) -> NoReturn:
     if hint:
         stderr.print(f"[yellow]hint:[/] {escape(hint)}")
     raise typer.Exit(exit_code(exc) if code is None else code)
+
+
+class _NoDrainProgress(logging.Filter):
+    """Drops Prefect's "Still processing items: N items remaining..." (its background services at
+    exit, sending a block's `loaded` event or a run's last logs): it came after the error lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Still processing items")
+
+
+def quiet_prefect_exit() -> None:
+    """Keep the error the last thing printed: Prefect logs its services' progress at exit under
+    loggers named after their classes, which its logging config leaves alone."""
+    for name in ("EventsWorker", "APILogWorker"):
+        logging.getLogger(name).addFilter(_NoDrainProgress())

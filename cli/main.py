@@ -24,7 +24,7 @@ from rich.table import Table
 from cli import generations
 from cli.blocks import app as blocks_app
 from cli.callbacks import app as callbacks_app
-from cli.errors import fail, stderr
+from cli.errors import fail, quiet_prefect_exit, stderr
 from cli.output import print_table
 from cli.server import app as server_app
 from cli.watch import watch
@@ -44,7 +44,8 @@ app.add_typer(callbacks_app, name="callbacks")
 @app.callback()
 def before_every_command() -> None:
     """Prefect's telemetry off unless the user set it: no one asked to be tracked, and without
-    internet access Prefect's attempts end in errors on the console.
+    internet access Prefect's attempts end in errors on the console. Prefect's progress lines at
+    exit are dropped (`quiet_prefect_exit`), so that an error stays the last thing printed.
 
     And a quick exit: the interpreter's last garbage collection walks every object Prefect and
     pydantic made, 0.35-0.4 s of CPU after the command is done (measured with the batch flow
@@ -54,6 +55,7 @@ def before_every_command() -> None:
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    quiet_prefect_exit()
     atexit.register(gc.freeze)
 
 

@@ -72,6 +72,10 @@ class Problem(BaseModel):
         return f"{self.field}: {self.message}"
 
 
+BUDGET: Final = "budget"
+"""The field and the source of a SpecError about a budget (how it is written, its currency)."""
+
+
 class SpecError(SeedanceError):
     """The spec or request is invalid; raised before anything is uploaded or sent."""
 

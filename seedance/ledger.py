@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seedance.cost.estimate import Estimate
 from seedance.cost.prices import Tier
-from seedance.errors import BudgetExceededError, Problem, SpecError
+from seedance.errors import BUDGET, BudgetExceededError, Problem, SpecError
 
 _MILLION: Final = Decimal(1_000_000)
 
@@ -85,11 +85,11 @@ class Budget(BaseModel):
             raise SpecError(
                 [
                     Problem(
-                        field="budget",
+                        field=BUDGET,
                         message=f"{text!r} is not a budget; write an amount and a currency, e.g. '20 CNY' or '5 USD'",
                     )
                 ],
-                "budget",
+                BUDGET,
             ) from None
         currency = (match.group(1) or match.group(4)).upper()
         return cls(amount=amount, currency=currency, run_id=run_id, since=since)
@@ -314,12 +314,12 @@ class Ledger(ABC):
             raise SpecError(
                 [
                     Problem(
-                        field="budget",
+                        field=BUDGET,
                         message=f"is in {budget.currency} but {estimate.model} is priced in {estimate.currency}; "
                         f"a budget caps one currency: give a {estimate.currency} budget for this model",
                     )
                 ],
-                "budget",
+                BUDGET,
             )
         with self._change() as change:
             existing = change.entries.get(intent_key)

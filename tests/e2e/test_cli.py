@@ -202,7 +202,7 @@ def test_a_batch_refused_for_its_key_stops_submitting_and_says_so_once(
 def test_a_budget_too_small_is_refused_before_any_prefect_api_is_used(cli_env: dict[str, str], tmp_path: Path) -> None:
     unreachable = cli_env | {"PREFECT_API_URL": "http://127.0.0.1:9/api"}  # nothing listens there
     done = generate(write_spec(tmp_path, FAST_SPEC), unreachable, "--budget", "0.01 CNY")
-    assert done.returncode == 1
+    assert done.returncode == 2  # nothing was sent
     error, hint = last_lines_are_the_error(done, 1)
     assert error.startswith("error: budget 0.01 CNY would be exceeded: 0.1944 CNY estimated for spec")
     assert "raise --budget" in hint

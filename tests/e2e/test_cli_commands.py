@@ -81,7 +81,13 @@ def test_a_batch_dry_run_reads_blocks_from_the_running_api(env: dict[str, str], 
     assert tight.returncode == 0
     assert tight.stderr.splitlines()[0] == "warning: budget 4 CNY: first-frame would pass it and will not be submitted"
     none_fit = seedance("batch", str(EXAMPLES / "batch.yaml"), "--out", "unused", *BLOCKS, "--budget", "1 CNY", env=env)
-    assert none_fit.returncode == 1 and none_fit.stderr.startswith("error: budget 1 CNY would be exceeded: 1.5020 CNY")
+    assert none_fit.returncode == 2 and none_fit.stderr.startswith("error: budget 1 CNY would be exceeded: 1.5020 CNY")
+    unwritten = seedance("batch", str(EXAMPLES / "batch.yaml"), "--out", "unused", *BLOCKS, "--budget", "1.5", env=env)
+    assert unwritten.returncode == 2
+    assert unwritten.stderr.splitlines() == [
+        "error: budget: '1.5' is not a budget; write an amount and a currency, e.g. '20 CNY' or '5 USD'",
+        "hint: nothing was sent; give --budget (or SEEDANCE_BUDGET) as an amount and the prices' currency, e.g. '20 CNY'",
+    ]
 
 
 def test_the_example_manifest_runs_then_status_and_list_show_its_generations(env: dict[str, str], tmp_path: Path) -> None:
