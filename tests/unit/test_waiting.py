@@ -128,9 +128,21 @@ def test_deadline_is_kept() -> None:
 
 def test_pauses_grow_then_tighten_near_the_expected_time() -> None:
     schedule = PollSchedule(initial=1.0, maximum=15.0, growth=2.0, expected=100.0)
-    assert [schedule.pause(n, 0) for n in range(5)] == [1.0, 2.0, 4.0, 8.0, 15.0]
+    assert [schedule.pause(n, 60.0) for n in range(5)] == [1.0, 2.0, 4.0, 8.0, 15.0]
     assert schedule.pause(6, 75.0) == 5.0
     assert schedule.pause(7, 90.0) == 1.0
+
+
+def test_a_task_is_seen_finished_at_most_a_quarter_of_its_time_late() -> None:
+    schedule = PollSchedule(initial=2.0, maximum=15.0, growth=1.5)
+    polls = [0.0]
+    while polls[-1] < 600:
+        polls.append(polls[-1] + schedule.pause(len(polls) - 1, polls[-1]))
+    for finished in (3.0, 10.0, 30.0, 100.0, 400.0):
+        seen = next(poll for poll in polls if poll >= finished)
+        assert seen - finished <= max(2.0, 0.25 * finished), (finished, seen)
+    assert polls[:6] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # `initial` apart until a quarter of the time is longer
+    assert max(b - a for a, b in zip(polls, polls[1:], strict=False)) == 15.0
     assert 250 < (expected_seconds("doubao-seedance-2-0-260128", "720p", "16:9", 5) or 0) < 320
 
 
