@@ -76,7 +76,15 @@ def parse_mapping(text: str, source: str, what: str) -> dict[str, Any]:
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:
-    """What the parser found wrong, and where: `line 3, column 7: mapping values are not allowed here`."""
+    """What the parser found wrong, and where: `line 3, column 7: mapping values are not allowed here`.
+
+    Where the parser says what it was reading when it failed, that comes too, with where it began:
+    an unclosed quote is found wrong only at the end of the file, and is where it started.
+    """
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
+    found = f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and (mark is None or start.line != mark.line):
+        found += f", {context} that starts at line {start.line + 1}, column {start.column + 1}"
+    return found

@@ -93,6 +93,17 @@ def test_unreadable_specs_name_what_is_wrong(tmp_path: Path, content: str, field
     assert caught.value.problems[0].field == field
 
 
+def test_an_unclosed_quote_is_found_at_the_end_and_named_where_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: doubao-seedance-1-0-lite-t2v-250428\nprompt: 'a boat\nresolution: 480p\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert caught.value.problems[0].message == (
+        "not valid YAML/JSON: line 4, column 1: found unexpected end of stream, "
+        "while scanning a quoted scalar that starts at line 2, column 9"
+    )
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read"):
         load_spec(tmp_path / "nope.yaml")
