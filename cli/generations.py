@@ -11,9 +11,11 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -24,6 +26,7 @@ from seedance.errors import SeedanceError
 if TYPE_CHECKING:
     from blocks.gateway import SeedanceGateway
     from seedance.intents import Intent
+    from seedance.ledger import LedgerEntry
 
 KEY_PREFIX: Final = re.compile(r"[0-9a-f]{6,32}")
 """What may be an intent key, or a prefix of one (a task id never is: Ark's start `cgt-`)."""
@@ -124,6 +127,8 @@ def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
         stderr.print(f"[bold red]error:[/] {escape(_NOT_CANCELLED[outcome].format(task_id=task_id))}")
         if outcome == "running":
             stderr.print("[yellow]hint:[/] collect it by running the command that started it again: it resumes the task")
+        elif outcome == "finished":
+            stderr.print(f"[yellow]hint:[/] `seedance status {escape(task_id)}` shows how it ended")
     if outcome != "cancelled":
         raise typer.Exit(1)
 
@@ -138,22 +143,94 @@ _NOT_CANCELLED: Final = {
 def list_generations(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20, as_json: JsonOption = False
 ) -> None:
-    """Recent generations from the intent store: key, gateway, model, state, task id, created."""
-    from blocks.state import open_intent_store
+    """Recent generations: each intent (its key's first 12 characters: `status` and `cancel` take a
+    prefix), gateway, model, how it ended, its cost, task id and when it was created.
 
-    intents = sorted(open_intent_store().all(), key=lambda intent: intent.created_at, reverse=True)[:limit]
+    How it ended and the cost come from the spending ledger: `succeeded` with what was billed once
+    the run collected it, `failed`, `cancelled` or `expired` at 0, else the intent's own state
+    (`submitted`: in flight, or finished and not collected yet) and the estimate (≈). A task
+    `seedance cancel` or Ctrl-C cancelled is no longer an intent (running its spec again makes a new
+    one); the ledger keeps it, listed as `released` at 0.
+    """
+    from blocks.state import open_intent_store, open_ledger
+
+    intents = {intent.key: intent for intent in open_intent_store().all()}
+    ledger = open_ledger().entries()
+    rows = [Listed(intent=intent, entry=ledger.get(key)) for key, intent in intents.items()]
+    rows += [Listed(intent=None, entry=entry) for key, entry in ledger.items() if key not in intents and entry.task_id]
+    rows = sorted(rows, key=lambda row: row.created_at, reverse=True)[:limit]
     if as_json:
-        typer.echo(json.dumps([intent.model_dump(mode="json") for intent in intents], indent=2))
+        typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
         return
-    table = Table("intent key", "gateway", "model", "state", "task id", "created")
-    for intent in intents:
-        table.add_row(
-            intent.key, intent.gateway, intent.model, intent.state.value, intent.task_id or "—", _when(intent.created_at)
-        )
-    if not intents:
+    # the gateway only when they differ: ids, state and cost first, whole, on a terminal 100 columns wide
+    several_gateways = len({row.gateway for row in rows}) > 1
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("intent", "state", "cost", "task id", "created"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("model", overflow="fold")  # read, not copied: folded, never cut short
+    if several_gateways:
+        table.add_column("gateway")
+    for row in rows:
+        cells = [row.key[:12], row.state, row.cost, row.task_id or "—", _when(row.created_at, short=True), row.model]
+        table.add_row(*cells, *([row.gateway] if several_gateways else []))
+    if not rows:
         table.caption = "no generations recorded yet"
     print_table(table)
 
 
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+@dataclass(frozen=True)
+class Listed:
+    """One row of `seedance list`: an intent and its ledger entry, or a ledger entry whose intent was
+    forgotten (its queued task was cancelled)."""
+
+    intent: Intent | None
+    entry: LedgerEntry | None
+
+    @property
+    def key(self) -> str:
+        return self.intent.key if self.intent else self.entry.intent_key if self.entry else ""
+
+    @property
+    def gateway(self) -> str:
+        return self.intent.gateway if self.intent else "—"
+
+    @property
+    def model(self) -> str:
+        return self.intent.model if self.intent else self.entry.model if self.entry else "—"
+
+    @property
+    def task_id(self) -> str | None:
+        return self.intent.task_id if self.intent and self.intent.task_id else self.entry.task_id if self.entry else None
+
+    @property
+    def created_at(self) -> float:
+        return self.intent.created_at if self.intent else self.entry.reserved_at if self.entry else 0.0
+
+    @property
+    def state(self) -> str:
+        if self.entry is not None and (self.entry.status.settled or self.intent is None):
+            return self.entry.status.value
+        return self.intent.state.value if self.intent else "—"
+
+    @property
+    def cost(self) -> str:
+        entry = self.entry
+        if entry is None:
+            return "—"
+        if entry.billed_cost is not None:
+            return f"{entry.billed_cost} {entry.currency}"
+        return f"≈{entry.estimated_cost} {entry.currency}" if not entry.status.settled else f"0 {entry.currency}"
+
+    def as_json(self) -> dict[str, object]:
+        """The intent's record (for a forgotten one, the same keys from its ledger entry) and its ledger entry."""
+        found: dict[str, object] = (
+            self.intent.model_dump(mode="json")
+            if self.intent
+            else {"key": self.key, "gateway": None, "model": self.model, "state": self.state, "task_id": self.task_id}
+            | {"created_at": self.created_at}
+        )
+        return found | {"ledger": self.entry.model_dump(mode="json") if self.entry else None}
+
+
+def _when(timestamp: float, *, short: bool = False) -> str:
+    return time.strftime("%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

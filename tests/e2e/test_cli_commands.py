@@ -113,8 +113,15 @@ def test_the_example_manifest_runs_then_status_and_list_show_its_generations(env
     assert {(intent["key"], intent["task_id"], intent["gateway"]) for intent in json.loads(listed.stdout)} == {
         (item["result"]["intent_key"], item["result"]["task_id"], "local") for item in items
     }
+    assert {
+        (intent["ledger"]["status"], intent["ledger"]["billed_cost"] is not None) for intent in json.loads(listed.stdout)
+    } == {("succeeded", True)}
     table = seedance("list", "--limit", "1", env=env)
-    assert table.returncode == 0 and len([line for line in table.stdout.splitlines() if " local " in line]) == 1
+    assert table.returncode == 0
+    [row] = [line for line in table.stdout.splitlines() if " cgt-" in line]  # piped: whole, one line per generation
+    intent = next(intent for intent in json.loads(listed.stdout) if intent["task_id"] in row)
+    assert row.split()[:4] == [intent["key"][:12], "succeeded", intent["ledger"]["billed_cost"], "CNY"]
+    assert row.split()[-1] == intent["model"]  # one gateway: no gateway column
 
 
 def test_the_example_storyboard_runs(env: dict[str, str], tmp_path: Path) -> None:

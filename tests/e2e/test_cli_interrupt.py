@@ -110,8 +110,21 @@ def test_cancel_cancels_a_queued_task_once_and_for_all(queue_stack: DevStack, tm
     assert status_of(queue_stack, task_id) == "cancelled"
     again = seedance("cancel", task_id, "--json", env=env)
     assert again.returncode == 0 and json.loads(again.stdout) == {"task_id": task_id, "outcome": "cancelled"}
+
     missing = seedance("cancel", "cgt-20260101000000-nosuch", env=env)
     assert missing.returncode == 1 and missing.stderr.strip() == "error: the gateway knows no task cgt-20260101000000-nosuch"
+
+
+def test_cancel_of_a_task_that_has_ended_says_where_to_see_how(stack: DevStack, tmp_path: Path) -> None:
+    env = prefect_env(tmp_path) | stack_env(stack)
+    task_id = create_task(stack)
+    wait_until(lambda: status_of(stack, task_id) == "succeeded", 60, "the task to succeed", interval=0.1)
+    done = seedance("cancel", task_id, env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: task {task_id} has already ended upstream; nothing to cancel",
+        f"hint: `seedance status {task_id}` shows how it ended",
+    ]
 
 
 def test_cancel_says_a_running_task_cannot_be_cancelled_and_will_be_billed(running_stack: DevStack, tmp_path: Path) -> None:
