@@ -121,6 +121,10 @@ class SharedServer:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         state = ServerState(pid=process.pid, url=url, log=self.log_file, started_at=time.time())
         self.state_file.write_text(state.model_dump_json(indent=2))
+        # the first start creates the database and says nothing for 10-20 s: say why the wait
+        stderr.print(
+            f"starting a local Prefect server for seedance's commands at {url.removesuffix('/api')} (log {self.log_file})"
+        )
         return state
 
     def _wait_healthy(self, state: ServerState) -> ServerState:

@@ -52,6 +52,7 @@ def test_concurrent_commands_start_one_server_and_all_finish_then_it_stops(home_
     assert [code for code, _, _ in runs] == [0] * RUNS, [stderr[-1500:] for code, _, stderr in runs if code]
     assert all(probe(Path(stdout.strip().splitlines()[-1])).width == 864 for _, stdout, _ in runs)
     assert not any("Traceback" in stderr for _, _, stderr in runs)
+    assert sum("starting a local Prefect server for seedance's commands" in stderr for _, _, stderr in runs) == 1
 
     status = json.loads(seedance("server", "status", "--json", env=home_env).stdout)
     server = status["shared_server"]
