@@ -16,6 +16,7 @@ beside it (`lantern.jpg` in `s3://b/daily/manifest.yaml` is `s3://b/daily/lanter
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -76,6 +77,7 @@ def read_manifest(location: Path | str, read: Reader | None = None) -> tuple[lis
     data = parse_mapping(read(location), location, MANIFEST)
     folder = folder_of(location)
     if "items" not in data:
+        _refuse_a_manifest_without_items(data, location)
         fields, named = _normalised(data, folder, "spec")
         unknown = [problem.model_copy(update={"field": problem.field.removeprefix("spec: ")}) for problem in named]
         if fields is None:
@@ -102,7 +104,11 @@ def read_manifest(location: Path | str, read: Reader | None = None) -> tuple[lis
         source = f"{location} items[{i}]"
         if isinstance(raw, str):
             item_location = join(folder, raw)
-            raw_item, base = parse_mapping(read(item_location), item_location, MANIFEST), folder_of(item_location)
+            try:
+                raw_item, base = parse_mapping(read(item_location), item_location, MANIFEST), folder_of(item_location)
+            except SpecError as exc:  # listed with the other items' problems, named by its place in the manifest
+                problems += _within(f"items[{i}] ({raw})", exc.problems)
+                continue
             source = f"{source} ({item_location})"
             name = str(raw_item.get("name") or _stem(item_location))
         elif isinstance(raw, dict):
@@ -121,6 +127,33 @@ def read_manifest(location: Path | str, read: Reader | None = None) -> tuple[lis
             continue
         loaded.append(ManifestItem(name=name, source=source, spec=spec))
     return loaded, problems
+
+
+MANIFEST_KEYS: Final = ("defaults", "items")
+
+
+def _refuse_a_manifest_without_items(data: Mapping[str, Any], location: str) -> None:
+    """A file with `defaults:`, or with a key that is no spec field but looks like `items`, is a
+    manifest whose `items:` is misspelt or missing, not a spec: say so, instead of listing its keys
+    as unknown spec fields.
+
+    Raises:
+        SpecError: one problem per key that is neither a spec field nor a manifest key, with the
+            manifest key it resembles, and one for the missing `items`.
+    """
+    strays = [str(key) for key in data if key not in SPEC_FIELDS and key not in MANIFEST_KEYS]
+    resembling = {key: difflib.get_close_matches(key, MANIFEST_KEYS, n=1) for key in strays}
+    if "defaults" not in data and not any(resembling.values()):
+        return
+    problems = [
+        Problem(
+            field=key,
+            message="is not a manifest field" + (f"; did you mean {close[0]!r}?" if close else "; allowed: defaults, items"),
+        )
+        for key, close in resembling.items()
+    ]
+    problems.append(Problem(field="items", message="is missing: a manifest lists its specs under `items:`"))
+    raise SpecError(problems, location)
 
 
 def _read_local(location: str) -> str:

@@ -160,3 +160,21 @@ def test_pre_flight_of_every_item_names_each_problem_by_its_item(tmp_path: Path)
     with pytest.raises(SpecError) as caught:
         preflight_items(items, MODEL)
     assert [problem.field for problem in caught.value.problems] == ["wide: ratio"]
+
+
+def test_a_manifest_with_a_misspelt_items_key_is_told_so_not_read_as_a_spec(tmp_path: Path) -> None:
+    path = write(tmp_path, {"defaults": {"model": "doubao-seedance-1-0-lite-t2v-250428"}, "itmes": [{"prompt": "a"}]})
+    with pytest.raises(SpecError) as caught:
+        load_manifest(path)
+    assert [str(problem) for problem in caught.value.problems] == [
+        "itmes: is not a manifest field; did you mean 'items'?",
+        "items: is missing: a manifest lists its specs under `items:`",
+    ]
+
+
+def test_a_spec_file_a_manifest_names_but_cannot_read_is_one_problem_among_the_others(tmp_path: Path) -> None:
+    path = write(tmp_path, {"items": [{"name": "a", "prompt": "a boat"}, "nothere.yaml", {"name": "b", "promt": "x"}]})
+    items, problems = read_manifest(path)
+    assert [item.name for item in items] == ["a", "b"]
+    assert [problem.field for problem in problems] == ["items[1] (nothere.yaml): file", "b: promt"]
+    assert problems[0].message.startswith("cannot read")
