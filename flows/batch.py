@@ -9,7 +9,6 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -24,8 +23,8 @@ from flows.naming import batch_run_name
 from flows.steps import IN_RUN, Submission, collect, output_folder, resolve_bucket, submit
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
-from seedance.errors import ArkAPIError, BatchStoppedError, SeedanceError, SpecError, describe
-from seedance.manifest import ManifestItem
+from seedance.errors import ArkAPIError, BatchStoppedError, Problem, SeedanceError, SpecError, describe
+from seedance.manifest import ManifestItem, preflight_items
 from seedance.outputs import Folder, check_name
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
@@ -325,16 +324,19 @@ def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
     """Check every item, and its name as a folder of outputs, before any is paid for.
 
     Raises:
-        SpecError: every problem of every item, each field prefixed with its item's name.
+        SpecError: every problem of every item, each field prefixed with its item's name (the items
+            a problem is shared by, together: see `preflight_items`).
     """
-    dialect = gateway.get_dialect()
-    problems = []
+    problems: list[Problem] = []
     for item in items:
-        for check in (partial(check_name, item.name), partial(item.spec.preflight, gateway.default_model, dialect)):
-            try:
-                check()
-            except SpecError as exc:
-                problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
+        try:
+            check_name(item.name)
+        except SpecError as exc:
+            problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
+    try:
+        preflight_items(items, gateway.default_model, gateway.get_dialect())
+    except SpecError as exc:
+        problems += exc.problems
     if problems:
         raise SpecError(problems, "batch")
 

@@ -188,11 +188,23 @@ def preflight_items(items: list[ManifestItem], default_model: str, dialect: Dial
     Raises:
         SpecError: listing every problem of every item, each named by its item.
     """
-    problems: list[Problem] = []
+    found: dict[Problem, list[str]] = {}
     for item in items:
         try:
             item.spec.preflight(default_model, dialect)
         except SpecError as exc:
-            problems += _within(item.name, exc.problems)
-    if problems:
-        raise SpecError(problems, "batch")
+            for problem in exc.problems:
+                found.setdefault(problem, []).append(item.name)
+    if found:
+        raise SpecError([_shared(problem, names) for problem, names in found.items()], "batch")
+
+
+SHOWN_ITEMS: Final = 3
+"""Items named in a problem several share; the count gives the rest."""
+
+
+def _shared(problem: Problem, names: list[str]) -> Problem:
+    """The problem named by every item that has it (`a, b, c and 2 more: model`): one line for what
+    the defaults gave every item, not one per item."""
+    shown = ", ".join(names[:SHOWN_ITEMS]) + (f" and {len(names) - SHOWN_ITEMS} more" if len(names) > SHOWN_ITEMS else "")
+    return problem.model_copy(update={"field": f"{shown}: {problem.field}"})

@@ -113,10 +113,13 @@ def check_request(request: CreateTaskRequest) -> list[Problem]:
         return []
     spec = find_model(request.model)
     if spec is None:
+        known = [id_ for model in catalog().models.values() for id_ in (model.id, model.byteplus_id)]
+        close = difflib.get_close_matches(request.model, known, n=1, cutoff=0.8)
+        guess = f"did you mean {close[0]!r}?" if close else "see `seedance models` for the known ids"
         return [
             Problem(
                 field="model",
-                message=f"{request.model!r} is not a Seedance model or endpoint; see `seedance models` for the known ids",
+                message=f"{request.model!r} is not a Seedance model or endpoint; {guess}",
                 code="InvalidEndpointOrModel.NotFound",
             )
         ]

@@ -178,3 +178,15 @@ def test_a_spec_file_a_manifest_names_but_cannot_read_is_one_problem_among_the_o
     assert [item.name for item in items] == ["a", "b"]
     assert [problem.field for problem in problems] == ["items[1] (nothere.yaml): file", "b: promt"]
     assert problems[0].message.startswith("cannot read")
+
+
+def test_a_problem_every_item_shares_is_one_line_naming_them(tmp_path: Path) -> None:
+    typo = "doubao-seedance-1-0-lite-t2v-25042"
+    names = [f"shot-{i}" for i in range(5)]
+    items = load_manifest(write(tmp_path, {"defaults": {"model": typo, "prompt": "p"}, "items": [{"name": n} for n in names]}))
+    with pytest.raises(SpecError) as caught:
+        preflight_items(items, MODEL)
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"shot-0, shot-1, shot-2 and 2 more: model: {typo!r} is not a Seedance model or endpoint; "
+        "did you mean 'doubao-seedance-1-0-lite-t2v-250428'?"
+    ]
