@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Protocol
@@ -54,8 +55,11 @@ def save_local_blocks(
     S3Bucket(bucket_name=stack.bucket, credentials=credentials, bucket_folder="seedance").save(bucket_block, overwrite=True)
 
 
-def run_demo(out_dir: Path, *, latency: float = 2.0) -> GenerationResult:
-    """Start the local stack, save blocks for it, run generate-video on the bundled sample, stop the stack.
+def run_demo(
+    out_dir: Path, *, latency: float = 2.0, then: Callable[[LocalStack, GenerationResult], None] | None = None
+) -> GenerationResult:
+    """Start the local stack, save blocks for it, run generate-video on the bundled sample, call
+    `then` (with the stack still up), stop the stack.
 
     The outputs stay on this machine, under `out_dir/demo/<task id>/`: the stack's S3 server goes with it.
     """
@@ -65,4 +69,7 @@ def run_demo(out_dir: Path, *, latency: float = 2.0) -> GenerationResult:
     with DevStack(api_key=secrets.token_urlsafe(24), latency=latency, log_dir=out_dir / "logs") as stack:
         save_local_blocks(stack)
         spec = load_spec(samples / "demo.yaml")
-        return generate_video(spec=spec, out_dir=str(out_dir), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="demo")
+        result = generate_video(spec=spec, out_dir=str(out_dir), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK, name="demo")
+        if then is not None:
+            then(stack, result)
+        return result

@@ -13,7 +13,10 @@ import atexit
 import gc
 import json
 import os
+import signal
+import threading
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,7 +36,9 @@ from seedance.errors import SeedanceError
 
 if TYPE_CHECKING:
     from blocks.gateway import SeedanceGateway
+    from cli.demo import LocalStack
     from cli.prepare import Generation
+    from seedance.results import GenerationResult
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
 app.add_typer(blocks_app, name="blocks")
@@ -155,17 +160,46 @@ def generate(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the demo video and its logs.")] = Path("out/demo"),
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the local gateway and S3 up after the video, with their blocks saved, until Ctrl-C."),
+    ] = False,
 ) -> None:
     """Run the pipeline end to end on this machine (local S3 + local gateway); prints the MP4 path last."""
     from cli.demo import run_demo
     from cli.server import connect
 
     try:
-        connect()
-        result = run_demo(out.resolve())
+        api = connect()
+        result = run_demo(out.resolve(), then=partial(_keep_serving, api) if keep else None)
     except SeedanceError as exc:
         fail(exc)
+    if not keep:
+        typer.echo(str(result.files.video))
+
+
+def _keep_serving(api: str, stack: LocalStack, result: GenerationResult) -> None:
+    """Print the demo's video, say how to use the stack the demo leaves up, and wait for Ctrl-C."""
+    from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
+
     typer.echo(str(result.files.video))
+    for line in (
+        f"the local stack stays up: gateway {stack.gateway_url}, S3 {stack.s3_endpoint} (bucket {stack.bucket})",
+        f"blocks `{GATEWAY_BLOCK}` and `{BUCKET_BLOCK}` are saved on the Prefect API at {api}; in another shell, with"
+        f" the same PREFECT_HOME ({os.environ.get('PREFECT_HOME') or '~/.prefect'}) or PREFECT_API_URL={api}:",
+        f"  seedance batch examples/batch.yaml --out out/batch --gateway {GATEWAY_BLOCK} --bucket {BUCKET_BLOCK}",
+        "Ctrl-C stops it",
+    ):
+        stderr.print(escape(line))
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a `kill` too stops the stack's servers, not only this process
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        stderr.print("stopping the local stack")
 
 
 @app.command()

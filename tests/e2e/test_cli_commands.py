@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from local_gateway.devstack import DevStack
@@ -167,14 +171,38 @@ def test_blocks_saved_from_the_shell_are_the_ones_a_run_uses(stack: DevStack, pr
     assert "PUT s3://seedance-assets/seedance/inputs/sha256/" in done.stdout
 
 
-def test_demo_makes_a_video_on_this_machine(tmp_path: Path) -> None:
+def test_demo_makes_a_video_on_this_machine_and_keeps_its_stack_up_until_ctrl_c(tmp_path: Path) -> None:
     # On a Prefect server of its own, as on a fresh machine: the demo saves blocks named `local` and
     # `local-assets`, which would repoint the session's blocks of the same names at its own stack.
     env = prefect_env(tmp_path)
-    try:
-        done = seedance("demo", "--out", str(tmp_path / "demo"), env=env, timeout=600)
-    finally:
-        seedance("server", "stop", env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    video = Path(done.stdout.strip().splitlines()[-1])
-    assert video.is_file() and probe(video).has_audio
+    with subprocess.Popen(
+        [sys.executable, "-m", "cli", "demo", "--out", str(tmp_path / "demo"), "--keep"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as demo:
+        try:
+            assert demo.stdout is not None and demo.stderr is not None
+            video = Path(demo.stdout.readline().strip())  # blocks until the video is made
+            assert video.is_file() and probe(video).has_audio, demo.stderr.read() if demo.poll() is not None else video
+            lines: list[str] = []
+            while not lines or lines[-1] != "Ctrl-C stops it":
+                line = demo.stderr.readline()
+                assert line, f"the demo ended (exit {demo.wait()}) without keeping its stack up: {lines[-5:]}"
+                lines.append(line.strip())
+            [stack] = [line for line in lines if line.startswith("the local stack stays up: gateway ")]
+            gateway = stack.split("gateway ")[1].split(",")[0]
+            assert "seedance batch examples/batch.yaml --out out/batch --gateway local --bucket local-assets" in lines
+            # the stack and its blocks answer another command while the demo waits
+            status = seedance("status", video.parent.name, "--gateway", "local", "--json", env=env)
+            assert status.returncode == 0 and json.loads(status.stdout)["status"] == "succeeded", status.stderr
+            demo.send_signal(signal.SIGINT)
+            assert demo.wait(timeout=60) == 0
+            with pytest.raises(httpx.TransportError):
+                httpx.get(gateway, timeout=2)  # stopped with the demo
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+            seedance("server", "stop", env=env)
