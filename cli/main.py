@@ -133,7 +133,7 @@ def generate(
             _dry_run(planned, block, bucket, as_json)
             return
         api_url = api_url or connect()
-        if spec.uploads():
+        if bucket or spec.uploads():  # a bucket named is checked even when unused: a typo is not ignored
             bucket_block(bucket, api_url)
     except SeedanceError as exc:
         fail(exc)
@@ -234,7 +234,7 @@ def batch(
             _dry_run(planned, block, bucket, as_json)
             return
         api_url = api_url or connect()
-        if any(item.spec.uploads() for item in items):
+        if bucket or any(item.spec.uploads() for item in items):
             bucket_block(bucket, api_url)
     except SeedanceError as exc:
         fail(exc)

@@ -167,6 +167,11 @@ def test_a_missing_block_is_one_line_and_a_hint(cli_env: dict[str, str], prefect
         "hint: save it with `seedance blocks save-gateway nosuch`, or leave --gateway out to use ARK_API_KEY and ARK_BASE_URL",
     ]
     assert len(done.stderr.strip().splitlines()) == 2
+    unused = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--bucket", "nosuch")  # text only: no upload
+    assert unused.returncode == 2
+    assert (
+        last_lines_are_the_error(unused, 1)[0] == f"error: no bucket block named 'nosuch' on the Prefect API at {prefect_api_url}"
+    )
 
 
 def test_a_wrong_api_key_is_one_line_and_a_hint(cli_env: dict[str, str], stack: DevStack, tmp_path: Path) -> None:
