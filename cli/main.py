@@ -117,7 +117,7 @@ def generate(
 ) -> None:
     """Run the generate-video flow for one spec; the video's location (a path or an s3:// URI) is the last line printed."""
     from cli.budget import over_budget
-    from cli.prepare import open_gateway, plan_generations, preflight_spec
+    from cli.prepare import open_gateway, plan_generations, preflight_spec, to_be_paid
     from cli.resolve import bucket_block
     from cli.server import connect
     from seedance.spec import read_spec
@@ -128,7 +128,7 @@ def generate(
         block, api_url = open_gateway(gateway, dry_run=dry_run)
         preflight_spec(spec, unknown, block, spec_file)
         planned = plan_generations([(name or spec.name or spec_file.stem, spec)], block, salt)
-        over_budget([(generation.name, generation.estimate) for generation in planned], budget)
+        over_budget([(generation.name, generation.estimate) for generation in to_be_paid(planned)], budget)
         if dry_run:
             _dry_run(planned, block, bucket, as_json)
             return
@@ -216,7 +216,7 @@ def batch(
 ) -> None:
     """Generate every item of a manifest, polled together; prints each video's location, one per line."""
     from cli.budget import over_budget
-    from cli.prepare import open_gateway, plan_generations, preflight_manifest
+    from cli.prepare import open_gateway, plan_generations, preflight_manifest, to_be_paid
     from cli.resolve import bucket_block
     from cli.server import connect
     from seedance.manifest import read_manifest
@@ -226,7 +226,7 @@ def batch(
         block, api_url = open_gateway(gateway, dry_run=dry_run)
         preflight_manifest(items, problems, block, manifest)
         planned = plan_generations([(item.name, item.spec) for item in items], block, None)
-        refused = over_budget([(generation.name, generation.estimate) for generation in planned], budget)
+        refused = over_budget([(generation.name, generation.estimate) for generation in to_be_paid(planned)], budget)
         if refused:
             warning = f"budget {budget}: {', '.join(refused)} would pass it and will not be submitted"
             stderr.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -25,6 +25,7 @@ from seedance.waiting import expected_seconds
 
 if TYPE_CHECKING:
     from blocks.gateway import SeedanceGateway
+    from seedance.intents import Intent
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,28 @@ def plan_generations(named: list[tuple[str, GenerationSpec]], gateway: SeedanceG
         )
         for name, spec in named
     ]
+
+
+def to_be_paid(generations: list[Generation]) -> list[Generation]:
+    """The generations a run would pay for: those whose intent has no task yet. One with a task is
+    resumed, at no new cost (its estimate is already in the ledger), so a budget check leaves it out.
+
+    Read from the intent store without Prefect when the state is files or `SEEDANCE_STATE_URL`
+    (this check runs before any Prefect server); a `SEEDANCE_STATE_BLOCK` is loaded from Prefect.
+    """
+    from seedance.settings import get_settings
+
+    settings = get_settings()
+    if settings.state_block:
+        from blocks.state import open_intent_store
+
+        store = open_intent_store(settings)
+    else:
+        from seedance.state import intent_store
+
+        store = intent_store(settings)
+    return [generation for generation in generations if not _has_task(store.get(generation.plan.intent_key))]
+
+
+def _has_task(intent: Intent | None) -> bool:
+    return intent is not None and intent.task_id is not None

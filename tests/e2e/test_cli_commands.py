@@ -120,6 +120,10 @@ def test_the_example_manifest_runs_then_status_and_list_show_its_generations(env
     assert {
         (intent["ledger"]["status"], intent["ledger"]["billed_cost"] is not None) for intent in json.loads(listed.stdout)
     } == {("succeeded", True)}
+    # run again under a budget none of them would fit: all three resume, nothing new is paid, nothing is refused
+    again = seedance("batch", str(EXAMPLES / "batch.yaml"), "--out", str(tmp_path / "out"), *BLOCKS, "--budget", "1 CNY", env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "warning" not in again.stderr and again.stderr.count("(resumed) succeeded") == 3, again.stderr
     table = seedance("list", "--limit", "1", env=env)
     assert table.returncode == 0
     [row] = [line for line in table.stdout.splitlines() if " cgt-" in line]  # piped: whole, one line per generation
