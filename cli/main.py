@@ -340,9 +340,11 @@ def models(
     if as_json:
         typer.echo(json.dumps([spec.model_dump(mode="json") for spec in known.models.values()], indent=2))
         return
-    table = Table("model id", "BytePlus id", "resolutions", "durations", "modes", "references", "audio", "task types")
-    for column in table.columns[:2]:
-        column.overflow = "fold"  # an id cut short with "…" is no id: fold it instead
+    # ids whole, one per line (the BytePlus one under the Volcengine one): the other columns wrap first
+    table = Table("model id / BytePlus id", "resolutions", "durations", "modes", "references", "audio", "task types")
+    table.columns[0].no_wrap = True
+    for column in table.columns[1:]:
+        column.overflow = "fold"  # folded, not cut short with "…"
     for spec in known.models.values():
 
         def mark(field: str, text: str, spec: ModelSpec = spec) -> str:
@@ -354,8 +356,7 @@ def models(
             else "—"
         )
         table.add_row(
-            spec.id,
-            spec.byteplus_id,
+            f"{spec.id}\n{spec.byteplus_id}",
             mark("resolutions", ", ".join(spec.resolutions)),
             mark("max_duration", spec.durations()),
             ", ".join(sorted(mode.value for mode in spec.modes)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -150,10 +151,16 @@ def test_the_examples_pass_estimate(tmp_path: Path) -> None:
     assert "shot-03" in table.stdout and "total (3 items)" in table.stdout
 
 
-def test_models_lists_the_catalog(tmp_path: Path) -> None:
+def test_models_lists_the_catalog_with_every_id_whole_on_a_terminal_100_columns_wide(tmp_path: Path) -> None:
     done = seedance("models", "--json", env=prefect_env(tmp_path))
     assert done.returncode == 0
-    assert "doubao-seedance-2-0-260128" in {model["id"] for model in json.loads(done.stdout)}
+    known = json.loads(done.stdout)
+    assert "doubao-seedance-2-0-260128" in {model["id"] for model in known}
+    terminal = prefect_env(tmp_path) | {"FORCE_COLOR": "1", "COLUMNS": "100"}  # rich then draws for a terminal
+    table = re.sub(r"\x1b\[[0-9;]*m", "", seedance("models", env=terminal).stdout)
+    assert max(len(line) for line in table.splitlines()) <= 100
+    cells = {cell.strip() for line in table.splitlines() for cell in line.split("│")}
+    assert {id_ for model in known for id_ in (model["id"], model["byteplus_id"])} <= cells
 
 
 def test_blocks_saved_from_the_shell_are_the_ones_a_run_uses(stack: DevStack, prefect_api_url: str, tmp_path: Path) -> None:
