@@ -102,6 +102,8 @@ def _report(source: str, items: list[ReportItem], prices: PriceTable) -> Estimat
 def render_report(report: EstimateReport) -> Table:
     """The report as a rich table: one row per item, a total row per currency, notes as numbered footnotes."""
     table = Table("item", "model", "size", "seconds", "tokens", "price/M", "cost", title=f"Estimate: {report.source}")
+    for column in table.columns:
+        column.overflow = "fold"  # a narrow terminal folds names and ids, never cuts them short with "…"
     for column in table.columns[3:]:
         column.justify = "right"
     footnotes: list[str] = []

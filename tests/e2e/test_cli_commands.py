@@ -149,6 +149,8 @@ def test_the_examples_pass_estimate(tmp_path: Path) -> None:
         assert len(report["items"]) == items and float(report["totals"]["CNY"]) > 0
     table = seedance("estimate", str(EXAMPLES / "storyboard.yaml"), env=env)
     assert "shot-03" in table.stdout and "total (3 items)" in table.stdout
+    narrow = seedance("estimate", str(EXAMPLES / "batch.yaml"), env=env | {"FORCE_COLOR": "1", "COLUMNS": "80"})
+    assert narrow.returncode == 0 and "…" not in narrow.stdout  # folded, not cut short
 
 
 def test_models_lists_the_catalog_with_every_id_whole_on_a_terminal_100_columns_wide(tmp_path: Path) -> None:
