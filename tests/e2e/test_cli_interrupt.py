@@ -115,29 +115,38 @@ def test_cancel_cancels_a_queued_task_once_and_for_all(queue_stack: DevStack, tm
     assert missing.returncode == 1 and missing.stderr.strip() == "error: the gateway knows no task cgt-20260101000000-nosuch"
 
 
-def test_cancel_of_a_task_that_has_ended_says_where_to_see_how(stack: DevStack, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stack_fixture", "status", "lines"),
+    [
+        (
+            "running_stack",
+            "running",
+            [
+                "error: task {task_id} is already running upstream: Ark cannot cancel it; it will finish and be billed",
+                "hint: collect it by running the command that started it again: it resumes the task",
+            ],
+        ),
+        (
+            "stack",
+            "succeeded",
+            [
+                "error: task {task_id} has already ended upstream; nothing to cancel",
+                "hint: `seedance status {task_id}` shows how it ended",
+            ],
+        ),
+    ],
+)
+def test_cancel_of_a_task_no_longer_queued_says_why_not_and_what_to_do(
+    stack_fixture: str, status: str, lines: list[str], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    stack: DevStack = request.getfixturevalue(stack_fixture)
     env = prefect_env(tmp_path) | stack_env(stack)
     task_id = create_task(stack)
-    wait_until(lambda: status_of(stack, task_id) == "succeeded", 60, "the task to succeed", interval=0.1)
+    wait_until(lambda: status_of(stack, task_id) == status, 60, f"the task to be {status}", interval=0.1)
     done = seedance("cancel", task_id, env=env)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        f"error: task {task_id} has already ended upstream; nothing to cancel",
-        f"hint: `seedance status {task_id}` shows how it ended",
-    ]
-
-
-def test_cancel_says_a_running_task_cannot_be_cancelled_and_will_be_billed(running_stack: DevStack, tmp_path: Path) -> None:
-    env = prefect_env(tmp_path) | stack_env(running_stack)
-    task_id = create_task(running_stack)
-    wait_until(lambda: status_of(running_stack, task_id) == "running", 30, "the task to run", interval=0.1)
-    done = seedance("cancel", task_id, env=env)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        f"error: task {task_id} is already running upstream: Ark cannot cancel it; it will finish and be billed",
-        "hint: collect it by running the command that started it again: it resumes the task",
-    ]
-    assert status_of(running_stack, task_id) == "running"
+    assert done.stderr.strip().splitlines() == [line.format(task_id=task_id) for line in lines]
+    assert status_of(stack, task_id) == status  # a running task is left running
 
 
 def test_status_of_an_unknown_task_is_one_line(queue_stack: DevStack, tmp_path: Path) -> None:
