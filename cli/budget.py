@@ -29,11 +29,12 @@ def estimate_billed(spec: GenerationSpec, default_model: str, dialect: Dialect, 
         return None
 
 
-def over_budget(estimates: Sequence[tuple[str, Estimate | None]], budget_text: str | None) -> list[str]:
+def over_budget(estimates: Sequence[tuple[str, Estimate | None]], budget_text: str | None, *, resumed: int = 0) -> list[str]:
     """The items (by name) the run budget would refuse, reserved in order as the flow reserves them.
+    `estimates` are the items that would be paid for; `resumed` more resume a task, at no new cost.
 
     Raises:
-        BudgetExceededError: not one item fits; nothing would be sent.
+        BudgetExceededError: not one item fits and none resumes; nothing would be sent.
         SpecError: the budget is not an amount and a currency, is in another currency than the
             prices, or an item cannot be priced (a budget cannot be checked without a price).
     """
@@ -64,7 +65,7 @@ def over_budget(estimates: Sequence[tuple[str, Estimate | None]], budget_text: s
             refused.append(name)
         else:
             committed += estimate.cost
-    if refused and len(refused) == len(estimates):
+    if refused and len(refused) == len(estimates) and not resumed:
         first = estimates[0][1]
         assert first is not None
         raise BudgetExceededError(

@@ -80,7 +80,10 @@ def hint_for(exc: BaseException) -> str | None:
     if isinstance(exc, UsageError):
         return exc.hint
     if isinstance(exc, SpecError) and exc.source == BUDGET:
-        return "nothing was sent; give --budget (or SEEDANCE_BUDGET) as an amount and the prices' currency, e.g. '20 CNY'"
+        return (
+            "nothing was sent; a budget (--budget or SEEDANCE_BUDGET) is an amount in the prices' currency, e.g. '20 CNY', "
+            "and checks only models the price file prices"
+        )
     if isinstance(exc, SpecError):
         return "nothing was sent; fix the file and run again (`seedance models` lists what each model accepts)"
     if isinstance(exc, ConfigurationError):

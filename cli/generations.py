@@ -214,12 +214,16 @@ class Listed:
 
     @property
     def cost(self) -> str:
+        from seedance.ledger import EntryStatus
+
         entry = self.entry
         if entry is None:
             return "—"
         if entry.billed_cost is not None:
             return f"{entry.billed_cost} {entry.currency}"
-        return f"≈{entry.estimated_cost} {entry.currency}" if not entry.status.settled else f"0 {entry.currency}"
+        if entry.status in (EntryStatus.RESERVED, EntryStatus.SUCCEEDED):  # a success without a token count: its estimate
+            return f"≈{entry.estimated_cost} {entry.currency}"
+        return f"0 {entry.currency}"
 
     def as_json(self) -> dict[str, object]:
         """The intent's record (for a forgotten one, the same keys from its ledger entry) and its ledger entry."""

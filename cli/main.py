@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from blocks.gateway import SeedanceGateway
     from cli.demo import LocalStack
     from cli.prepare import Generation
+    from seedance.cost.estimate import Estimate
     from seedance.results import GenerationResult
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Seedance video generation, as a dependable pipeline.")
@@ -117,7 +118,7 @@ def generate(
 ) -> None:
     """Run the generate-video flow for one spec; the video's location (a path or an s3:// URI) is the last line printed."""
     from cli.budget import over_budget
-    from cli.prepare import open_gateway, plan_generations, preflight_spec, to_be_paid
+    from cli.prepare import open_gateway, plan_generations, preflight_spec
     from cli.resolve import bucket_block
     from cli.server import connect
     from seedance.spec import read_spec
@@ -128,7 +129,8 @@ def generate(
         block, api_url = open_gateway(gateway, dry_run=dry_run)
         preflight_spec(spec, unknown, block, spec_file)
         planned = plan_generations([(name or spec.name or spec_file.stem, spec)], block, salt)
-        over_budget([(generation.name, generation.estimate) for generation in to_be_paid(planned)], budget)
+        paid, resumed = _new_spend(planned, budget)
+        over_budget(paid, budget, resumed=resumed)
         if dry_run:
             _dry_run(planned, block, bucket, as_json)
             return
@@ -178,6 +180,15 @@ def demo(
         typer.echo(str(result.files.video))
 
 
+def _new_spend(planned: list[Generation], budget: str | None) -> tuple[list[tuple[str, Estimate | None]], int]:
+    """What a budget check counts: the estimates of the generations to be paid for, and how many
+    others resume a task (none looked up without a budget: nothing is read then)."""
+    from cli.prepare import to_be_paid
+
+    paid = to_be_paid(planned) if budget else planned
+    return [(generation.name, generation.estimate) for generation in paid], len(planned) - len(paid)
+
+
 def _keep_serving(api: str, stack: LocalStack, result: GenerationResult) -> None:
     """Print the demo's video, say how to use the stack the demo leaves up, and wait for Ctrl-C."""
     from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
@@ -195,10 +206,11 @@ def _keep_serving(api: str, stack: LocalStack, result: GenerationResult) -> None
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # a `kill` too stops the stack's servers, not only this process
 
-    signal.signal(signal.SIGTERM, stop)
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
+        signal.signal(signal.SIGTERM, previous)  # a second kill during the shutdown is not caught again
         stderr.print("stopping the local stack")
 
 
@@ -216,7 +228,7 @@ def batch(
 ) -> None:
     """Generate every item of a manifest, polled together; prints each video's location, one per line."""
     from cli.budget import over_budget
-    from cli.prepare import open_gateway, plan_generations, preflight_manifest, to_be_paid
+    from cli.prepare import open_gateway, plan_generations, preflight_manifest
     from cli.resolve import bucket_block
     from cli.server import connect
     from seedance.manifest import read_manifest
@@ -226,7 +238,8 @@ def batch(
         block, api_url = open_gateway(gateway, dry_run=dry_run)
         preflight_manifest(items, problems, block, manifest)
         planned = plan_generations([(item.name, item.spec) for item in items], block, None)
-        refused = over_budget([(generation.name, generation.estimate) for generation in to_be_paid(planned)], budget)
+        paid, resumed = _new_spend(planned, budget)
+        refused = over_budget(paid, budget, resumed=resumed)
         if refused:
             warning = f"budget {budget}: {', '.join(refused)} would pass it and will not be submitted"
             stderr.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -155,20 +155,17 @@ def to_be_paid(generations: list[Generation]) -> list[Generation]:
     """The generations a run would pay for: those whose intent has no task yet. One with a task is
     resumed, at no new cost (its estimate is already in the ledger), so a budget check leaves it out.
 
-    Read from the intent store without Prefect when the state is files or `SEEDANCE_STATE_URL`
-    (this check runs before any Prefect server); a `SEEDANCE_STATE_BLOCK` is loaded from Prefect.
+    Read from the intent store without Prefect (this check runs before any Prefect server): files or
+    `SEEDANCE_STATE_URL`. A `SEEDANCE_STATE_BLOCK` would need Prefect, so then every generation is
+    counted, as if none resumed: the check can only refuse too much, never too little.
     """
     from seedance.settings import get_settings
+    from seedance.state import intent_store
 
     settings = get_settings()
     if settings.state_block:
-        from blocks.state import open_intent_store
-
-        store = open_intent_store(settings)
-    else:
-        from seedance.state import intent_store
-
-        store = intent_store(settings)
+        return generations
+    store = intent_store(settings)
     return [generation for generation in generations if not _has_task(store.get(generation.plan.intent_key))]
 
 

@@ -142,7 +142,8 @@ def _refuse_a_manifest_without_items(data: Mapping[str, Any], location: str) -> 
             manifest key it resembles, and one for the missing `items`.
     """
     strays = [str(key) for key in data if key not in SPEC_FIELDS and key not in MANIFEST_KEYS]
-    resembling = {key: difflib.get_close_matches(key, MANIFEST_KEYS, n=1) for key in strays}
+    # 0.75: `itmes` (0.8) and `iterms` look like `items`; `title`, `notes`, `steps` (0.6) do not
+    resembling = {key: difflib.get_close_matches(key, MANIFEST_KEYS, n=1, cutoff=0.75) for key in strays}
     if "defaults" not in data and not any(resembling.values()):
         return
     problems = [

@@ -91,7 +91,8 @@ def test_a_batch_dry_run_reads_blocks_from_the_running_api(env: dict[str, str], 
     assert unwritten.returncode == 2
     assert unwritten.stderr.splitlines() == [
         "error: budget: '1.5' is not a budget; write an amount and a currency, e.g. '20 CNY' or '5 USD'",
-        "hint: nothing was sent; give --budget (or SEEDANCE_BUDGET) as an amount and the prices' currency, e.g. '20 CNY'",
+        "hint: nothing was sent; a budget (--budget or SEEDANCE_BUDGET) is an amount in the prices' currency, "
+        "e.g. '20 CNY', and checks only models the price file prices",
     ]
 
 

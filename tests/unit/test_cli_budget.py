@@ -41,6 +41,11 @@ def test_nothing_fitting_is_refused_before_anything_runs() -> None:
         over_budget([("a", estimate("3")), ("b", estimate("2"))], "1 CNY")
 
 
+def test_a_run_that_resumes_items_is_not_refused_for_its_new_ones_alone() -> None:
+    # 3 items resume their tasks (no new cost); the one new item is past the budget: it alone is refused
+    assert over_budget([("new", estimate("3"))], "1 CNY", resumed=3) == ["new"]
+
+
 @pytest.mark.parametrize(
     ("items", "budget", "message"),
     [

@@ -190,3 +190,10 @@ def test_a_problem_every_item_shares_is_one_line_naming_them(tmp_path: Path) -> 
         f"shot-0, shot-1, shot-2 and 2 more: model: {typo!r} is not a Seedance model or endpoint; "
         "did you mean 'doubao-seedance-1-0-lite-t2v-250428'?"
     ]
+
+
+def test_a_spec_with_a_stray_key_is_a_spec_not_a_manifest_missing_items(tmp_path: Path) -> None:
+    path = write(tmp_path, {"model": MODEL, "prompt": "p", "title": "a boat"})
+    items, problems = read_manifest(path)
+    assert [item.name for item in items] == ["spec"]
+    assert [str(problem) for problem in problems] == ["title: is not a parameter of this API"]
