@@ -134,8 +134,13 @@ def fail(exc: BaseException, code: int | None = None) -> NoReturn:
         stderr.print(f"[bold red]error:[/] {escape(line)}")
     hint = hint_for(exc)
     if hint:
-        stderr.print(f"[yellow]hint:[/] {escape(hint)}")
+        print_hint(hint)
     raise typer.Exit(exit_code(exc) if code is None else code)
+
+
+def print_hint(hint: str) -> None:
+    """What to do, as a `hint:` line on stderr; escaped, not read as markup."""
+    stderr.print(f"[yellow]hint:[/] {escape(hint)}")
 
 
 class _NoDrainProgress(logging.Filter):

@@ -19,7 +19,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from cli.errors import UsageError, fail, stderr
+from cli.errors import UsageError, fail, print_hint, stderr
 from cli.output import print_table
 from seedance.errors import SeedanceError
 
@@ -126,9 +126,9 @@ def cancel(reference: Reference, gateway: GatewayOption = None, as_json: JsonOpt
     else:
         stderr.print(f"[bold red]error:[/] {escape(_NOT_CANCELLED[outcome].format(task_id=task_id))}")
         if outcome == "running":
-            stderr.print("[yellow]hint:[/] collect it by running the command that started it again: it resumes the task")
+            print_hint("collect it by running the command that started it again: it resumes the task")
         elif outcome == "finished":
-            stderr.print(f"[yellow]hint:[/] `seedance status {escape(task_id)}` shows how it ended")
+            print_hint(f"`seedance status {task_id}` shows how it ended")
     if outcome != "cancelled":
         raise typer.Exit(1)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import typer
 from rich.markup import escape
 
-from cli.errors import fail, hint_for_type, stderr
+from cli.errors import fail, hint_for_type, print_hint, stderr
 from cli.progress import Mode, Progress, choose_mode, shown
 from seedance.errors import ArkError, SeedanceError
 
@@ -158,18 +158,16 @@ def print_failures(failed: list[BatchItem]) -> None:
             hint = hint_for_type(error.get("type"))
             if hint and hint not in hints:
                 hints.append(hint)
-    _print_hints(hints)
+    for hint in hints:
+        print_hint(hint)
     # those not submitted first: the refusal that stopped them, and its hint, are printed last
     for (error_type, _), items in sorted(shared.items(), key=lambda group: group[0][0] != "BatchStoppedError"):
         names = ", ".join(item.name for item in items[:SHOWN_NAMES]) + (", …" if len(items) > SHOWN_NAMES else "")
         who = items[0].name if len(items) == 1 else f"{len(items)} items ({names})"
         stderr.print(f"[bold red]failed:[/] {escape(f'{who}: {_one_line(items[0].error or {})}')}")
-        _print_hints([hint] if (hint := hint_for_type(error_type)) else [])
-
-
-def _print_hints(hints: list[str]) -> None:
-    for hint in hints:
-        stderr.print(f"[yellow]hint:[/] {escape(hint)}")
+        hint = hint_for_type(error_type)
+        if hint:
+            print_hint(hint)
 
 
 SHOWN_NAMES: Final = 3
@@ -206,9 +204,7 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
             report = cancel_tasks(client, task_ids)
     except ArkError as exc:
         say(f"[bold red]interrupted:[/] could not cancel {', '.join(task_ids)} upstream: {escape(str(exc))}")
-        say(
-            f"[yellow]hint:[/] cancel a queued task with `seedance cancel TASK_ID`, or collect it with `{escape(resume_command())}`"
-        )
+        print_hint(f"cancel a queued task with `seedance cancel TASK_ID`, or collect it with `{resume_command()}`")
         return
     keys = {row.task_id: row.intent_key for row in progress.rows if row.task_id and row.intent_key}
     for task_id in report.cancelled:
@@ -222,7 +218,4 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
     for row in creating:
         say(f"interrupted: {escape(row.name)} was being created: a task may exist (intent {row.intent_key})")
     if report.running or report.finished or creating:
-        say(
-            f"[yellow]hint:[/] collect it with `{escape(resume_command())}`: "
-            "the same command resumes its task instead of paying again"
-        )
+        print_hint(f"collect it with `{resume_command()}`: the same command resumes its task instead of paying again")
