@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from prefect import get_run_logger, task
 
 from blocks.bucket import s3_client
-from seedance.errors import Problem, SpecError, StorageError
+from seedance.errors import Problem, SpecError
 from seedance.locations import S3Object, is_s3
 from seedance.manifest import ManifestItem, load_manifest, load_manifest_at
 from seedance.storage import is_missing, s3_errors
@@ -41,13 +41,14 @@ def read_manifest_at(location: str, bucket: S3Bucket | None) -> list[ManifestIte
             try:
                 found = S3Object.parse(url)
                 with s3_errors("read of", url):
-                    return s3.get_object(Bucket=found.bucket, Key=found.key)["Body"].read().decode("utf-8")
+                    try:
+                        return s3.get_object(Bucket=found.bucket, Key=found.key)["Body"].read().decode("utf-8")
+                    except ClientError as exc:
+                        if is_missing(exc):
+                            raise SpecError([Problem(field="file", message="no such object")], url) from None
+                        raise
             except ValueError as exc:  # not s3://bucket/key, or not UTF-8 text
                 raise SpecError([Problem(field="file", message=str(exc))], url) from None
-            except StorageError as exc:
-                if isinstance(exc.__cause__, ClientError) and is_missing(exc.__cause__):
-                    raise SpecError([Problem(field="file", message="no such object")], url) from None
-                raise
 
         items = load_manifest_at(location, read)
     else:
