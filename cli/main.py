@@ -169,11 +169,13 @@ def demo(
 ) -> None:
     """Run the pipeline end to end on this machine (local S3 + local gateway); prints the MP4 path last."""
     from cli.demo import run_demo
+    from cli.run import heartbeats_only_if_asked
     from cli.server import connect
 
     try:
         api = connect()
-        result = run_demo(out.resolve(), then=partial(_keep_serving, api) if keep else None)
+        with heartbeats_only_if_asked():
+            result = run_demo(out.resolve(), then=partial(_keep_serving, api) if keep else None)
     except SeedanceError as exc:
         fail(exc)
     if not keep:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
@@ -51,13 +53,31 @@ def generate(spec: Path, env: dict[str, str], *options: str) -> subprocess.Compl
     return seedance("generate", str(spec), "--out", str(spec.parent / "out"), *options, env=env)
 
 
+def latest_run_id(out_dir: Path) -> UUID:
+    """The latest generate-video run whose outputs went to `out_dir`."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=20)
+    [run] = [run for run in runs if run.parameters.get("out_dir") == str(out_dir)][:1]
+    return run.id
+
+
 def run_log_lines(out_dir: Path) -> list[str]:
     """The log messages of the latest generate-video run whose outputs went to `out_dir`."""
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=20)
-        [run] = [run for run in runs if run.parameters.get("out_dir") == str(out_dir)][:1]
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[latest_run_id(out_dir)])))
     return [log.message for log in logs]
+
+
+def run_event_names(api_url: str, out_dir: Path) -> list[str]:
+    """The names of the events about that run, read once the server has stored its Completed event
+    (the server stores events in the background, in the order they came)."""
+    query = {"filter": {"any_resource": {"id": [f"prefect.flow-run.{latest_run_id(out_dir)}"]}}, "limit": 50}
+    deadline = time.monotonic() + 30
+    while True:
+        names = [event["event"] for event in httpx.post(f"{api_url}/events/filter", json=query, timeout=10).json()["events"]]
+        if "prefect.flow-run.Completed" in names or time.monotonic() > deadline:
+            return names
+        time.sleep(0.2)
 
 
 def last_lines_are_the_error(done: subprocess.CompletedProcess[str], count: int) -> list[str]:
@@ -117,6 +137,19 @@ def test_generate_to_s3_prints_the_videos_s3_uri_last(cli_env: dict[str, str], s
     kept = json.loads(stack.s3_client().get_object(Bucket=stack.bucket, Key=result_key)["Body"].read())
     assert kept["locations"]["video"] == uri
     assert stack.s3_client().head_object(Bucket=stack.bucket, Key=key)["ContentLength"] == kept["video"]["size_bytes"]
+
+
+@pytest.mark.parametrize("asked", [False, True], ids=["by-default", "asked-for"])
+def test_a_cli_run_sends_flow_run_heartbeats_only_when_asked(
+    cli_env: dict[str, str], prefect_api_url: str, tmp_path: Path, asked: bool
+) -> None:
+    """Prefect's heartbeat thread made every command end up to 1 s late (cli.run.heartbeats_only_if_asked)."""
+    env = cli_env | ({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"} if asked else {})
+    done = generate(write_spec(tmp_path, FAST_SPEC), env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = run_event_names(prefect_api_url, tmp_path / "out")
+    assert "prefect.flow-run.Completed" in names
+    assert ("prefect.flow-run.heartbeat" in names) is asked, names
 
 
 def test_json_prints_the_result_and_nothing_else(cli_env: dict[str, str], tmp_path: Path) -> None:
