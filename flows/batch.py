@@ -3,7 +3,6 @@ polled together, each collected the moment it finishes."""
 
 # Real annotations (no `from __future__`): Prefect builds the parameter schema from them.
 import math
-import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -29,7 +28,7 @@ from seedance.outputs import Folder, check_name
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist, shared_pause
-from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
+from tasks.limits import TaskSlots, ensure_limits
 from tasks.logs import route_core_logs
 
 if TYPE_CHECKING:
@@ -63,8 +62,6 @@ class Flight:
 PROGRESS_EVERY_SECONDS = 1.0
 """The progress artifact moves at most this often (and once more when the last item settles): each
 move is a call to the Prefect API, and a batch can settle many items a second."""
-SLOT_WAIT_SECONDS = 1.0
-"""How long a submitting thread waits for a task slot before it checks whether the run is stopping."""
 
 
 class BatchRun:
@@ -112,7 +109,6 @@ class BatchRun:
         self._progress = cast(
             UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos")
         )
-        self._stopping = threading.Event()
         self._threads = self._settings.batch_threads
         self._submitters = ThreadPoolExecutor(self._threads, thread_name_prefix="batch-submit")
         self._collectors = ThreadPoolExecutor(self._threads, thread_name_prefix="batch-collect")
@@ -130,7 +126,7 @@ class BatchRun:
     def __exit__(self, *exc_info: object) -> None:
         """Stop: items not yet started are dropped, and the threads finish the step they are in
         (a create or a download is never cut halfway; one waiting for a slot gives up)."""
-        self._stopping.set()
+        self._slots.stop_waiting()
         for pool in (self._submitters, self._collectors):
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -163,13 +159,9 @@ class BatchRun:
             self._poll()  # what it finds terminal is collected from the next step on
 
     def _submit(self, item: ManifestItem) -> Submission:
-        """Estimate, upload, check and create the item's task (on a submitting thread)."""
-        while True:
-            try:
-                return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, SLOT_WAIT_SECONDS, IN_RUN)
-            except NoFreeSlot:
-                if self._stopping.is_set():
-                    raise
+        """Estimate, upload, check and create the item's task (on a submitting thread), once it has a
+        task slot; a run that stops ends the wait (NoFreeSlot)."""
+        return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, None, IN_RUN)
 
     def _submitted(self, item: ManifestItem, future: "Future[Submission]") -> None:
         try:

@@ -35,7 +35,7 @@ from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.events import emit_generation_event, failed_payload, succeeded_payload
 from tasks.generation import read_generation, submit_generation
-from tasks.limits import TaskSlots
+from tasks.limits import LEASE_SECONDS, NoFreeSlot, TaskSlots
 from tasks.references import (
     check_references,
     check_references_in_run,
@@ -61,6 +61,8 @@ from tasks.results import (
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
 
+RESUMED_CHECK_SECONDS = 5.0
+"""How often a resumed task that waits for a slot is looked at again (a read-generation task run each time)."""
 DEFAULT_EXPIRES_AFTER = 172800
 """Ark's default `execution_expires_after` (48 h)."""
 
@@ -152,7 +154,7 @@ def submit(
 
     Raises:
         NoFreeSlot: no task slot came free within `slot_wait` seconds (None: waits as long as it
-            takes). Nothing was spent or created.
+            takes, or until `slots.stop_waiting`). Nothing was spent or created.
     """
     logger = get_run_logger()
     started = time.monotonic()
@@ -169,8 +171,7 @@ def submit(
         task_id, resumed = known.task_id, True
         store.put(known.model_copy(update={"owner": current_run.get_id()}))  # cancelling this run now cancels it
         logger.info("resuming task %s created by an earlier run (intent %s)", task_id, key)
-        if slots.limited and not read_generation(task_id, gateway).status.terminal:
-            slots.take(key, slot_wait)
+        _slot_for_resumed(slots, key, task_id, gateway, slot_wait)
     else:
         slots.take(key, slot_wait)
         try:
@@ -189,6 +190,40 @@ def submit(
         started=started,
         timings=timings,
     )
+
+
+def _slot_for_resumed(slots: TaskSlots, key: str, task_id: str, gateway: SeedanceGateway, slot_wait: float | None) -> None:
+    """Hold a slot for a resumed task while it is unfinished upstream; a task that has ended needs none.
+
+    The slot it waits for may be the one the run that created the task held when it died: that
+    frees itself only when its lease lapses (`tasks.limits.LEASE_SECONDS`), and the task may end
+    first. So the wait is said once in the run's logs, and the task is looked at again every
+    `RESUMED_CHECK_SECONDS`, the wait ending with it.
+
+    Raises:
+        NoFreeSlot: as `submit`.
+    """
+    if not slots.limited:
+        return
+    give_up = None if slot_wait is None else time.monotonic() + slot_wait
+    said = False
+    while not (task := read_generation(task_id, gateway)).status.terminal:
+        left = RESUMED_CHECK_SECONDS if give_up is None else max(0.0, min(RESUMED_CHECK_SECONDS, give_up - time.monotonic()))
+        try:
+            slots.take(key, left)
+            return
+        except NoFreeSlot:
+            if slots.stopped_waiting or (give_up is not None and time.monotonic() >= give_up):
+                raise
+        if not said:
+            said = True
+            get_run_logger().info(
+                "task %s is %s: waiting for a slot of %s (a run that died holding one frees it within %.0f s)",
+                task_id,
+                task.status.value,
+                slots.limit_name,
+                LEASE_SECONDS,
+            )
 
 
 def _create(

@@ -12,8 +12,9 @@ Concurrency page. Taking a slot is strict: a missing limit is an error, never "n
 Task slots are leases of `LEASE_SECONDS`, renewed while held, so the slots of a worker killed before
 it could release them free themselves when their leases run out (the server sweeps every 15 s).
 They are taken through the Prefect client's lease calls rather than `prefect.concurrency.sync.concurrency`:
-a batch must try for a slot without waiting long (it has tasks of its own to collect, whose slots it
-alone can free), and each acquisition that Prefect's service gives up on is logged as an ERROR.
+a wait for a slot must end when the run stops (a batch's submitting threads), and when the run itself
+holds every slot it must wait for one of its own to come back rather than ask the server; and each
+acquisition that Prefect's service gives up on is logged as an ERROR.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class TaskSlots:
         """Notified when this run gives a slot back: a `take` waiting on the run's own slots asks again."""
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._stopped_waiting = threading.Event()
 
     def __enter__(self) -> TaskSlots:
         if self.limit_name is not None:
@@ -135,31 +137,49 @@ class TaskSlots:
         """Whether the gateway has a task limit (otherwise `take` and `give_back` do nothing)."""
         return self.limit_name is not None
 
+    @property
+    def stopped_waiting(self) -> bool:
+        """Whether `stop_waiting` was called."""
+        return self._stopped_waiting.is_set()
+
+    def stop_waiting(self) -> None:
+        """Make every `take` that is waiting for a slot, and every later one, give up (NoFreeSlot)."""
+        self._stopped_waiting.set()
+        with self._freed:
+            self._freed.notify_all()
+
     def take(self, key: str, wait: float | None = None) -> None:
         """Hold a slot for generation `key`, unless it holds one already.
 
         Args:
-            wait: seconds to wait for a slot to come free; None waits as long as it takes, 0 asks once.
+            wait: seconds to wait for a slot to come free; None waits as long as it takes (or until
+                `stop_waiting`), 0 asks once.
 
         Raises:
-            NoFreeSlot: no slot came free within `wait` seconds.
+            NoFreeSlot: no slot came free within `wait` seconds, or `stop_waiting` was called.
             ConcurrencySlotAcquisitionError: the limit does not exist (`ensure_limits` was not called,
                 or someone deleted it).
         """
         if self.limit_name is None or key in self._leases:
             return
         give_up = None if wait is None else time.monotonic() + wait
-        if wait is not None:
-            # this run holds every slot itself: asking would only be refused until it gives one back
-            with self._freed:
-                if not self._freed.wait_for(lambda: len(self._leases) < self._capacity, timeout=wait):
-                    raise NoFreeSlot(f"this run holds all {self._capacity} slots of {self.limit_name}")
         with get_client(sync_client=True) as client:
-            while not isinstance(answer := self._ask(client, self.limit_name), UUID):
+            while True:
+                left = None if give_up is None else max(0.0, give_up - time.monotonic())
+                with self._freed:
+                    # this run holds every slot itself: asking would only be refused until it gives one back
+                    if not self._freed.wait_for(lambda: len(self._leases) < self._capacity or self.stopped_waiting, timeout=left):
+                        raise NoFreeSlot(f"this run holds all {self._capacity} slots of {self.limit_name}")
+                if self.stopped_waiting:
+                    raise NoFreeSlot(f"the run stopped waiting for a slot of {self.limit_name}")
+                answer = self._ask(client, self.limit_name)
+                if isinstance(answer, UUID):
+                    break
                 left = math.inf if give_up is None else give_up - time.monotonic()
                 if left <= 0:
                     raise NoFreeSlot(f"no slot of {self.limit_name} came free within {wait} s")
-                time.sleep(min(answer, left))
+                with self._freed:  # asked again when Prefect says, or as soon as this run gives one back
+                    self._freed.wait(min(answer, left))
         with self._lock:
             self._leases[key] = answer
 

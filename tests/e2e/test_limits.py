@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from pydantic import SecretStr
@@ -25,6 +31,7 @@ from seedance.media import probe
 from seedance.spec import GenerationSpec
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 from tests.conftest import GatewayFactory, GatewayProcess
+from tests.e2e.production import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,6 +76,12 @@ def slow_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
     """Tasks take 2 s, longer than the flow needs to submit the next: unlimited, the batch would have
     five or six in flight at once."""
     return gateway_factory(latency=2.0)
+
+
+@pytest.fixture(scope="module")
+def resume_gateway(gateway_factory: GatewayFactory) -> GatewayProcess:
+    """Tasks take 10 s: a later run resumes them unfinished, and they end while it waits for a slot."""
+    return gateway_factory(latency=10.0)
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +185,90 @@ def test_the_limits_follow_the_block(prefect_api: None) -> None:
     changed._block_document_name = "follow-probe"
     ensure_limits(changed)
     assert read_limit("seedance-tasks-follow-probe").limit == 5
+
+
+@contextmanager
+def a_dead_runs_slot(gateway: SeedanceGateway) -> Iterator[threading.Event]:
+    """Hold every slot of the gateway's task limit, as a run killed with its tasks in flight does
+    until its leases lapse; they are given back after 60 s at the latest, the event then set."""
+    assert gateway.max_concurrent_tasks is not None
+    keys = [f"a dead run's task {n}" for n in range(gateway.max_concurrent_tasks)]
+    given_back = threading.Event()
+    ensure_limits(gateway)
+    with TaskSlots(gateway) as dead:
+        for key in keys:
+            dead.take(key)
+
+        def give_back() -> None:
+            given_back.set()
+            for key in keys:
+                dead.give_back(key)
+
+        safety = threading.Timer(60, give_back)
+        safety.start()
+        try:
+            yield given_back
+        finally:
+            safety.cancel()
+
+
+def run_logs(flow_run_id: UUID, last: str) -> list[str]:
+    """The run's log lines, read once the line containing `last` has reached the API."""
+    with get_client(sync_client=True) as client:
+        lines: list[str] = []
+
+        def arrived() -> bool:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            lines[:] = [log.message for log in logs]
+            return any(last in line for line in lines)
+
+        wait_until(arrived, timeout=30, what=f"{last!r} in the run's logs")
+    return lines
+
+
+def test_a_resumed_task_that_ends_while_waiting_for_a_slot_stops_waiting(
+    prefect_api: None, resume_gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    gateway = save_gateway("resume-wait", resume_gateway.base_url, resume_gateway.api_key, max_concurrent_tasks=1)
+    spec = lite("a task whose run died")
+    created = submit_without_waiting_for_a_slot(spec, "resume-wait")
+
+    with a_dead_runs_slot(gateway) as given_back:
+        state: Any = generate_video(spec=spec, out_dir=str(tmp_path / "out"), gateway="resume-wait", return_state=True)
+        assert not given_back.is_set()  # the wait ended with the task, not with the dead run's lease
+
+    result = state.result()
+    assert (result.resumed, result.task_id) == (True, created.task_id)
+    lines = run_logs(state.state_details.flow_run_id, "video ready")
+    waits = [line for line in lines if "waiting for a slot of seedance-tasks-resume-wait" in line]
+    assert len(waits) == 1 and created.task_id in waits[0], lines
+    assert resume_gateway.stats()["tasks_created"] == 1
+
+
+def test_a_batch_resuming_tasks_while_their_slots_are_held_resumes_each_once(
+    prefect_api: None, resume_gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    """Items waiting for a slot are submitted once: their resume (its line, its look at the task) is not repeated."""
+    save_gateway("resume-batch-first", resume_gateway.base_url, resume_gateway.api_key)
+    gateway = save_gateway("resume-batch", resume_gateway.base_url, resume_gateway.api_key, max_concurrent_tasks=1)
+    specs = [lite("a batch item whose run died"), lite("another batch item whose run died")]
+    created = [submit_without_waiting_for_a_slot(spec, "resume-batch-first").task_id for spec in specs]
+    (tmp_path / "batch.yaml").write_text(
+        f"defaults: {{model: {LITE_T2V}, resolution: 480p, duration: 2}}\n"
+        "items:\n"
+        f"  - {{name: first, prompt: {specs[0].prompt}}}\n"
+        f"  - {{name: second, prompt: {specs[1].prompt}}}\n"
+    )
+    before = resume_gateway.stats()["tasks_created"]
+
+    with a_dead_runs_slot(gateway) as given_back:
+        state: Any = generate_batch(
+            items=load_manifest(tmp_path / "batch.yaml"), out_dir=str(tmp_path / "out"), gateway="resume-batch", return_state=True
+        )
+        assert not given_back.is_set()
+
+    assert state.result().succeeded == 2
+    assert resume_gateway.stats()["tasks_created"] == before
+    lines = run_logs(state.state_details.flow_run_id, "batch done")
+    for task_id in created:
+        assert len([line for line in lines if line.startswith(f"resuming task {task_id}")]) == 1, lines
