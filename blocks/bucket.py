@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 
 def load_bucket(name: str | None) -> S3Bucket:
-    """The saved S3Bucket block `name`, or one for `SEEDANCE_BUCKET` with boto3's own credential chain."""
+    """The saved S3Bucket block `name`, or one for `SEEDANCE_BUCKET` with boto3's own credential chain.
+
+    Raises:
+        ConfigurationError: no block of that name (`blocks.saved.load_saved`); no name and no `SEEDANCE_BUCKET`.
+    """
     from prefect_aws import AwsCredentials, S3Bucket
 
+    from blocks.saved import load_saved
+
     if name:
-        block = S3Bucket.load(name)
-        assert isinstance(block, S3Bucket)  # `load` is typed for sync and async callers alike
-        return block
+        return load_saved(S3Bucket, name, "bucket")
     bucket = os.environ.get("SEEDANCE_BUCKET")
     if not bucket:
         raise ConfigurationError("no bucket: pass --bucket NAME (a saved S3Bucket block) or set SEEDANCE_BUCKET")

@@ -10,6 +10,7 @@ import httpx
 from prefect.blocks.core import Block
 from pydantic import Field, HttpUrl, SecretStr
 
+from blocks.saved import load_saved
 from seedance.ark._constants import API_TIMEOUT
 from seedance.ark.client import ArkClient
 from seedance.ark.dialects import OFFICIAL_BASE_URL, Dialect, DialectName, get_dialect
@@ -74,12 +75,13 @@ class SeedanceGateway(Block):
         """The saved block `name`, or for a one-off run (None) the gateway the environment names.
 
         Flows call this once per run and hand the block itself to their tasks.
+
+        Raises:
+            ConfigurationError: no block of that name (`blocks.saved.load_saved`), or as `from_environment`.
         """
         if not name:
             return cls.from_environment()
-        block = cls.load(name)
-        assert isinstance(block, cls)  # `load` is typed for sync and async callers alike
-        return block
+        return load_saved(cls, name, "gateway")
 
     @classmethod
     def from_environment(cls) -> SeedanceGateway:

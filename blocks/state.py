@@ -14,6 +14,7 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from blocks.saved import load_saved
 from seedance.errors import ConfigurationError
 from seedance.intents import IntentStore
 from seedance.ledger import Ledger
@@ -54,7 +55,8 @@ def _saved_url(settings: Settings) -> SecretStr | None:
     """The URL of the block `SEEDANCE_STATE_BLOCK` names; None when it names none.
 
     Raises:
-        ConfigurationError: `SEEDANCE_STATE_URL` is set too; one name for the state keeps workers agreeing.
+        ConfigurationError: `SEEDANCE_STATE_URL` is set too (one name for the state keeps workers
+            agreeing), or no state block has that name.
     """
     if not settings.state_block:
         return None
@@ -62,6 +64,4 @@ def _saved_url(settings: Settings) -> SecretStr | None:
         raise ConfigurationError(
             "SEEDANCE_STATE_BLOCK and SEEDANCE_STATE_URL are both set; keep one, so that every worker opens the same state"
         )
-    block = SeedanceState.load(settings.state_block)
-    assert isinstance(block, SeedanceState)  # `load` is typed for sync and async callers alike
-    return block.url
+    return load_saved(SeedanceState, settings.state_block, "state").url

@@ -77,10 +77,12 @@ def _target(reference: str, gateway: str | None) -> tuple[str, SeedanceGateway, 
         )
     task_id = intent.task_id if intent is not None and intent.task_id else reference
     if gateway:
-        return task_id, gateway_block(gateway, connect()), intent
+        connect()
+        return task_id, gateway_block(gateway), intent
     if os.environ.get("ARK_API_KEY") or intent is None:
-        return task_id, gateway_block(None, None), intent
-    return task_id, gateway_block(intent.gateway, connect()), intent
+        return task_id, gateway_block(None), intent
+    connect()
+    return task_id, gateway_block(intent.gateway), intent
 
 
 def status(reference: Reference, gateway: GatewayOption = None, as_json: JsonOption = False) -> None:

@@ -134,9 +134,10 @@ def generate(
         if dry_run:
             _dry_run(planned, block, bucket, as_json)
             return
-        api_url = api_url or connect()
+        if not api_url:
+            connect()
         if bucket or spec.uploads():  # a bucket named is checked even when unused: a typo is not ignored
-            bucket_block(bucket, api_url)
+            bucket_block(bucket)
     except SeedanceError as exc:
         fail(exc)
 
@@ -248,9 +249,10 @@ def batch(
         if dry_run:
             _dry_run(planned, block, bucket, as_json)
             return
-        api_url = api_url or connect()
+        if not api_url:
+            connect()
         if bucket or any(item.spec.uploads() for item in items):
-            bucket_block(bucket, api_url)
+            bucket_block(bucket)
     except SeedanceError as exc:
         fail(exc)
 
@@ -302,7 +304,9 @@ def storyboard(
         board = load_storyboard(storyboard_file)
         block, api_url = open_gateway(gateway, dry_run=False)
         board.preflight(block.default_model, block.get_dialect())
-        bucket_block(bucket, api_url or connect())  # every shot after the first uploads the last frame before it
+        if not api_url:
+            connect()
+        bucket_block(bucket)  # every shot after the first uploads the last frame before it
     except SeedanceError as exc:
         fail(exc)
 

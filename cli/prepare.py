@@ -78,14 +78,14 @@ def open_gateway(name: str | None, *, dry_run: bool) -> tuple[SeedanceGateway, s
         ConfigurationError: no block named and no `ARK_API_KEY`.
     """
     if not name:
-        return gateway_block(None, None), None
+        return gateway_block(None), None
     api_url = reachable_api_url() if dry_run else connect()
     if api_url is None:
         raise UsageError(
             f"--dry-run reads the gateway block {name!r} from a Prefect API, and none is running (it starts none)",
             "start the shared one with `seedance server start`, or leave --gateway out to use ARK_API_KEY and ARK_BASE_URL",
         )
-    return gateway_block(name, api_url), api_url
+    return gateway_block(name), api_url
 
 
 def preflight_spec(spec: GenerationSpec, unknown: list[Problem], gateway: SeedanceGateway, source: Path) -> None:
@@ -130,7 +130,7 @@ def dry_run_bucket(name: str | None, generations: list[Generation]) -> tuple[str
             f"--dry-run reads the bucket block {name!r} from a Prefect API, and none is running (it starts none)",
             "start the shared one with `seedance server start`, or leave --bucket out to use SEEDANCE_BUCKET",
         )
-    bucket = bucket_block(name, api_url)
+    bucket = bucket_block(name)
     return bucket.bucket_name, bucket.bucket_folder
 
 

@@ -15,7 +15,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.sorting import FlowRunSort
+from pydantic import SecretStr
 
+from blocks.gateway import SeedanceGateway
 from local_gateway.devstack import DevStack
 from seedance.media import probe
 from tests.e2e.support import gateway_stats, prefect_env, s3_object_count, seedance, stack_env
@@ -195,16 +197,21 @@ def test_a_yaml_error_names_its_line_and_column(cli_env: dict[str, str], tmp_pat
 def test_a_missing_block_is_one_line_and_a_hint(cli_env: dict[str, str], prefect_api_url: str, tmp_path: Path) -> None:
     done = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--gateway", "nosuch")
     assert done.returncode == 2
-    assert last_lines_are_the_error(done, 1) == [
-        f"error: no gateway block named 'nosuch' on the Prefect API at {prefect_api_url}",
-        "hint: save it with `seedance blocks save-gateway nosuch`, or leave --gateway out to use ARK_API_KEY and ARK_BASE_URL",
-    ]
+    [error, hint] = last_lines_are_the_error(done, 1)
+    assert error.startswith(f"error: no gateway block named 'nosuch' on the Prefect API at {prefect_api_url}")
+    assert (
+        hint
+        == "hint: save it with `seedance blocks save-gateway nosuch`, or leave --gateway out to use ARK_API_KEY and ARK_BASE_URL"
+    )
     assert len(done.stderr.strip().splitlines()) == 2
     unused = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--bucket", "nosuch")  # text only: no upload
     assert unused.returncode == 2
-    assert (
-        last_lines_are_the_error(unused, 1)[0] == f"error: no bucket block named 'nosuch' on the Prefect API at {prefect_api_url}"
+    assert last_lines_are_the_error(unused, 1)[0].startswith(
+        f"error: no bucket block named 'nosuch' on the Prefect API at {prefect_api_url}"
     )
+    SeedanceGateway(base_url="http://127.0.0.1:9/api/v3", api_key=SecretStr("k")).save("lighthouse-gateway", overwrite=True)
+    misspelt = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--gateway", "lighthouse-gatway")
+    assert last_lines_are_the_error(misspelt, 1)[0].endswith("(did you mean 'lighthouse-gateway'?)")
 
 
 def test_a_wrong_api_key_is_one_line_and_a_hint(cli_env: dict[str, str], stack: DevStack, tmp_path: Path) -> None:

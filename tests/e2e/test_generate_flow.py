@@ -12,7 +12,7 @@ import pytest
 from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.generate import generate_video
 from local_gateway.devstack import DevStack
-from seedance.errors import AuthenticationError, BudgetExceededError, SpecError
+from seedance.errors import AuthenticationError, BudgetExceededError, ConfigurationError, SpecError
 from seedance.media import probe
 from seedance.spec import GenerationSpec, load_spec
 from tests.conftest import MediaServer
@@ -169,6 +169,21 @@ def test_bad_spec_fails_before_anything_is_sent(local_blocks: DevStack, tmp_path
         generate_video(spec=spec, out_dir=str(tmp_path), gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)
     assert gateway_stats(local_blocks)["requests"]["create"] == before
     assert s3_object_count(local_blocks) == objects
+
+
+def test_a_block_name_that_is_not_saved_is_named_with_the_saved_one_it_resembles(local_blocks: DevStack, tmp_path: Path) -> None:
+    """A deployment run given a misspelt block fails saying so before anything is sent (Prefect's own
+    error is "Unable to find block document named …")."""
+    spec = GenerationSpec(model="doubao-seedance-1-0-lite-t2v-250428", prompt="a misspelt block", resolution="480p", duration=2)
+    before = gateway_stats(local_blocks)["requests"]["create"]
+    with pytest.raises(
+        ConfigurationError,
+        match=rf"^no gateway block named '{GATEWAY_BLOCK}x' on the Prefect API at .* \(did you mean '{GATEWAY_BLOCK}'\?\)$",
+    ):
+        generate_video(spec=spec, out_dir=str(tmp_path), gateway=f"{GATEWAY_BLOCK}x", bucket=BUCKET_BLOCK)
+    with pytest.raises(ConfigurationError, match=rf"^no bucket block named 'nothing-like-it' .*\(saved: .*{BUCKET_BLOCK}.*\)$"):
+        generate_video(spec=spec, out_dir="s3://nowhere/out", gateway=GATEWAY_BLOCK, bucket="nothing-like-it")
+    assert gateway_stats(local_blocks)["requests"]["create"] == before
 
 
 def test_wrong_key_fails_once_with_a_typed_error(local_blocks: DevStack, tmp_path: Path) -> None:
