@@ -123,7 +123,7 @@ def output_folder(out_dir: str) -> Folder:
         message = (
             f"{out_dir!r} is relative, and a worker runs flows in a temporary folder: use s3://bucket/prefix or an absolute path"
         )
-        raise SpecError([Problem(field="out_dir", message=message)])
+        raise SpecError([Problem(field="out_dir", message=message)], "parameters")
     return folder
 
 

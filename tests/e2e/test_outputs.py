@@ -141,7 +141,7 @@ def test_a_deployment_run_refuses_a_relative_local_folder(
     monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid.uuid4()))  # as a worker's flow run sees it
     monkeypatch.chdir(tmp_path)
     creates = gateway_stats(local_blocks)["requests"]["create"]
-    with pytest.raises(SpecError, match="out_dir: 'out' is relative, and a worker runs flows in a temporary folder"):
+    with pytest.raises(SpecError, match="^parameters: out_dir: 'out' is relative, and a worker runs flows in a temporary folder"):
         run(lite("lost with the worker's folder"), "out", "lost")
     assert gateway_stats(local_blocks)["requests"]["create"] == creates
     assert not (tmp_path / "out").exists()

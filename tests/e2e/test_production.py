@@ -145,6 +145,7 @@ def production(tmp_path_factory: pytest.TempPathFactory, postgres: LocalPostgres
         running.start_worker("machine-a", budget)
         wait_until(lambda: running.api.get("/work_pools/seedance").status_code == 200, 60, "the first worker to create the pool")
         server.prefect(running.home, "deploy", "--all", cwd=ROOT)
+        server.prefect(running.home, "automation", "create", "--from-file", "automations.yaml", cwd=ROOT)  # as the README says
         running.start_worker("machine-b", budget)
         try:
             yield running

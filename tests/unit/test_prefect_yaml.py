@@ -101,3 +101,15 @@ def test_deployments_keep_their_outputs_in_s3() -> None:
     """A worker runs flows in a temporary folder it deletes: deployments write to S3 with their bucket block."""
     for deployment in DEPLOYMENTS:
         assert deployment["parameters"]["out_dir"].startswith("s3://") and deployment["parameters"]["bucket"]
+
+
+def test_the_shipped_automations_are_automations_prefect_accepts() -> None:
+    """automations.yaml is what `prefect automation create --from-file` reads (its `automations` list)."""
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    shipped = yaml.safe_load((ROOT / "automations.yaml").read_text())["automations"]
+    [silent] = [AutomationCore.model_validate(automation) for automation in shipped]
+    trigger = silent.trigger
+    assert isinstance(trigger, EventTrigger)
+    assert trigger.posture is Posture.Proactive  # fires on what did not happen: no heartbeat, no end
+    assert trigger.within is not None and trigger.within.total_seconds() > 180  # longer than a worker's heartbeat interval
