@@ -27,6 +27,8 @@ from typing import Any, Final
 
 import httpx
 
+from local_gateway.config import API_KEY_VARIABLE
+
 REPO: Final = Path(__file__).resolve().parents[1]
 # Every process the bench starts (the gateway, the S3 server, the arms) imports this checkout's code.
 os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -149,8 +151,6 @@ class Gateway:
             "serve",
             "--port",
             "0",
-            "--api-key",
-            self.api_key,
             "--data-dir",
             str(self.workdir / "data"),
             "--latency",
@@ -163,7 +163,8 @@ class Gateway:
             *self.options,
         ]
         self._log = (self.workdir / "gateway.log").open("w")
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        env = {**os.environ, API_KEY_VARIABLE: self.api_key}
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
         if not line.startswith(LISTENING):

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from local_gateway.app import LocalGateway
-from local_gateway.config import GatewayConfig
+from local_gateway.config import API_KEY_VARIABLE, GatewayConfig
 from local_gateway.faults import DEFAULT_SLOW_SECONDS, FaultKind, FaultPlan, parse_rates
 from seedance.ark.dialects import DialectName
 
@@ -26,7 +26,12 @@ def _group() -> None:
 
 @app.command()
 def serve(
-    api_key: Annotated[str, typer.Option(help="Bearer token clients must send.")],
+    api_key: Annotated[
+        str,
+        typer.Option(
+            envvar=API_KEY_VARIABLE, help=f"Bearer token clients must send; {API_KEY_VARIABLE} keeps it out of the process list."
+        ),
+    ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8787,
     dialect: Annotated[

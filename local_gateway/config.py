@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_gateway.faults import FaultPlan
 from seedance.ark.dialects import DialectName
 
+API_KEY_VARIABLE = "SEEDANCE_GATEWAY_API_KEY"
+"""Where a process that starts `seedance gateway serve` puts its key: anyone on the machine can read
+a command line (`ps`), not another user's environment."""
+
 
 class GatewayConfig(BaseModel):
     """How a `LocalGateway` listens, authenticates, speaks, paces its tasks and misbehaves."""

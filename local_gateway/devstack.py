@@ -29,6 +29,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from local_gateway.config import API_KEY_VARIABLE
+
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client  # the stubs' type of boto3's S3 client (dev only)
 
@@ -179,13 +181,11 @@ class DevStack:
             "127.0.0.1",
             "--port",
             "0",
-            "--api-key",
-            self.api_key,
             "--latency",
             str(self.latency),
             *self.gateway_args,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", API_KEY_VARIABLE: self.api_key}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log("gateway"), text=True, env=env)
         self._processes.append(process)
         assert process.stdout is not None

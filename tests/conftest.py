@@ -37,6 +37,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from local_gateway.config import API_KEY_VARIABLE
 from local_gateway.postgres import LocalPostgres, find_server_binaries
 
 os.environ.setdefault("SEEDANCE_TASK_RETRY_BASE_SECONDS", "0.05")
@@ -253,8 +254,6 @@ def gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
             "127.0.0.1",
             "--port",
             "0",
-            "--api-key",
-            api_key,
             "--latency",
             str(latency),
             "--data-dir",
@@ -263,7 +262,7 @@ def gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatewa
         ]
         with log_path.open("w") as log:
             # session fixtures start before the autouse fixture has cleaned the environment
-            env = {name: value for name, value in os.environ.items() if not _is_credential(name)}
+            env = {name: value for name, value in os.environ.items() if not _is_credential(name)} | {API_KEY_VARIABLE: api_key}
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], GATEWAY_START_TIMEOUT)

@@ -15,6 +15,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFi
 
 from blocks.gateway import SeedanceGateway
 from flows.generate import generate_video
+from local_gateway.devstack import DevStack
 from seedance.ark.dialects import DialectName
 from seedance.errors import AuthenticationError
 from tests.e2e.test_dialects import DialectStack, dialect_spec, dialect_stack
@@ -92,3 +93,16 @@ def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(
     assert (tmp_path / "ok" / "video" / result.task_id / "result.json").is_file()
     for secret in (stack.api_key, stack.s3_secret_key, WRONG_KEY):
         assert secret not in seen
+
+
+def test_the_local_stacks_keys_are_in_no_command_line(stack: DevStack) -> None:
+    """Anyone on the machine can read a process's command line (`ps`); the gateway's key goes to it
+    through the environment (`SEEDANCE_GATEWAY_API_KEY`), which only its user can read."""
+    command_lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command_lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # the process ended while the others were read
+            continue
+    assert any("gateway serve" in line for line in command_lines)  # the stack's gateway is among them
+    assert not [line for line in command_lines if stack.api_key in line or stack.s3_secret_key in line]
