@@ -17,21 +17,35 @@ B = TypeVar("B", bound=Block)
 def load_saved(cls: type[B], name: str, kind: str) -> B:
     """The saved block of type `cls` called `name`.
 
+    Args:
+        cls: the block type.
+        name: the saved block's name.
+        kind: what the block is, in words, for the error ("gateway", "bucket", "state").
+
     Raises:
-        ConfigurationError: no `kind` block of that name on this Prefect API; the message names the
-            saved one it resembles, or the saved ones. (Prefect's own error is a ValueError, and a
-            saved block whose data no longer validates raises one too: that one is left as it is.)
+        ConfigurationError: no `kind` block of that name on this Prefect API (the message names the
+            saved one it resembles, or the saved ones); or one of that name whose data no longer loads.
+
+    Example:
+        >>> load_saved(SeedanceGateway, "volcengine", "gateway")
     """
     try:
         block = cls.load(name)
-    except ValueError:
+    except ValueError as exc:
         with get_client(sync_client=True) as client:
             saved = _saved_names(client, cls)
             where = str(client.api_url).rstrip("/")
-        if name in saved:
-            raise
+        if name in saved:  # its type's fields changed since it was saved; the data may hold secrets: not shown
+            raise ConfigurationError(
+                f"the {kind} block {name!r} on the Prefect API at {where} does not load ({type(exc).__name__}): save it again"
+            ) from None
         close = difflib.get_close_matches(name, saved, n=1, cutoff=0.8)
-        known = f" (did you mean {close[0]!r}?)" if close else f" (saved: {', '.join(sorted(saved))})" if saved else ""
+        if close:
+            known = f" (did you mean {close[0]!r}?)"
+        elif saved:
+            known = f" (saved: {', '.join(sorted(saved))})"
+        else:
+            known = ""
         raise ConfigurationError(f"no {kind} block named {name!r} on the Prefect API at {where}{known}") from None
     assert isinstance(block, cls)  # `load` is typed for sync and async callers alike
     return block

@@ -62,9 +62,10 @@ def heartbeats_only_if_asked() -> Iterator[None]:
     Prefect's heartbeat thread sleeps in 1 s steps, and the end of a flow run waits for it to wake:
     measured, one `seedance batch` item exited 4.72-4.82 s after it started with heartbeats and
     4.07-4.31 s without. Heartbeats feed zombie detection (an automation that marks a run crashed
-    when they stop), which Prefect documents for deployment runs; those run on workers and keep
-    Prefect's setting. A CLI run ends as crashed or cancelled on its own when it fails or gets a Ctrl-C;
-    one killed outright stays running in the UI unless the user asked for heartbeats.
+    when they stop: `automations.yaml`), which Prefect documents for deployment runs; those run on
+    workers and keep Prefect's setting. A CLI run that fails, crashes or gets a Ctrl-C ends its flow
+    run itself (Failed, Crashed, Cancelled); one killed outright stays Running in the UI unless the
+    user asked for heartbeats.
     """
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 

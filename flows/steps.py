@@ -35,7 +35,7 @@ from seedance.waiting import StatusChange, expected_seconds
 from tasks.cost import release_budget, reserve_budget, settle_cost
 from tasks.events import emit_generation_event, failed_payload, succeeded_payload
 from tasks.generation import read_generation, submit_generation
-from tasks.limits import LEASE_SECONDS, NoFreeSlot, TaskSlots
+from tasks.limits import LAPSED_WITHIN_SECONDS, NoFreeSlot, TaskSlots
 from tasks.references import (
     check_references,
     check_references_in_run,
@@ -195,10 +195,11 @@ def submit(
 def _slot_for_resumed(slots: TaskSlots, key: str, task_id: str, gateway: SeedanceGateway, slot_wait: float | None) -> None:
     """Hold a slot for a resumed task while it is unfinished upstream; a task that has ended needs none.
 
-    The slot it waits for may be the one the run that created the task held when it died: that
-    frees itself only when its lease lapses (`tasks.limits.LEASE_SECONDS`), and the task may end
-    first. So the wait is said once in the run's logs, and the task is looked at again every
-    `RESUMED_CHECK_SECONDS`, the wait ending with it.
+    When other runs hold the slots, one of them may be the run that created the task and died
+    holding it: its slot frees itself only when the lease lapses (`LAPSED_WITHIN_SECONDS`), and the
+    task may end first. So the wait is said once in the run's logs, and the task is looked at again
+    every `RESUMED_CHECK_SECONDS`, the wait ending with it. While this run holds every slot itself
+    (a batch), it waits for one of them without looking.
 
     Raises:
         NoFreeSlot: as `submit`.
@@ -207,7 +208,8 @@ def _slot_for_resumed(slots: TaskSlots, key: str, task_id: str, gateway: Seedanc
         return
     give_up = None if slot_wait is None else time.monotonic() + slot_wait
     said = False
-    while not (task := read_generation(task_id, gateway)).status.terminal:
+    task = read_generation(task_id, gateway)
+    while not task.status.terminal:
         left = RESUMED_CHECK_SECONDS if give_up is None else max(0.0, min(RESUMED_CHECK_SECONDS, give_up - time.monotonic()))
         try:
             slots.take(key, left)
@@ -215,15 +217,18 @@ def _slot_for_resumed(slots: TaskSlots, key: str, task_id: str, gateway: Seedanc
         except NoFreeSlot:
             if slots.stopped_waiting or (give_up is not None and time.monotonic() >= give_up):
                 raise
+        if slots.all_held:
+            continue
         if not said:
             said = True
             get_run_logger().info(
-                "task %s is %s: waiting for a slot of %s (a run that died holding one frees it within %.0f s)",
+                "task %s is %s: waiting for a slot of %s (a run that died holding one frees it within about %.0f s)",
                 task_id,
                 task.status.value,
                 slots.limit_name,
-                LEASE_SECONDS,
+                LAPSED_WITHIN_SECONDS,
             )
+        task = read_generation(task_id, gateway)
 
 
 def _create(

@@ -1,6 +1,6 @@
 """A local, Ark-compatible Seedance gateway: real HTTP, real MP4s, Ark's rules and Ark's errors.
 
-Start it as a process (`seedance gateway serve --port 0 --api-key K --latency 2`, which prints
+Start it as a process (`SEEDANCE_GATEWAY_API_KEY=K seedance gateway serve --port 0 --latency 2`, which prints
 `Seedance local gateway listening on http://H:P/api/v3`) or in-process:
 
     >>> from local_gateway import GatewayConfig, LocalGateway

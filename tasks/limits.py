@@ -20,6 +20,7 @@ acquisition that Prefect's service gives up on is logged as an ERROR.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import math
 import threading
@@ -44,6 +45,8 @@ logger = logging.getLogger("seedance.limits")
 
 LEASE_SECONDS: Final = 60.0
 """The shortest lease Prefect grants: a killed worker's task slots free within about a minute."""
+LAPSED_WITHIN_SECONDS: Final = LEASE_SECONDS + 15.0
+"""When the slot of a lease no longer renewed is free at the latest: the server sweeps every 15 s."""
 RENEW_EVERY_SECONDS: Final = 20.0
 """How often held leases are renewed: two renewals in a row may fail before a slot is lost."""
 LOCKED: Final = 423
@@ -116,6 +119,8 @@ class TaskSlots:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._stopped_waiting = threading.Event()
+        self._changes = 0
+        """Counts the changes `_changed` announces: a waiting `take` sees whether one came while it asked."""
 
     def __enter__(self) -> TaskSlots:
         if self.limit_name is not None:
@@ -138,6 +143,11 @@ class TaskSlots:
         return self.limit_name is not None
 
     @property
+    def all_held(self) -> bool:
+        """Whether this run holds every slot of the limit itself (a `take` then waits for one of them)."""
+        return self.limit_name is not None and len(self._leases) >= self._capacity
+
+    @property
     def stopped_waiting(self) -> bool:
         """Whether `stop_waiting` was called."""
         return self._stopped_waiting.is_set()
@@ -145,8 +155,7 @@ class TaskSlots:
     def stop_waiting(self) -> None:
         """Make every `take` that is waiting for a slot, and every later one, give up (NoFreeSlot)."""
         self._stopped_waiting.set()
-        with self._freed:
-            self._freed.notify_all()
+        self._changed()
 
     def take(self, key: str, wait: float | None = None) -> None:
         """Hold a slot for generation `key`, unless it holds one already.
@@ -170,6 +179,7 @@ class TaskSlots:
                     # this run holds every slot itself: asking would only be refused until it gives one back
                     if not self._freed.wait_for(lambda: len(self._leases) < self._capacity or self.stopped_waiting, timeout=left):
                         raise NoFreeSlot(f"this run holds all {self._capacity} slots of {self.limit_name}")
+                    seen = self._changes
                 if self.stopped_waiting:
                     raise NoFreeSlot(f"the run stopped waiting for a slot of {self.limit_name}")
                 answer = self._ask(client, self.limit_name)
@@ -178,21 +188,26 @@ class TaskSlots:
                 left = math.inf if give_up is None else give_up - time.monotonic()
                 if left <= 0:
                     raise NoFreeSlot(f"no slot of {self.limit_name} came free within {wait} s")
-                with self._freed:  # asked again when Prefect says, or as soon as this run gives one back
-                    self._freed.wait(min(answer, left))
+                with self._freed:  # asked again when Prefect says, or as soon as this run's slots change
+                    self._freed.wait_for(functools.partial(self._changed_since, seen), timeout=min(answer, left))
         with self._lock:
-            self._leases[key] = answer
+            if not self.stopped_waiting:
+                self._leases[key] = answer
+                return
+        self._release(key, answer)  # granted as the run stopped waiting: nothing will use it
+        raise NoFreeSlot(f"the run stopped waiting for a slot of {self.limit_name}")
 
     def give_back(self, key: str) -> None:
-        """Release the slot of generation `key`, if it holds one.
-
-        A release the Prefect API does not take is only logged: the lease is no longer renewed, so the
-        slot frees itself within `LEASE_SECONDS`.
-        """
+        """Release the slot of generation `key`, if it holds one."""
         with self._lock:
             lease = self._leases.pop(key, None)
-        if lease is None:
-            return
+        if lease is not None:
+            self._release(key, lease)
+            self._changed()
+
+    def _release(self, key: str, lease: UUID) -> None:
+        """Release `lease` on the Prefect API. One it does not take is only logged: the lease is no
+        longer renewed, so the slot frees itself within `LEASE_SECONDS`."""
         try:
             with get_client(sync_client=True) as client:
                 client.release_concurrency_slots_with_lease(lease)
@@ -200,7 +215,14 @@ class TaskSlots:
             logger.warning(
                 "could not release the slot of %s on %s (%s); it frees itself when its lease ends", key, self.limit_name, exc
             )
+
+    def _changed_since(self, seen: int) -> bool:
+        return self._changes != seen
+
+    def _changed(self) -> None:
+        """Wake every `take` waiting: this run's slots changed (one given back or lost), or it stopped waiting."""
         with self._freed:
+            self._changes += 1
             self._freed.notify_all()
 
     def _ask(self, client: SyncPrefectClient, limit: str) -> UUID | float:
@@ -243,6 +265,7 @@ class TaskSlots:
         if expired:
             with self._lock:
                 self._leases.pop(key, None)
+            self._changed()  # a take waiting on this run's own slots asks the server again
         logger.warning(
             "could not renew the slot of %s on %s (%s)%s",
             key,

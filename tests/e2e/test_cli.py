@@ -209,8 +209,15 @@ def test_a_missing_block_is_one_line_and_a_hint(cli_env: dict[str, str], prefect
     assert last_lines_are_the_error(unused, 1)[0].startswith(
         f"error: no bucket block named 'nosuch' on the Prefect API at {prefect_api_url}"
     )
-    SeedanceGateway(base_url="http://127.0.0.1:9/api/v3", api_key=SecretStr("k")).save("lighthouse-gateway", overwrite=True)
-    misspelt = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--gateway", "lighthouse-gatway")
+    block = SeedanceGateway(base_url="http://127.0.0.1:9/api/v3", api_key=SecretStr("k"))
+    block_id = block.save("lighthouse-gateway", overwrite=True)
+    assert isinstance(block_id, UUID)  # `save` is typed for sync and async callers alike
+    try:
+        misspelt = generate(write_spec(tmp_path, FAST_SPEC), cli_env, "--gateway", "lighthouse-gatway")
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_block_document(block_id)
+    assert misspelt.returncode == 2
     assert last_lines_are_the_error(misspelt, 1)[0].endswith("(did you mean 'lighthouse-gateway'?)")
 
 

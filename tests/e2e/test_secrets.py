@@ -18,6 +18,7 @@ from flows.generate import generate_video
 from local_gateway.devstack import DevStack
 from seedance.ark.dialects import DialectName
 from seedance.errors import AuthenticationError
+from tests.conftest import GatewayProcess
 from tests.e2e.test_dialects import DialectStack, dialect_spec, dialect_stack
 
 pytestmark = pytest.mark.e2e
@@ -95,9 +96,10 @@ def test_keys_and_s3_secret_appear_nowhere_in_any_dialect(
         assert secret not in seen
 
 
-def test_the_local_stacks_keys_are_in_no_command_line(stack: DevStack) -> None:
+def test_the_local_stacks_keys_are_in_no_command_line(stack: DevStack, gateway: GatewayProcess) -> None:
     """Anyone on the machine can read a process's command line (`ps`); the gateway's key goes to it
-    through the environment (`SEEDANCE_GATEWAY_API_KEY`), which only its user can read."""
+    through the environment (`SEEDANCE_GATEWAY_API_KEY`), which only its user can read. Both ways this
+    project starts one: the dev stack's `seedance gateway serve`, the tests' `python -m local_gateway serve`."""
     command_lines = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
@@ -105,4 +107,6 @@ def test_the_local_stacks_keys_are_in_no_command_line(stack: DevStack) -> None:
         except OSError:  # the process ended while the others were read
             continue
     assert any("gateway serve" in line for line in command_lines)  # the stack's gateway is among them
-    assert not [line for line in command_lines if stack.api_key in line or stack.s3_secret_key in line]
+    assert any("local_gateway serve" in line for line in command_lines)  # and the tests' gateway
+    secrets = (stack.api_key, stack.s3_secret_key, gateway.api_key)
+    assert not [line for line in command_lines if any(secret in line for secret in secrets)]
