@@ -173,6 +173,29 @@ def test_task_slots_are_strict_and_all_given_back_however_the_run_ends(prefect_a
     assert read_limit("seedance-tasks-slots-probe").active_slots == 0
 
 
+def test_a_take_waiting_on_the_runs_own_slots_wakes_when_one_of_its_leases_is_found_expired(prefect_api: None) -> None:
+    """A lease the server let lapse (a long outage, a restart: Prefect keeps leases in memory) frees a
+    slot without any `give_back`; a take waiting on the run's own slots must ask the server again."""
+    gateway = SeedanceGateway(base_url="http://127.0.0.1:9/api/v3", api_key=SecretStr("k"), max_concurrent_tasks=1)
+    gateway._block_document_name = "lapse-probe"
+    ensure_limits(gateway)
+    with TaskSlots(gateway) as slots:
+        slots.take("a")
+        waiting = threading.Thread(target=slots.take, args=("b",), daemon=True)
+        waiting.start()
+        time.sleep(0.5)
+        assert waiting.is_alive()  # it waits for the run's only slot
+        lease = slots._leases["a"]
+        with get_client(sync_client=True) as client:
+            client.release_concurrency_slots_with_lease(lease)  # as the server's sweep does to a lapsed lease
+        gone = httpx.Response(410, request=httpx.Request("POST", "http://prefect/leases"))
+        slots._renewal_failed("a", httpx.HTTPStatusError("lease expired", request=gone.request, response=gone))
+        waiting.join(timeout=10)
+        assert not waiting.is_alive(), "the waiting take never asked the server again"
+        assert set(slots._leases) == {"b"}
+    assert read_limit("seedance-tasks-lapse-probe").active_slots == 0
+
+
 def test_the_limits_follow_the_block(prefect_api: None) -> None:
     gateway = SeedanceGateway(api_key=SecretStr("k"), max_concurrent_tasks=2, requests_per_minute=90)
     gateway._block_document_name = "follow-probe"
