@@ -23,7 +23,7 @@ from flows.steps import IN_RUN, Submission, collect, output_folder, resolve_buck
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import ArkAPIError, BatchStoppedError, Problem, SeedanceError, SpecError, describe
-from seedance.manifest import ManifestItem, preflight_items
+from seedance.manifest import ManifestItem, preflight_items, within
 from seedance.outputs import Folder, check_name
 from seedance.results import GenerationResult
 from seedance.settings import get_settings
@@ -324,7 +324,7 @@ def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
         try:
             check_name(item.name)
         except SpecError as exc:
-            problems += [problem.model_copy(update={"field": f"{item.name}: {problem.field}"}) for problem in exc.problems]
+            problems += within(item.name, exc.problems)
     try:
         preflight_items(items, gateway.default_model, gateway.get_dialect())
     except SpecError as exc:

@@ -107,7 +107,7 @@ def read_manifest(location: Path | str, read: Reader | None = None) -> tuple[lis
             try:
                 raw_item, base = parse_mapping(read(item_location), item_location, MANIFEST), folder_of(item_location)
             except SpecError as exc:  # listed with the other items' problems, named by its place in the manifest
-                problems += _within(f"items[{i}] ({raw})", exc.problems)
+                problems += within(f"items[{i}] ({raw})", exc.problems)
                 continue
             source = f"{source} ({item_location})"
             name = str(raw_item.get("name") or _stem(item_location))
@@ -123,7 +123,7 @@ def read_manifest(location: Path | str, read: Reader | None = None) -> tuple[lis
         try:
             spec = GenerationSpec.model_validate({**defaults, **fields})
         except ValidationError as exc:
-            problems += _within(name, problems_from_validation_error(exc))
+            problems += within(name, problems_from_validation_error(exc))
             continue
         loaded.append(ManifestItem(name=name, source=source, spec=spec))
     return loaded, problems
@@ -174,11 +174,11 @@ def _normalised(data: Mapping[str, Any], base: str, where: str) -> tuple[dict[st
     try:
         spec = GenerationSpec.model_validate(known).relative_to(base)
     except ValidationError as exc:
-        return None, _within(where, problems + problems_from_validation_error(exc))
-    return spec.model_dump(mode="json", include=set(known)), _within(where, problems)
+        return None, within(where, problems + problems_from_validation_error(exc))
+    return spec.model_dump(mode="json", include=set(known)), within(where, problems)
 
 
-def _within(where: str, problems: list[Problem]) -> list[Problem]:
+def within(where: str, problems: list[Problem]) -> list[Problem]:
     """The problems, each field named by the item (or `defaults`) it is in: `boat: ratio`."""
     return [problem.model_copy(update={"field": f"{where}: {problem.field}"}) for problem in problems]
 

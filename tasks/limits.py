@@ -177,7 +177,7 @@ class TaskSlots:
                 left = None if give_up is None else max(0.0, give_up - time.monotonic())
                 with self._freed:
                     # this run holds every slot itself: asking would only be refused until it gives one back
-                    if not self._freed.wait_for(lambda: len(self._leases) < self._capacity or self.stopped_waiting, timeout=left):
+                    if not self._freed.wait_for(lambda: not self.all_held or self.stopped_waiting, timeout=left):
                         raise NoFreeSlot(f"this run holds all {self._capacity} slots of {self.limit_name}")
                     seen = self._changes
                 if self.stopped_waiting:
