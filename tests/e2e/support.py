@@ -7,11 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 from PIL import Image
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
 from local_gateway.devstack import DevStack
+from tests.e2e.production import wait_until
 
 
 def gateway_stats(stack: DevStack) -> dict[str, Any]:
@@ -59,3 +63,18 @@ def seedance(*args: str, env: dict[str, str], timeout: float = 300) -> subproces
 def image_size(path: Path) -> tuple[int, int]:
     with Image.open(path) as image:
         return image.size
+
+
+def flow_run_logs(flow_run_id: UUID, until: str) -> list[str]:
+    """A flow run's log lines, read once one containing `until` has reached the API (run logs
+    reach it in batches, a moment after the run)."""
+    with get_client(sync_client=True) as client:
+        lines: list[str] = []
+
+        def arrived() -> bool:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            lines[:] = [log.message for log in logs]
+            return any(until in line for line in lines)
+
+        wait_until(arrived, timeout=30, what=f"{until!r} in the run's logs")
+    return lines

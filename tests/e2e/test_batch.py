@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.batch import BatchResult, generate_batch
@@ -17,8 +17,7 @@ from local_gateway.devstack import DevStack
 from local_gateway.faults import FaultKind, FaultPlan
 from seedance.manifest import load_manifest
 from seedance.media import probe
-from tests.e2e.production import wait_until
-from tests.e2e.support import gateway_stats
+from tests.e2e.support import flow_run_logs, gateway_stats
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
@@ -163,12 +162,8 @@ def test_a_batch_download_is_retried_in_the_run_without_a_task_run_of_its_own(
     assert item.result is not None and probe(item.result.files.video).kind == "video"
     assert after["faults"].get("expired-url", 0) - before["faults"].get("expired-url", 0) == 1
     flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
     retry_line = f"download of kite.mp4 (task {item.task_id}) failed"
-    with get_client(sync_client=True) as client:
-
-        def retry_logged() -> bool:  # run logs reach the API in batches, a moment after the run
-            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
-            return any(retry_line in log.message and "retry 1 of 3" in log.message for log in logs)
-
-        wait_until(retry_logged, timeout=30, what="the retry's line in the run's logs")
+    lines = flow_run_logs(flow_run_id, retry_line)
+    assert any(retry_line in line and "retry 1 of 3" in line for line in lines), lines
     assert task_run_kinds(state) == ["submit-generation"]

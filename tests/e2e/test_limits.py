@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import httpx
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 from pydantic import SecretStr
@@ -31,7 +29,7 @@ from seedance.media import probe
 from seedance.spec import GenerationSpec
 from tasks.limits import NoFreeSlot, TaskSlots, ensure_limits
 from tests.conftest import GatewayFactory, GatewayProcess
-from tests.e2e.production import wait_until
+from tests.e2e.support import flow_run_logs
 
 pytestmark = pytest.mark.e2e
 
@@ -235,20 +233,6 @@ def a_dead_runs_slot(gateway: SeedanceGateway) -> Iterator[threading.Event]:
             safety.cancel()
 
 
-def run_logs(flow_run_id: UUID, last: str) -> list[str]:
-    """The run's log lines, read once the line containing `last` has reached the API."""
-    with get_client(sync_client=True) as client:
-        lines: list[str] = []
-
-        def arrived() -> bool:
-            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
-            lines[:] = [log.message for log in logs]
-            return any(last in line for line in lines)
-
-        wait_until(arrived, timeout=30, what=f"{last!r} in the run's logs")
-    return lines
-
-
 def test_a_resumed_task_that_ends_while_waiting_for_a_slot_stops_waiting(
     prefect_api: None, resume_gateway: GatewayProcess, tmp_path: Path
 ) -> None:
@@ -263,7 +247,7 @@ def test_a_resumed_task_that_ends_while_waiting_for_a_slot_stops_waiting(
 
     result = state.result()
     assert (result.resumed, result.task_id) == (True, created.task_id)
-    lines = run_logs(state.state_details.flow_run_id, "video ready")
+    lines = flow_run_logs(state.state_details.flow_run_id, "video ready")
     waits = [line for line in lines if "waiting for a slot of seedance-tasks-resume-wait" in line]
     assert len(waits) == 1 and created.task_id in waits[0], lines
     assert resume_gateway.stats()["tasks_created"] == before + 1
@@ -293,6 +277,6 @@ def test_a_batch_resuming_tasks_while_their_slots_are_held_resumes_each_once(
 
     assert state.result().succeeded == 2
     assert resume_gateway.stats()["tasks_created"] == before
-    lines = run_logs(state.state_details.flow_run_id, "batch done")
+    lines = flow_run_logs(state.state_details.flow_run_id, "batch done")
     for task_id in created:
         assert len([line for line in lines if line.startswith(f"resuming task {task_id}")]) == 1, lines
