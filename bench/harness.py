@@ -222,11 +222,18 @@ def _stat(pid: int) -> tuple[int, str] | None:
     return int(fields[1]), fields[19]
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident set size now (VmRSS), 0 when the process is gone."""
-    for line in _read(f"/proc/{pid}/status").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
+def memory_bytes(pid: int) -> int:
+    """The memory a process uses now, 0 when it is gone: its proportional set size (Pss, from
+    smaps_rollup), the resident pages with each shared page split among the processes that share it.
+
+    Summed over a tree, Pss counts each page once; VmRSS would count a page once per process that
+    maps it, and the pipeline's command runs in a fork of the command runner (`cli.runner`), which
+    shares most of its pages with it. VmRSS when the kernel gives no smaps_rollup.
+    """
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        for line in _read(path).splitlines():
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
     return 0
 
 
@@ -248,7 +255,8 @@ class TreeWatch:
     (servers an earlier run of the same program left running for later runs to use).
 
     A process joins when first seen and stays until it exits, so a server whose parent let it go
-    (re-parented to init) is still counted. The peak is the highest sum of RSS over one sample.
+    (re-parented to init) is still counted. The peak is the highest sum of `memory_bytes` (Pss) over
+    one sample.
     """
 
     def __init__(self, root: int, serving: Mapping[int, str] | None = None, interval: float = 0.25) -> None:
@@ -259,7 +267,7 @@ class TreeWatch:
         self.peak = 0
         self.peak_parts: dict[str, int] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
     def start(self) -> TreeWatch:
         self._thread.start()
@@ -290,7 +298,7 @@ class TreeWatch:
         return list(self.members)
 
     def sample(self) -> None:
-        parts = {pid: rss_bytes(pid) for pid in self.refresh()}
+        parts = {pid: memory_bytes(pid) for pid in self.refresh()}
         total = sum(parts.values())
         if total > self.peak:
             self.peak = total
@@ -346,7 +354,7 @@ class Measured:
 
     seconds: float
     returncode: int
-    peak_rss: int
+    peak_memory: int
     peak_parts: dict[str, int]
     started_at: float
     """time.time() at start, to compare with the gateway's task times."""
@@ -438,7 +446,7 @@ def run_measured(
     return Measured(
         seconds=wall,
         returncode=process.returncode,
-        peak_rss=watch.peak,
+        peak_memory=watch.peak,
         peak_parts=watch.peak_parts,
         started_at=started_at,
         stopped_early=stopped_early,

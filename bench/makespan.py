@@ -136,7 +136,7 @@ def makespan_rows(latency: float, n: int, pipeline: Arm, asyncio_arm: Arm, sdk: 
         if pipeline.first_create is not None and pipeline.last_create is not None
         else ""
     )
-    pipeline_note = f"pipeline: {pipeline.outcome()}, {starts}tree peak RSS {megabytes(pipeline.measured.peak_rss)}"
+    pipeline_note = f"pipeline: {pipeline.outcome()}, {starts}tree peak memory (Pss) {megabytes(pipeline.measured.peak_memory)}"
     rows = [
         Row(
             "P1",
@@ -146,7 +146,7 @@ def makespan_rows(latency: float, n: int, pipeline: Arm, asyncio_arm: Arm, sdk: 
             times(ratio),
             "≤ 2× asyncio" if latency <= 0 else "≤ 1.2× asyncio",
             met(ratio <= (2.0 if latency <= 0 else 1.2) and pipeline.ok and asyncio_arm.ok),
-            f"{pipeline_note}; asyncio: {asyncio_arm.outcome()}, peak RSS {megabytes(asyncio_arm.measured.peak_rss)}",
+            f"{pipeline_note}; asyncio: {asyncio_arm.outcome()}, peak Pss {megabytes(asyncio_arm.measured.peak_memory)}",
         )
     ]
     sdk_total = sdk.measured.seconds * n / sdk.n
@@ -166,7 +166,7 @@ def makespan_rows(latency: float, n: int, pipeline: Arm, asyncio_arm: Arm, sdk: 
             f"{faster:.1f}× faster" if faster >= 1 else f"{1 / faster:.1f}× slower",
             "≥ 10× faster than SDK" if latency > 0 else "",
             met(faster >= 10 and pipeline.ok and sdk.ok) if latency > 0 else "",
-            f"SDK: {sdk.outcome()}, peak RSS {megabytes(sdk.measured.peak_rss)}",
+            f"SDK: {sdk.outcome()}, peak Pss {megabytes(sdk.measured.peak_memory)}",
         )
     )
     return rows

@@ -107,7 +107,7 @@ def hold_in_flight(
     reached = (
         f"{n} in flight after {seconds(watch.reached_after)}" if watch.reached_after is not None else f"only {watch.creates}"
     )
-    log(f"P4 {name}: peak {megabytes(measured.peak_rss)}, {reached}")
+    log(f"P4 {name}: peak {megabytes(measured.peak_memory)}, {reached}")
     return measured, watch
 
 
@@ -131,22 +131,22 @@ def in_flight_row(root: Path, n: int, timeout: float) -> tuple[Row, bool]:
         figure = f"no figure: {watch.creates} of {n} in flight"
         what = (
             f"the command ended by itself after {seconds(measured.seconds)} (exit {measured.returncode}) "
-            f"with {watch.creates} tasks created: {measured.failure()}; peak before that {megabytes(measured.peak_rss)}"
+            f"with {watch.creates} tasks created: {measured.failure()}; peak before that {megabytes(measured.peak_memory)}"
         )
     elif not all_there:
-        figure = f"{megabytes(measured.peak_rss)} with {watch.creates} in flight"
+        figure = f"{megabytes(measured.peak_memory)} with {watch.creates} in flight"
         what = f"only {watch.creates} of {n} tasks were in flight when {seconds(timeout)} ran out"
     else:
-        figure = megabytes(measured.peak_rss)
+        figure = megabytes(measured.peak_memory)
         what = f"all {n} in flight {seconds(watch.reached_after or 0)} after the command started, then one more poll round"
     row = Row(
         "P4",
-        f"peak RSS of the pipeline's process tree, {n} tasks in flight",
+        f"peak memory (Pss) of the pipeline's process tree, {n} tasks in flight",
         figure,
-        f"asyncio + httpx, {baseline_watch.creates} in flight: {megabytes(baseline.peak_rss)}",
-        "" if failed else times(measured.peak_rss / max(baseline.peak_rss, 1)),
+        f"asyncio + httpx, {baseline_watch.creates} in flight: {megabytes(baseline.peak_memory)}",
+        "" if failed else times(measured.peak_memory / max(baseline.peak_memory, 1)),
         "≤ 500 MB",
-        met(measured.peak_rss <= 500 * MB and all_there),
+        met(measured.peak_memory <= 500 * MB and all_there),
         f"{what}; at the peak: {parts}",
     )
     return row, failed

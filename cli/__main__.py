@@ -1,5 +1,5 @@
 """`python -m cli ...`, the same as the `seedance` console script."""
 
-from cli.main import app
+from cli.launch import main
 
-app(prog_name="seedance")
+main()

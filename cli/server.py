@@ -4,7 +4,8 @@ shared by every `seedance` command, started in the background on first use and r
 Why not Prefect's ephemeral mode: it starts a temporary server inside every process, 8-16 s before
 the first request, and under load four at a time time out. The shared server pays its start once
 (11-23 s cold, while it creates its database; 4 s warm) and then each command reaches its first
-request in about a second and a half.
+request in about two seconds, or about 0.6 s through the command runner that starts beside it
+(`cli.runner`).
 
 It lives in `PREFECT_HOME` (default `~/.prefect`): `seedance-server.json` (pid, URL),
 `seedance-server.log` and a lock that makes concurrent first uses start one server, not several.
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Final
 from urllib.parse import urlsplit
@@ -29,7 +31,9 @@ from urllib.parse import urlsplit
 import typer
 from pydantic import BaseModel
 
+from cli import runner
 from cli.errors import UsageError, fail, stderr
+from cli.home import prefect_home
 from seedance.locking import file_lock
 
 DEFAULT_PORT: Final = 4200
@@ -50,11 +54,6 @@ class ServerState(BaseModel):
     """The API root, e.g. `http://127.0.0.1:4200/api`; the UI is at the same address without `/api`."""
     log: Path
     started_at: float
-
-
-def prefect_home() -> Path:
-    """Prefect's home folder, as Prefect itself finds it."""
-    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
 
 
 class SharedServer:
@@ -169,6 +168,7 @@ def connect() -> str:
             )
         return configured
     url = SharedServer(prefect_home()).ensure().url
+    runner.ensure_started(prefect_home())
     _use(url)
     return url
 
@@ -273,7 +273,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="As JSON.")]
 
 
 def _describe(state: ServerState | None, configured: str | None, as_json: bool) -> None:
-    """Print which API the commands use and, for the shared server, how to reach and stop it."""
+    """Print which API the commands use and, for the shared server, how to reach and stop it; and
+    whether a command runner serves this home folder (`cli.runner`)."""
+    command_runner = runner.running(prefect_home())
     if as_json:
         shared = state.model_dump(mode="json") if state else None
         typer.echo(
@@ -282,6 +284,7 @@ def _describe(state: ServerState | None, configured: str | None, as_json: bool) 
                     "api_url": configured or (state.url if state else None),
                     "configured": bool(configured),
                     "shared_server": shared,
+                    "command_runner": asdict(command_runner) if command_runner else None,
                 },
                 indent=2,
             )
@@ -291,29 +294,35 @@ def _describe(state: ServerState | None, configured: str | None, as_json: bool) 
         typer.echo(f"PREFECT_API_URL is set: commands use {configured}, not a shared server")
     if state is None:
         typer.echo(f"no shared server running (home {prefect_home()}); the next command that needs one starts it")
-        return
-    typer.echo(f"shared server running: {state.url.removesuffix('/api')} (API {state.url}, pid {state.pid}, log {state.log})")
+    else:
+        typer.echo(f"shared server running: {state.url.removesuffix('/api')} (API {state.url}, pid {state.pid}, log {state.log})")
+    if command_runner is not None:
+        typer.echo(f"command runner running: pid {command_runner.pid}, socket {command_runner.socket}")
 
 
 @app.command()
 def status(as_json: JsonOption = False) -> None:
-    """Which Prefect API the commands use, and whether the shared server runs."""
+    """Which Prefect API the commands use, whether the shared server runs, and the command runner."""
     _describe(SharedServer(prefect_home()).running(), configured_api_url(), as_json)
 
 
 @app.command()
 def start(as_json: JsonOption = False) -> None:
-    """Start the shared server now (commands start it on first use anyway)."""
+    """Start the shared server now (commands start it on first use anyway), and the command runner."""
     try:
         state = SharedServer(prefect_home()).ensure()
     except UsageError as exc:
         fail(exc)
+    runner.ensure_started(prefect_home())
     _describe(state, configured_api_url(), as_json)
 
 
 @app.command()
 def stop() -> None:
-    """Stop the shared server; the next command that needs it starts it again."""
+    """Stop the shared server and the command runner; the next command that needs them starts them again."""
+    stopped_runner = runner.stop(prefect_home())
+    if stopped_runner is not None:
+        typer.echo(f"stopping the command runner (pid {stopped_runner.pid}) once the commands it runs have ended")
     state = SharedServer(prefect_home()).stop()
     if state is None:
         stderr.print("no shared server was running")

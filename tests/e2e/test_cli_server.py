@@ -63,7 +63,7 @@ def test_concurrent_commands_start_one_server_and_all_finish_then_it_stops(home_
     assert not any("telemetry" in stderr.lower() for _, _, stderr in runs)
 
     stopped = seedance("server", "stop", env=home_env, timeout=60)
-    assert stopped.stdout.strip() == f"stopped the shared server (pid {server['pid']})"
+    assert stopped.stdout.splitlines()[-1] == f"stopped the shared server (pid {server['pid']})"
     with pytest.raises(ProcessLookupError):
         os.kill(server["pid"], 0)
     assert seedance("server", "status", env=home_env).stdout.startswith("no shared server running")

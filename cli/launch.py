@@ -1,0 +1,129 @@
+"""The `seedance` console script: the command runs in a child of the command runner when one
+serves this Prefect home folder (`cli.runner`), else in this process.
+
+Standard library only until it knows which: a command through the runner never imports typer,
+rich or Prefect in this process, whose only work is to hand its terminal over, pass signals on and
+exit with the child's status.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import sys
+from types import FrameType
+from typing import NoReturn, TextIO, cast
+
+from cli import runner
+from cli.home import prefect_home
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH, signal.SIGCONT)
+"""Signals the command passes on to its child as they come (Ctrl-Z is passed on, then obeyed)."""
+
+
+def main() -> None:
+    """Run the command line (`sys.argv`): through the runner when it takes the command, else here."""
+    status = _through_runner() if runner.enabled() else None
+    if status is None:
+        in_process()
+    else:
+        _exit_as(status)
+
+
+def in_process() -> None:
+    """Run the command line in this process."""
+    from cli.main import app
+
+    app(prog_name="seedance")
+
+
+def _through_runner() -> int | None:
+    """The child's exit status (negative: the signal that ended it), or None when no runner took
+    the command (none serves this home folder, or it refused)."""
+    # held back until they can be passed on (or handled here, when the command runs here)
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    try:
+        status = _ask(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+    return status
+
+
+def _ask(connection: socket.socket) -> int | None:
+    try:
+        connection.connect(str(runner.RunnerFiles(prefect_home()).socket))
+        request = runner.Request(
+            argv=list(sys.argv),
+            cwd=os.getcwd(),
+            env=dict(os.environ),
+            path=list(sys.path),
+            python=runner.python_identity(),
+            interpreter=runner.interpreter_options(),
+            encoding=sys.stdout.encoding,
+            buffering=[_buffering(sys.stdout), _buffering(sys.stderr)],
+        )
+        message = request.encode()
+        sent = socket.send_fds(connection, [message], [_usable(fd) for fd in (0, 1, 2)])
+        connection.sendall(message[sent:])  # a large environment does not go in one piece
+        replies = connection.makefile("rb")
+        first = json.loads(replies.readline() or b"{}")
+    except (OSError, ValueError):
+        connection.close()
+        return None
+    if "pid" not in first:
+        connection.close()
+        return None
+    return _wait(int(first["pid"]), replies)
+
+
+def _buffering(stream: TextIO) -> list[bool]:
+    """[line_buffering, write_through] of a standard stream (`-u`, PYTHONUNBUFFERED, a terminal)."""
+    wrapper = cast(io.TextIOWrapper, stream)
+    return [wrapper.line_buffering, wrapper.write_through]
+
+
+def _usable(fd: int) -> int:
+    """`fd`, or /dev/null in its place when this process was started without it."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        return os.open(os.devnull, os.O_RDWR)
+    return fd
+
+
+def _wait(child: int, replies: object) -> int:
+    """Pass signals on to `child` until the runner says how it ended."""
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    def suspend(signum: int, frame: FrameType | None) -> None:
+        forward(signal.SIGTSTP, frame)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT, which goes on to the child
+        signal.signal(signal.SIGTSTP, suspend)
+
+    for signum in FORWARDED:
+        signal.signal(signum, forward)
+    signal.signal(signal.SIGTSTP, suspend)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+    line = replies.readline()  # type: ignore[attr-defined]
+    try:
+        return int(json.loads(line)["exit"])
+    except (ValueError, KeyError, TypeError):
+        sys.stderr.write(f"error: the command runner stopped before command {child} ended; its outcome is unknown\n")
+        return 1
+
+
+def _exit_as(status: int) -> NoReturn:
+    """Exit with the child's code, or die of the signal that ended it."""
+    if status < 0:
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+    sys.exit(status if status >= 0 else 128 - status)

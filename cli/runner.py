@@ -1,0 +1,593 @@
+"""The command runner: a process beside the shared Prefect server that imports Prefect and the
+other heavy libraries once, then forks a ready process for each `seedance` command.
+
+Why: a `seedance` command that runs a flow spends 1.5-2 s importing Prefect, pydantic, httpx, rich
+and typer before its first request (2 cores). A fork of a process that has them imported is ready
+in milliseconds.
+
+How a command goes through it (the client side is `cli.launch`):
+- the command connects to `seedance-cli.sock` in Prefect's home folder and sends its arguments,
+  working folder, environment and `sys.path`, with its stdin, stdout and stderr (SCM_RIGHTS);
+- the runner forks; the child takes those as its own, so the terminal stays the command's terminal
+  (colours, live progress, prompts), reloads Prefect's settings and logging from that environment,
+  imports this project's modules and runs the command;
+- the runner answers with the child's pid, and later with its exit status; the command passes on
+  the signals it gets (Ctrl-C, SIGTERM, SIGHUP, Ctrl-Z) and exits as the child did. A command killed
+  outright (SIGKILL) takes its child with it, as if the child had been the command.
+
+Only third-party libraries are imported ahead (`PRELOAD`): each child imports this project's code
+itself, so an edited file counts from the next command. Before each fork the runner checks that its
+own file and the installed packages are as they were when it started; when not, it refuses (the
+command runs in its own process) and exits, and the next command that needs the shared server
+starts a new one.
+
+The runner is started by a command that uses the shared server (`cli.server.connect`), in the
+background: that command does not wait for it. It holds no secret: it starts with a short list of
+variables (`KEPT_VARIABLES`), and each child's environment is the command's own. It stops on
+`seedance server stop` (after the commands it runs have ended) or after RUNNER_IDLE_SECONDS
+without a command. `SEEDANCE_CLI_RUNNER=off` makes commands run in their own process.
+
+Standard library only: `cli.launch` imports this module before anything else.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import gc
+import importlib
+import io
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final, NoReturn, cast
+
+RUNNER_IDLE_SECONDS: Final = 1800.0
+"""A runner with no command for this long exits (it holds about 150 MB)."""
+RECEIVE_TIMEOUT_SECONDS: Final = 5.0
+"""How long a connected command may take to send its request."""
+MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024
+
+PRELOAD: Final = (
+    "prefect",
+    "prefect.artifacts",
+    "prefect.blocks.core",
+    "prefect.client.orchestration",
+    "prefect.events",
+    "prefect.flows",
+    "prefect.logging.handlers",
+    "prefect.tasks",
+    "prefect_aws",
+    "fastapi",
+    "httpx",
+    "pydantic",
+    "rich.console",
+    "rich.live",
+    "rich.table",
+    "typer",
+    "yaml",
+    "PIL.Image",
+    "av",
+)
+"""What a command that runs a flow imports and this project does not own (measured with
+`python -X importtime`): imported once by the runner, shared by every child."""
+
+PRELOAD_PROJECT: Final = ("flows.batch", "flows.generate", "flows.storyboard", "blocks.bucket", "blocks.state")
+"""This project's flows and blocks, with the core they import (0.2 s more): no module-level state of
+theirs depends on the environment or the terminal. Not `cli`: its consoles are made at import for the
+terminal they find."""
+
+PROJECT: Final = Path(__file__).resolve().parent.parent
+
+KEPT_VARIABLES: Final = (
+    *("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PREFECT_HOME", "PREFECT_PROFILE"),
+    *("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE"),
+)
+"""The runner's own environment: enough to import the libraries. Whatever a command sets, secrets
+included, reaches only that command's child."""
+
+OFF_VALUES: Final = frozenset({"0", "off", "false", "no"})
+
+
+@dataclass(frozen=True)
+class RunnerFiles:
+    """The runner's files in one Prefect home folder."""
+
+    home: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.home / "seedance-cli.sock"
+
+    @property
+    def lock(self) -> Path:
+        """Held by the running runner for its whole life: two cannot serve one home folder."""
+        return self.home / "seedance-cli.lock"
+
+    @property
+    def record(self) -> Path:
+        return self.home / "seedance-cli.json"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "seedance-cli.log"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a command sends: enough to be that command in another process."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    path: list[str]
+    python: list[str]
+    """`python_identity()`: a child of the runner runs the Python and environment the command was started with."""
+    interpreter: list[object]
+    """Interpreter options that imports depend on (`interpreter_options()`): the child's must be the command's."""
+    encoding: str
+    buffering: list[list[bool]]
+    """stdout's and stderr's [line_buffering, write_through], as the command's interpreter set them."""
+
+    def encode(self) -> bytes:
+        body = json.dumps(asdict(self)).encode()
+        return struct.pack("!I", len(body)) + body
+
+
+@dataclass(frozen=True)
+class RunnerState:
+    """What `seedance-cli.json` records of a running runner."""
+
+    pid: int
+    started_at: float
+    socket: str
+
+
+def enabled() -> bool:
+    """Whether commands may go through a runner (`SEEDANCE_CLI_RUNNER`, default on): it needs
+    fork and descriptor passing (Linux, macOS)."""
+    wanted = os.environ.get("SEEDANCE_CLI_RUNNER", "").strip().lower() not in OFF_VALUES
+    return wanted and hasattr(os, "fork") and hasattr(socket, "send_fds")
+
+
+def python_identity() -> list[str]:
+    """The Python and the environment (venv) this process runs: whichever of its names started it."""
+    return [sys.prefix, sys.version]
+
+
+def interpreter_options() -> list[object]:
+    """The options of this interpreter that a forked child cannot change: warning filters, dev mode,
+    optimisation."""
+    return [list(sys.warnoptions), sys.flags.dev_mode, sys.flags.optimize]
+
+
+def ensure_started(home: Path) -> None:
+    """Start a runner for `home` in the background unless one answers there; never waits for it.
+
+    The runner starts with `KEPT_VARIABLES` only, its output in `seedance-cli.log`, in a session of
+    its own (a Ctrl-C in the terminal is the command's, not the runner's).
+    """
+    files = RunnerFiles(home)
+    if not enabled() or answering(files.socket):
+        return
+    env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
+    env |= {"PREFECT_HOME": str(home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    with files.log.open("a") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "cli.runner"],
+            cwd=PROJECT,  # `-m cli.runner` finds this checkout's code
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def running(home: Path) -> RunnerState | None:
+    """The runner of `home`, when one answers on its socket."""
+    files = RunnerFiles(home)
+    if not answering(files.socket):
+        return None
+    try:
+        return RunnerState(**json.loads(files.record.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def stop(home: Path) -> RunnerState | None:
+    """Ask the runner of `home` to stop (SIGTERM): it takes no more commands and exits when those it
+    runs have ended. The state it had, or None when none was running."""
+    state = running(home)
+    if state is not None and _is_runner(state.pid):
+        os.kill(state.pid, signal.SIGTERM)
+        return state
+    return None
+
+
+def answering(path: Path) -> bool:
+    """Whether a runner accepts connections on `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _is_runner(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc").is_dir()  # no /proc to ask (macOS): trust the record
+    except PermissionError:
+        return False
+    return b"cli.runner" in command
+
+
+class _Child:
+    """What a forked child takes with it: its request, the descriptors it becomes, and what the
+    runner's imports were made under."""
+
+    def __init__(self, request: Request, fds: list[int], imported_under: ImportedUnder) -> None:
+        self.request, self.fds, self.imported_under = request, fds, imported_under
+
+    def run(self) -> NoReturn:
+        """Become the command, run it, and end the process as the command ends."""
+        self._become()
+        from cli.launch import in_process
+
+        code = 1
+        try:
+            in_process()
+            code = 0
+        except SystemExit as exc:
+            code = _exit_code(exc)
+        except KeyboardInterrupt:
+            code = -signal.SIGINT  # as Python ends on an uncaught one: by the signal
+        except BaseException:
+            sys.excepthook(*sys.exc_info())
+        _exit(code)
+
+    def _become(self) -> None:
+        for target, fd in enumerate(self.fds):
+            if fd != target:
+                os.dup2(fd, target)
+                os.close(fd)
+        request = self.request
+        os.chdir(request.cwd)
+        os.environ.clear()
+        os.environ.update(request.env)
+        sys.argv[:] = request.argv
+        sys.path[:] = request.path
+        for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # the standard streams now write to the command's descriptors; they are made to buffer as
+        # the command's would (a terminal: by line)
+        for stream, (line_buffering, write_through) in zip((sys.stdout, sys.stderr), request.buffering, strict=True):
+            cast(io.TextIOWrapper, stream).reconfigure(line_buffering=line_buffering, write_through=write_through)
+        # Prefect read its settings at import, from the runner's environment
+        from prefect.context import refresh_global_settings_context
+        from prefect.logging.configuration import setup_logging
+
+        refresh_global_settings_context()
+        now = ImportedUnder.current()
+        if now.logging != self.imported_under.logging:
+            setup_logging(incremental=False)
+        if now.decorator_defaults != self.imported_under.decorator_defaults:
+            _forget_project_modules()  # imported again, under the command's settings
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The status Python exits with for `exc` (printing its message when it has one)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    print(exc.code, file=sys.stderr)
+    return 1
+
+
+def _exit(code: int) -> NoReturn:
+    """End the child as the interpreter ends, without tearing down every module the runner imported
+    (0.06-0.1 s): wait for its non-daemon threads, run its atexit handlers (Prefect's last flush of
+    logs and events among them), flush the standard streams, then leave."""
+    threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter calls first at exit
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    os._exit(code & 0xFF)
+
+
+@dataclass(frozen=True)
+class ImportedUnder:
+    """The settings the preloaded modules were set up under, compared in each child with the
+    command's: Prefect's logging (configured when Prefect is imported) and the defaults `@flow` and
+    `@task` read when this project's modules are imported."""
+
+    logging: str
+    decorator_defaults: tuple[object, ...]
+
+    @classmethod
+    def current(cls) -> ImportedUnder:
+        from prefect.settings import get_current_settings
+
+        settings = get_current_settings()
+        return cls(
+            logging=settings.logging.model_dump_json(),
+            decorator_defaults=(
+                settings.tasks.default_retries,
+                settings.tasks.default_retry_delay_seconds,
+                settings.tasks.default_no_cache,
+                settings.tasks.disable_caching,
+                settings.flows.default_retries,
+                settings.flows.default_retry_delay_seconds,
+            ),
+        )
+
+
+class Runner:
+    """The serving loop: accept a command, fork it, report how it ended."""
+
+    def __init__(self, files: RunnerFiles) -> None:
+        self.files = files
+        self.pid = os.getpid()
+        self._children: dict[int, socket.socket] = {}
+        self._stopping = False
+        self._last_active = time.monotonic()
+        self._watched: list[Path] = []
+        self._fingerprint: tuple[int, ...] = ()
+        self._imported_under = ImportedUnder(logging="", decorator_defaults=())  # set once preloaded
+        self._wake_write = -1
+
+    def serve(self) -> _Child | None:
+        """Serve until stopped or idle (None), or return the request of the forked child, in it."""
+        with open(self.files.lock, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None  # another runner serves this home folder
+            _preload()
+            self._watched = _watched_files()
+            self._fingerprint = _fingerprint(self._watched)
+            self._imported_under = ImportedUnder.current()
+            wake_read, self._wake_write = os.pipe()
+            os.set_blocking(self._wake_write, False)
+            signal.set_wakeup_fd(self._wake_write)
+            signal.signal(signal.SIGCHLD, lambda *_: None)
+            signal.signal(signal.SIGTERM, self._stop)
+            listener = self._listen()
+            try:
+                return self._loop(listener, wake_read)
+            finally:
+                if os.getpid() == self.pid:
+                    self._clean_up(listener)
+
+    def _listen(self) -> socket.socket:
+        self.files.socket.unlink(missing_ok=True)  # left by a runner that died: we hold the lock
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        previous = os.umask(0o177)  # the socket is this user's only
+        try:
+            listener.bind(str(self.files.socket))
+        finally:
+            os.umask(previous)
+        listener.listen(64)
+        state = RunnerState(pid=self.pid, started_at=time.time(), socket=str(self.files.socket))
+        self.files.record.write_text(json.dumps(asdict(state)))
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} runner {self.pid} serving on {self.files.socket}", flush=True)
+        return listener
+
+    def _loop(self, listener: socket.socket, wake: int) -> _Child | None:
+        while not (self._stopping and not self._children):
+            if not self._children and time.monotonic() - self._last_active > RUNNER_IDLE_SECONDS:
+                print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} idle for {RUNNER_IDLE_SECONDS:.0f} s: exiting", flush=True)
+                return None
+            watched: list[socket.socket | int] = [wake, *self._children.values()]
+            if not self._stopping:
+                watched.append(listener)
+            with contextlib.suppress(InterruptedError):
+                readable, _, _ = select.select(watched, [], [], 60.0)
+            for ready in readable:
+                if ready == wake:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake, 4096)
+                elif ready is listener:
+                    child = self._accept(listener)
+                    if child is not None:
+                        signal.set_wakeup_fd(-1)
+                        listener.close()
+                        os.close(wake)
+                        os.close(self._wake_write)
+                        return child
+                else:
+                    self._client_gone(ready)  # type: ignore[arg-type]
+            self._reap()
+            if self._stopping and listener.fileno() != -1:
+                self._clean_up(listener)
+        return None
+
+    def _accept(self, listener: socket.socket) -> _Child | None:
+        """Take one command: fork it (returning its request, in the child), or refuse it."""
+        conn, _ = listener.accept()
+        fds: list[int] = []
+        try:
+            conn.settimeout(RECEIVE_TIMEOUT_SECONDS)
+            _check_peer(conn)
+            request, fds = _receive(conn)
+            refusal = self._refusal(request)
+            if refusal:
+                conn.sendall(json.dumps({"refused": refusal}).encode() + b"\n")
+                print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} refused a command: {refusal}", flush=True)
+                if refusal.startswith("changed"):
+                    self._stopping = True
+                raise ConnectionAbortedError
+            pid = os.fork()
+            if pid == 0:
+                for other in self._children.values():
+                    other.close()
+                conn.close()
+                return _Child(request, fds, self._imported_under)
+            conn.settimeout(None)
+            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            self._children[pid] = conn
+            self._last_active = time.monotonic()
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {pid}: seedance {' '.join(request.argv[1:2])}", flush=True)
+        except (OSError, ValueError) as exc:
+            if not isinstance(exc, ConnectionAbortedError):
+                print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} dropped a connection: {type(exc).__name__}: {exc}", flush=True)
+            conn.close()
+        finally:
+            if os.getpid() == self.pid:
+                for fd in fds:
+                    os.close(fd)
+        return None
+
+    def _refusal(self, request: Request) -> str | None:
+        if request.python != python_identity():
+            return f"another Python ({request.python}; this runner runs {python_identity()})"
+        if request.encoding != sys.stdout.encoding:
+            return f"another encoding of its standard streams ({request.encoding}; this runner's: {sys.stdout.encoding})"
+        if request.interpreter != interpreter_options():
+            return f"other interpreter options ({request.interpreter}; this runner has {interpreter_options()})"
+        if _fingerprint(self._watched) != self._fingerprint:
+            return "changed since it started: its code or the installed packages"
+        return None
+
+    def _client_gone(self, conn: socket.socket) -> None:
+        """The command's side of a connection closed before its child ended: the command was killed
+        outright, and so is the child."""
+        with contextlib.suppress(OSError):
+            if conn.recv(1):
+                return
+        for pid, held in list(self._children.items()):
+            if held is conn:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _reap(self) -> None:
+        while self._children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self._children.pop(pid, None)
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                conn.close()
+            self._last_active = time.monotonic()
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self._stopping = True
+
+    def _clean_up(self, listener: socket.socket) -> None:
+        listener.close()
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(self.files.record.read_text())["pid"] == self.pid:
+                self.files.record.unlink()
+                self.files.socket.unlink(missing_ok=True)
+
+
+def _preload() -> None:
+    """Import `PRELOAD` and `PRELOAD_PROJECT`; freeze what they made, so that children do not copy
+    those pages when the garbage collector would touch them."""
+    for name in (*PRELOAD, *PRELOAD_PROJECT):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            print(f"not preloaded: {name} ({exc})", flush=True)
+    if threading.active_count() != 1:
+        # a fork copies only the thread that forks: a library that started one cannot be forked safely
+        raise RuntimeError(f"threads running after the imports: {[t.name for t in threading.enumerate()]}")
+    gc.collect()
+    gc.freeze()
+
+
+def _project_modules() -> dict[str, Path]:
+    """This project's modules imported so far, with their files (the runner's own left out)."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and name.split(".")[0] != "cli" and Path(file).resolve().is_relative_to(PROJECT):
+            found[name] = Path(file)
+    return found
+
+
+def _watched_files() -> list[Path]:
+    """The files the runner's imports came from whose change makes it stale: this file, this
+    project's preloaded modules and every site-packages folder on the path (installing, upgrading or
+    removing a package changes its folder's)."""
+    return [
+        Path(__file__),
+        *_project_modules().values(),
+        *(Path(entry) for entry in sys.path if entry.endswith("-packages")),
+    ]
+
+
+def _fingerprint(paths: list[Path]) -> tuple[int, ...]:
+    """The modification times of `paths` (-1: gone)."""
+    return tuple(path.stat().st_mtime_ns if path.exists() else -1 for path in paths)
+
+
+def _forget_project_modules() -> None:
+    for name in _project_modules():
+        del sys.modules[name]
+
+
+def _check_peer(conn: socket.socket) -> None:
+    """Only this user's commands (Linux says who connected; elsewhere the socket's mode does)."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return
+    _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if uid != os.getuid():
+        raise PermissionError(f"a command of user {uid}")
+
+
+def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
+    data, fds, _, _ = socket.recv_fds(conn, 65536, 3)
+    if not data and not fds:
+        raise ConnectionAbortedError  # connected and left: `answering` asking whether a runner is there
+    try:
+        if len(fds) != 3 or len(data) < 4:
+            raise ValueError("not a command's request")
+        (size,) = struct.unpack("!I", data[:4])
+        if size > MAX_REQUEST_BYTES:
+            raise ValueError(f"a request of {size} bytes")
+        body = data[4:]
+        while len(body) < size:
+            more = conn.recv(size - len(body))
+            if not more:
+                raise ValueError("a request cut short")
+            body += more
+        return Request(**json.loads(body)), fds
+    except (ValueError, TypeError, OSError):
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def main() -> None:
+    child = Runner(RunnerFiles(Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser())).serve()
+    if child is not None:
+        child.run()
+
+
+if __name__ == "__main__":
+    main()
