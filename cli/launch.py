@@ -8,17 +8,24 @@ exit with the child's status.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
 import socket
 import sys
+import time
 from types import FrameType
-from typing import NoReturn, TextIO, cast
+from typing import BinaryIO, NoReturn, TextIO, cast
 
 from cli import runner
 from cli.home import prefect_home
+
+SEND_TIMEOUT_SECONDS = 5.0
+"""Connecting and sending the request: past it, the command runs in this process."""
+ANSWER_TIMEOUT_SECONDS = 30.0
+"""From the request sent to the runner's first answer (it answers as it forks: milliseconds)."""
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGWINCH, signal.SIGCONT)
 """Signals the command passes on to its child as they come (Ctrl-Z is passed on, then obeyed)."""
@@ -42,19 +49,22 @@ def in_process() -> None:
 
 def _through_runner() -> int | None:
     """The child's exit status (negative: the signal that ended it), or None when no runner took
-    the command (none serves this home folder, or it refused)."""
+    the command (none serves this home folder, it refused, or the request could not be sent)."""
+    ignored = [int(signum) for signum in (*FORWARDED, signal.SIGTSTP) if signal.getsignal(signum) == signal.SIG_IGN]
     # held back until they can be passed on (or handled here, when the command runs here)
     signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     try:
-        status = _ask(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        status = _ask(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), ignored)
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
     return status
 
 
-def _ask(connection: socket.socket) -> int | None:
+def _ask(connection: socket.socket, ignored: list[int]) -> int | None:
+    path = runner.RunnerFiles(prefect_home()).socket
     try:
-        connection.connect(str(runner.RunnerFiles(prefect_home()).socket))
+        connection.settimeout(SEND_TIMEOUT_SECONDS)
+        connection.connect(str(path))
         request = runner.Request(
             argv=list(sys.argv),
             cwd=os.getcwd(),
@@ -64,19 +74,27 @@ def _ask(connection: socket.socket) -> int | None:
             interpreter=runner.interpreter_options(),
             encoding=sys.stdout.encoding,
             buffering=[_buffering(sys.stdout), _buffering(sys.stderr)],
+            ignored=ignored,
         )
         message = request.encode()
         sent = socket.send_fds(connection, [message], [_usable(fd) for fd in (0, 1, 2)])
         connection.sendall(message[sent:])  # a large environment does not go in one piece
-        replies = connection.makefile("rb")
-        first = json.loads(replies.readline() or b"{}")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: started without a stdout (None)
         connection.close()
         return None
+    # sent: from here on the runner may have forked the command, which must not then run here too
+    replies = connection.makefile("rb")
+    try:
+        connection.settimeout(ANSWER_TIMEOUT_SECONDS)
+        first = json.loads(replies.readline() or b"{}")
+    except (OSError, ValueError):
+        _say(f"the command runner at {path} did not answer; run the command again with SEEDANCE_CLI_RUNNER=off")
+        return 1
     if "pid" not in first:
         connection.close()
         return None
-    return _wait(int(first["pid"]), replies)
+    connection.settimeout(None)
+    return _wait(int(first["pid"]), replies, ignored)
 
 
 def _buffering(stream: TextIO) -> list[bool]:
@@ -94,14 +112,12 @@ def _usable(fd: int) -> int:
     return fd
 
 
-def _wait(child: int, replies: object) -> int:
-    """Pass signals on to `child` until the runner says how it ended."""
+def _wait(child: int, replies: BinaryIO, ignored: list[int]) -> int:
+    """Pass signals on to `child`'s process group until the runner says how it ended."""
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        try:
-            os.kill(child, signum)
-        except ProcessLookupError:
-            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child, signum)
 
     def suspend(signum: int, frame: FrameType | None) -> None:
         forward(signal.SIGTSTP, frame)
@@ -110,15 +126,32 @@ def _wait(child: int, replies: object) -> int:
         signal.signal(signal.SIGTSTP, suspend)
 
     for signum in FORWARDED:
-        signal.signal(signum, forward)
-    signal.signal(signal.SIGTSTP, suspend)
+        if signum not in ignored:
+            signal.signal(signum, forward)
+    if signal.SIGTSTP not in ignored:
+        signal.signal(signal.SIGTSTP, suspend)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
-    line = replies.readline()  # type: ignore[attr-defined]
     try:
-        return int(json.loads(line)["exit"])
-    except (ValueError, KeyError, TypeError):
-        sys.stderr.write(f"error: the command runner stopped before command {child} ended; its outcome is unknown\n")
+        return int(json.loads(replies.readline())["exit"])
+    except (OSError, ValueError, KeyError, TypeError):
+        # the runner is gone: the command may still run; wait for it (passing signals on), as
+        # its status is lost
+        while _alive(child):
+            time.sleep(0.2)
+        _say(f"the command runner stopped before command {child} ended; its exit status is lost")
         return 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _say(problem: str) -> None:
+    sys.stderr.write(f"error: {problem}\n")
 
 
 def _exit_as(status: int) -> NoReturn:

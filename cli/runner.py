@@ -50,7 +50,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Final, NoReturn, cast
+from typing import Final, NoReturn, TextIO, cast
 
 RUNNER_IDLE_SECONDS: Final = 1800.0
 """A runner with no command for this long exits (it holds about 150 MB)."""
@@ -138,6 +138,8 @@ class Request:
     encoding: str
     buffering: list[list[bool]]
     """stdout's and stderr's [line_buffering, write_through], as the command's interpreter set them."""
+    ignored: list[int]
+    """Signals the command was started with ignored (`nohup`, `&` in a script): ignored in the child too."""
 
     def encode(self) -> bytes:
         body = json.dumps(asdict(self)).encode()
@@ -247,19 +249,22 @@ class _Child:
         self._become()
         from cli.launch import in_process
 
-        code = 1
+        code, killed_by = 1, None
         try:
             in_process()
             code = 0
         except SystemExit as exc:
             code = _exit_code(exc)
         except KeyboardInterrupt:
-            code = -signal.SIGINT  # as Python ends on an uncaught one: by the signal
+            killed_by = signal.SIGINT  # as Python ends on an uncaught one: by the signal
         except BaseException:
             sys.excepthook(*sys.exc_info())
-        _exit(code)
+        _exit(code, killed_by)
 
     def _become(self) -> None:
+        """Take the command's descriptors, folder, environment and signals; Prefect's settings and
+        logging from that environment. Signals stay blocked (from the fork on) until done."""
+        os.setpgid(0, 0)  # a group of its own, as a shell gives a command: Ctrl-Z stops it, and the group gets the signals
         for target, fd in enumerate(self.fds):
             if fd != target:
                 os.dup2(fd, target)
@@ -273,6 +278,8 @@ class _Child:
         for signum in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        for ignored in request.ignored:
+            signal.signal(ignored, signal.SIG_IGN)
         # the standard streams now write to the command's descriptors; they are made to buffer as
         # the command's would (a terminal: by line)
         for stream, (line_buffering, write_through) in zip((sys.stdout, sys.stderr), request.buffering, strict=True):
@@ -283,10 +290,17 @@ class _Child:
 
         refresh_global_settings_context()
         now = ImportedUnder.current()
-        if now.logging != self.imported_under.logging:
-            setup_logging(incremental=False)
         if now.decorator_defaults != self.imported_under.decorator_defaults:
-            _forget_project_modules()  # imported again, under the command's settings
+            # the flows and tasks were decorated under other defaults: the command runs as a fresh
+            # interpreter instead (this process, so the runner still reports how it ends)
+            os.environ["SEEDANCE_CLI_RUNNER"] = "off"
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, signal.valid_signals())
+            os.execv(sys.executable, [sys.executable, "-m", "cli", *request.argv[1:]])
+        # Prefect's console handler chose its colours for the runner's log file: made again for a
+        # terminal (75 ms), or when the command's logging settings differ
+        if now.logging != self.imported_under.logging or sys.stderr.isatty():
+            setup_logging(incremental=False)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signal.valid_signals())
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -299,7 +313,7 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def _exit(code: int) -> NoReturn:
+def _exit(code: int, killed_by: int | None = None) -> NoReturn:
     """End the child as the interpreter ends, without tearing down every module the runner imported
     (0.06-0.1 s): wait for its non-daemon threads, run its atexit handlers (Prefect's last flush of
     logs and events among them), flush the standard streams, then leave."""
@@ -308,9 +322,10 @@ def _exit(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
-        os.kill(os.getpid(), -code)
+    if killed_by is not None:
+        signal.signal(killed_by, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [killed_by])
+        os.kill(os.getpid(), killed_by)
     os._exit(code & 0xFF)
 
 
@@ -354,6 +369,7 @@ class Runner:
         self._fingerprint: tuple[int, ...] = ()
         self._imported_under = ImportedUnder(logging="", decorator_defaults=())  # set once preloaded
         self._wake_write = -1
+        self._lock: TextIO | None = None
 
     def serve(self) -> _Child | None:
         """Serve until stopped or idle (None), or return the request of the forked child, in it."""
@@ -362,6 +378,7 @@ class Runner:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return None  # another runner serves this home folder
+            self._lock = lock
             _preload()
             self._watched = _watched_files()
             self._fingerprint = _fingerprint(self._watched)
@@ -436,15 +453,24 @@ class Runner:
                 if refusal.startswith("changed"):
                     self._stopping = True
                 raise ConnectionAbortedError
+            # signals wait until the child has its own handlers (it unblocks them once it is the command)
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
             pid = os.fork()
             if pid == 0:
                 for other in self._children.values():
                     other.close()
                 conn.close()
                 return _Child(request, fds, self._imported_under)
-            conn.settimeout(None)
-            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)  # also done by the child: whichever runs first, before any signal is passed on
             self._children[pid] = conn
+            try:
+                conn.settimeout(None)
+                conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            except OSError:
+                os.kill(pid, signal.SIGKILL)  # the command is gone: so is its child, reaped with the others
+                raise
             self._last_active = time.monotonic()
             print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {pid}: seedance {' '.join(request.argv[1:2])}", flush=True)
         except (OSError, ValueError) as exc:
@@ -498,11 +524,16 @@ class Runner:
         self._stopping = True
 
     def _clean_up(self, listener: socket.socket) -> None:
+        """Take no more commands, and let a new runner serve this home folder (this one may still
+        wait for the commands it runs)."""
         listener.close()
         with contextlib.suppress(OSError, ValueError):
             if json.loads(self.files.record.read_text())["pid"] == self.pid:
                 self.files.record.unlink()
                 self.files.socket.unlink(missing_ok=True)
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock = None
 
 
 def _preload() -> None:
@@ -520,14 +551,16 @@ def _preload() -> None:
     gc.freeze()
 
 
-def _project_modules() -> dict[str, Path]:
-    """This project's modules imported so far, with their files (the runner's own left out)."""
-    found = {}
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if file and name.split(".")[0] != "cli" and Path(file).resolve().is_relative_to(PROJECT):
-            found[name] = Path(file)
-    return found
+PROJECT_PACKAGES: Final = frozenset({"seedance", "blocks", "tasks", "flows", "local_gateway"})
+"""This project's packages the runner may import (`cli` is imported by each child)."""
+
+
+def _project_modules() -> list[Path]:
+    """The files of this project's modules imported so far."""
+    files = (
+        getattr(module, "__file__", None) for name, module in list(sys.modules.items()) if name.split(".")[0] in PROJECT_PACKAGES
+    )
+    return [Path(file) for file in files if file]
 
 
 def _watched_files() -> list[Path]:
@@ -536,19 +569,21 @@ def _watched_files() -> list[Path]:
     removing a package changes its folder's)."""
     return [
         Path(__file__),
-        *_project_modules().values(),
+        *_project_modules(),
         *(Path(entry) for entry in sys.path if entry.endswith("-packages")),
     ]
 
 
 def _fingerprint(paths: list[Path]) -> tuple[int, ...]:
     """The modification times of `paths` (-1: gone)."""
-    return tuple(path.stat().st_mtime_ns if path.exists() else -1 for path in paths)
+    return tuple(_mtime(path) for path in paths)
 
 
-def _forget_project_modules() -> None:
-    for name in _project_modules():
-        del sys.modules[name]
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return -1
 
 
 def _check_peer(conn: socket.socket) -> None:
@@ -576,8 +611,11 @@ def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
             if not more:
                 raise ValueError("a request cut short")
             body += more
-        return Request(**json.loads(body)), fds
-    except (ValueError, TypeError, OSError):
+        try:
+            return Request(**json.loads(body)), fds
+        except TypeError as exc:  # a launcher of another version
+            raise ValueError(f"a request this runner does not know: {exc}") from None
+    except (ValueError, OSError):
         for fd in fds:
             os.close(fd)
         raise

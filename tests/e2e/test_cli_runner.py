@@ -155,3 +155,42 @@ def test_stop_ends_the_runner_and_commands_run_in_their_own_process_after(home: 
     listed = seedance("models", "--json", env=env)
     assert listed.returncode == 0 and json.loads(listed.stdout)
     assert len(served(home)) == before
+
+
+def state_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_signals_reach_the_child_as_a_shell_would_deliver_them(home: Path, queue_stack: DevStack, tmp_path: Path) -> None:
+    """Started under `nohup` (SIGHUP ignored), a command survives a hangup; Ctrl-Z stops its child
+    until SIGCONT; Ctrl-C then ends it."""
+    env = env_for(home, queue_stack, tmp_path)
+    runner_pid(env)
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("lighthouse", "suspended lighthouse"))
+    before = len(served(home))
+    command = [sys.executable, "-m", "cli", "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]
+    run = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+        [(child, _)] = served(home)[before:]
+        run.send_signal(signal.SIGHUP)
+        run.send_signal(signal.SIGTSTP)
+        wait_until(lambda: state_of(child) == "T", 10, "the child stopped", interval=0.1)
+        run.send_signal(signal.SIGCONT)
+        wait_until(lambda: state_of(child) != "T", 10, "the child going on", interval=0.1)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: cancelled queued task")

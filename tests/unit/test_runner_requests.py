@@ -27,6 +27,7 @@ def a_request(**changes: object) -> Request:
         interpreter=runner.interpreter_options(),
         encoding=sys.stdout.encoding,
         buffering=[[False, False], [True, False]],
+        ignored=[],
     )
     return replace(request, **changes)  # type: ignore[arg-type]
 
