@@ -21,6 +21,7 @@ from typing import BinaryIO, NoReturn, TextIO, cast
 
 from cli import runner
 from cli.home import prefect_home
+from cli.processes import alive
 
 SEND_TIMEOUT_SECONDS = 5.0
 """Connecting and sending the request: past it, the command runs in this process."""
@@ -136,18 +137,10 @@ def _wait(child: int, replies: BinaryIO, ignored: list[int]) -> int:
     except (OSError, ValueError, KeyError, TypeError):
         # the runner is gone: the command may still run; wait for it (passing signals on), as
         # its status is lost
-        while _alive(child):
+        while alive(child):
             time.sleep(0.2)
         _say(f"the command runner stopped before command {child} ended; its exit status is lost")
         return 1
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _say(problem: str) -> None:

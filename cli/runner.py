@@ -52,6 +52,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, NoReturn, TextIO, cast
 
+from cli.processes import runs
+
 RUNNER_IDLE_SECONDS: Final = 1800.0
 """A runner with no command for this long exits (it holds about 150 MB)."""
 RECEIVE_TIMEOUT_SECONDS: Final = 5.0
@@ -211,7 +213,7 @@ def stop(home: Path) -> RunnerState | None:
     """Ask the runner of `home` to stop (SIGTERM): it takes no more commands and exits when those it
     runs have ended. The state it had, or None when none was running."""
     state = running(home)
-    if state is not None and _is_runner(state.pid):
+    if state is not None and runs(state.pid, b"cli.runner"):
         os.kill(state.pid, signal.SIGTERM)
         return state
     return None
@@ -225,16 +227,6 @@ def answering(path: Path) -> bool:
         except OSError:
             return False
     return True
-
-
-def _is_runner(pid: int) -> bool:
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        return not Path("/proc").is_dir()  # no /proc to ask (macOS): trust the record
-    except PermissionError:
-        return False
-    return b"cli.runner" in command
 
 
 class _Child:

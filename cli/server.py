@@ -34,8 +34,11 @@ from pydantic import BaseModel
 from cli import runner
 from cli.errors import UsageError, fail, stderr
 from cli.home import prefect_home
+from cli.processes import alive, runs
 from seedance.locking import file_lock
 
+PREFECT_SERVER: Final = (b"prefect", b"server", b"start")
+"""What the shared server's command line has (`processes.runs`)."""
 DEFAULT_PORT: Final = 4200
 """Prefect's own default port: the UI's address is the one Prefect's documentation gives, when it is free."""
 STARTUP_TIMEOUT_SECONDS: Final = 180.0
@@ -68,7 +71,7 @@ class SharedServer:
     def running(self) -> ServerState | None:
         """The server, when its process is alive and its API answers."""
         state = self._read()
-        return state if state is not None and _alive(state.pid) and _healthy(state.url) else None
+        return state if state is not None and alive(state.pid) and _healthy(state.url) else None
 
     def ensure(self) -> ServerState:
         """The running server, started first when there is none (and waited for until it answers).
@@ -79,7 +82,7 @@ class SharedServer:
         self.home.mkdir(parents=True, exist_ok=True)
         with file_lock(self.lock_file):
             state = self._read()
-            if state is not None and _alive(state.pid) and _is_prefect_server(state.pid):
+            if state is not None and alive(state.pid) and runs(state.pid, *PREFECT_SERVER):
                 return self._wait_healthy(state)  # up, or still starting after a crash of whoever started it
             return self._wait_healthy(self._start())
 
@@ -89,7 +92,7 @@ class SharedServer:
         with file_lock(self.lock_file):
             state = self._read()
             self.state_file.unlink(missing_ok=True)
-            if state is None or not (_alive(state.pid) and _is_prefect_server(state.pid)):
+            if state is None or not (alive(state.pid) and runs(state.pid, *PREFECT_SERVER)):
                 return None
             os.kill(state.pid, signal.SIGTERM)
             if not _wait_gone(state.pid, STOP_TIMEOUT_SECONDS):
@@ -129,7 +132,7 @@ class SharedServer:
     def _wait_healthy(self, state: ServerState) -> ServerState:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not _healthy(state.url):
-            if not _alive(state.pid):
+            if not alive(state.pid):
                 self.state_file.unlink(missing_ok=True)
                 raise UsageError(
                     f"the local Prefect server stopped while starting (pid {state.pid})",
@@ -220,30 +223,9 @@ def _listening(url: str) -> bool:
     return True
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, but another user's: `_is_prefect_server` keeps us from signalling it
-    return True
-
-
-def _is_prefect_server(pid: int) -> bool:
-    """Whether `pid` still runs `prefect server start`: a recorded pid may have been reused since."""
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        return not Path("/proc").is_dir()  # no /proc to ask (macOS): trust the record
-    except PermissionError:
-        return False
-    return b"prefect" in command and b"server" in command and b"start" in command
-
-
 def _wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while alive(pid):
         try:
             os.waitpid(pid, os.WNOHANG)  # reap it when this process started it
         except ChildProcessError:

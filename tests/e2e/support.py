@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,6 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
 from local_gateway.devstack import DevStack
+from seedance.state import intent_store
 from tests.e2e.production import wait_until
 
 
@@ -58,6 +61,21 @@ def seedance(*args: str, env: dict[str, str], timeout: float = 300) -> subproces
     return subprocess.run(
         [sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+@contextmanager
+def generating(spec: Path, env: dict[str, str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """`seedance generate SPEC --out <its folder>/out` started in the background, yielded once its
+    task is created (the intent store has it); killed at the end when still running."""
+    command = [sys.executable, "-m", "cli", "generate", str(spec), "--out", str(spec.parent / "out")]
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    try:
+        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+        yield run
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
 
 
 def image_size(path: Path) -> tuple[int, int]:

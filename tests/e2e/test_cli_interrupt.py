@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.state import intent_store
 from tests.e2e.production import wait_until
-from tests.e2e.support import ROOT, gateway_stats, prefect_env, seedance, stack_env
+from tests.e2e.support import gateway_stats, generating, prefect_env, seedance, stack_env
 
 pytestmark = pytest.mark.e2e
 
@@ -41,18 +39,11 @@ def status_of(stack: DevStack, task_id: str) -> str:
 def interrupted_generate(stack: DevStack, env: dict[str, str], spec: Path, until: Callable[[str], bool]) -> tuple[str, str, int]:
     """Start `seedance generate SPEC`, send it SIGINT once its task's status satisfies `until`;
     return the task id, its stderr and its exit code."""
-    command = [sys.executable, "-m", "cli", "generate", str(spec), "--out", str(spec.parent / "out")]
-    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+    with generating(spec, env) as run:
         [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
         wait_until(lambda: until(status_of(stack, task_id)), 60, "the task's status", interval=0.1)
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
     return task_id, stderr, run.returncode
 
 

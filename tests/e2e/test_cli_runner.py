@@ -19,7 +19,7 @@ from local_gateway.devstack import DevStack
 from seedance.media import probe
 from seedance.state import intent_store
 from tests.e2e.production import wait_until
-from tests.e2e.support import ROOT, prefect_env, seedance, stack_env
+from tests.e2e.support import generating, prefect_env, seedance, stack_env
 
 pytestmark = pytest.mark.e2e
 
@@ -109,17 +109,10 @@ def test_ctrl_c_reaches_the_command_and_cancels_its_queued_task(home: Path, queu
     env = env_for(home, queue_stack, tmp_path)
     runner_pid(env)
     (tmp_path / "spec.yaml").write_text(SPEC)
-    command = [sys.executable, "-m", "cli", "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]
-    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+    with generating(tmp_path / "spec.yaml", env) as run:
         [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
     assert run.returncode == 130
     assert stderr.strip().splitlines()[-1] == f"interrupted: cancelled queued task {task_id} upstream; it will not be billed"
     assert served(home)[-1][1] == "generate"
@@ -130,17 +123,11 @@ def test_a_command_killed_outright_takes_its_child_with_it(home: Path, queue_sta
     runner_pid(env)
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lighthouse", "killed lighthouse"))
     before = len(served(home))
-    command = [sys.executable, "-m", "cli", "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]
-    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+    with generating(tmp_path / "spec.yaml", env) as run:
         [(child, name)] = served(home)[before:]
         assert name == "generate"
         run.kill()
-        run.wait()
-    finally:
-        if run.poll() is None:
-            run.kill()
+        run.communicate()
     wait_until(lambda: gone(child), 10, "the child's end", interval=0.1)
 
 
@@ -168,18 +155,8 @@ def test_signals_reach_the_child_as_a_shell_would_deliver_them(home: Path, queue
     runner_pid(env)
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lighthouse", "suspended lighthouse"))
     before = len(served(home))
-    command = [sys.executable, "-m", "cli", "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")]
-    run = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
-    )
-    try:
-        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+    nohup = {"preexec_fn": lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)}
+    with generating(tmp_path / "spec.yaml", env, **nohup) as run:
         [(child, _)] = served(home)[before:]
         run.send_signal(signal.SIGHUP)
         run.send_signal(signal.SIGTSTP)
@@ -188,9 +165,5 @@ def test_signals_reach_the_child_as_a_shell_would_deliver_them(home: Path, queue
         wait_until(lambda: state_of(child) != "T", 10, "the child going on", interval=0.1)
         run.send_signal(signal.SIGINT)
         _, stderr = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
     assert run.returncode == 130, stderr[-2000:]
     assert stderr.strip().splitlines()[-1].startswith("interrupted: cancelled queued task")
