@@ -93,7 +93,7 @@ PROJECT: Final = Path(__file__).resolve().parent.parent
 
 KEPT_VARIABLES: Final = (
     *("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PREFECT_HOME", "PREFECT_PROFILE"),
-    *("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE"),
+    *("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE", "PYTHONHASHSEED"),
 )
 """The runner's own environment: enough to import the libraries. Whatever a command sets, secrets
 included, reaches only that command's child."""
@@ -171,8 +171,8 @@ def python_identity() -> list[str]:
 
 def interpreter_options() -> list[object]:
     """The options of this interpreter that a forked child cannot change: warning filters, dev mode,
-    optimisation."""
-    return [list(sys.warnoptions), sys.flags.dev_mode, sys.flags.optimize]
+    optimisation, a fixed hash seed."""
+    return [list(sys.warnoptions), sys.flags.dev_mode, sys.flags.optimize, os.environ.get("PYTHONHASHSEED")]
 
 
 def ensure_started(home: Path) -> None:

@@ -77,7 +77,8 @@ def test_a_request_like_its_own_process_is_taken(serving: tuple[Runner, Path]) -
     ("changes", "refusal"),
     [
         ({"python": ["/another/venv", sys.version]}, "another Python"),
-        ({"interpreter": [["error"], False, 0]}, "other interpreter options"),
+        ({"interpreter": [["error"], False, 0, None]}, "other interpreter options"),
+        ({"interpreter": [[], False, 0, "0"]}, "other interpreter options"),
         ({"encoding": "latin-1"}, "another encoding"),
     ],
 )
