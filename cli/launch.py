@@ -76,6 +76,7 @@ def _ask(connection: socket.socket, ignored: list[int]) -> int | None:
             encoding=sys.stdout.encoding,
             buffering=[_buffering(sys.stdout), _buffering(sys.stderr)],
             ignored=ignored,
+            process=runner.ProcessSettings.current(),
         )
         message = request.encode()
         sent = socket.send_fds(connection, [message], [_usable(fd) for fd in (0, 1, 2)])
@@ -123,8 +124,11 @@ def _wait(child: int, replies: BinaryIO, ignored: list[int]) -> int:
     def suspend(signum: int, frame: FrameType | None) -> None:
         forward(signal.SIGTSTP, frame)
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until SIGCONT, which goes on to the child
+        # stopped here until SIGCONT; in an orphaned process group (a command a shell exec'd: `script
+        # -c`, `ssh host cmd`) the kernel discards the stop and this goes on at once
+        os.kill(os.getpid(), signal.SIGTSTP)
         signal.signal(signal.SIGTSTP, suspend)
+        forward(signal.SIGCONT, frame)  # going on: so does the child, whichever way
 
     for signum in FORWARDED:
         if signum not in ignored:

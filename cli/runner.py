@@ -22,8 +22,9 @@ command runs in its own process) and exits, and the next command that needs the 
 starts a new one.
 
 The runner is started by a command that uses the shared server (`cli.server.connect`), in the
-background: that command does not wait for it. It holds no secret: it starts with a short list of
-variables (`KEPT_VARIABLES`), and each child's environment is the command's own. It stops on
+background: that command does not wait for it. No secret is in its environment: it starts with a
+short list of variables (`KEPT_VARIABLES`); each command's environment passes through its memory to
+that command's child only. It stops on
 `seedance server stop` (after the commands it runs have ended) or after RUNNER_IDLE_SECONDS
 without a command. `SEEDANCE_CLI_RUNNER=off` makes commands run in their own process.
 
@@ -40,6 +41,7 @@ import importlib
 import io
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -125,6 +127,58 @@ class RunnerFiles:
         return self.home / "seedance-cli.log"
 
 
+class UnknownRequest(ValueError):
+    """A request from a launcher of another version: this runner is older than the code."""
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """What a process inherits and a fork would not: the command's are set in its child."""
+
+    umask: int
+    nice: int
+    limits: dict[int, tuple[int, int]]
+    """`resource` limits (soft, hard) by number."""
+    dont_write_bytecode: bool
+    pycache_prefix: str | None
+
+    @classmethod
+    def current(cls) -> ProcessSettings:
+        umask = os.umask(0)
+        os.umask(umask)
+        return cls(
+            umask=umask,
+            nice=os.getpriority(os.PRIO_PROCESS, 0),
+            limits={number: resource.getrlimit(number) for number in LIMITS},
+            dont_write_bytecode=sys.dont_write_bytecode,
+            pycache_prefix=sys.pycache_prefix,
+        )
+
+    def apply(self) -> None:
+        """Take these on (the runner refused the command if it could not: `Runner._refusal`)."""
+        os.umask(self.umask)
+        os.setpriority(os.PRIO_PROCESS, 0, self.nice)
+        for number, limit in self.limits.items():
+            resource.setrlimit(number, limit)
+        sys.dont_write_bytecode = self.dont_write_bytecode
+        sys.pycache_prefix = self.pycache_prefix
+
+
+LIMITS: Final = tuple(
+    getattr(resource, name)
+    for name in ("RLIMIT_NOFILE", "RLIMIT_AS", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_CPU", "RLIMIT_CORE", "RLIMIT_STACK")
+    if hasattr(resource, name)
+)
+"""The `ulimit`s a command keeps through the runner."""
+
+
+def _beyond(wanted: tuple[int, int], have: tuple[int, int]) -> bool:
+    """Whether limits `wanted` (soft, hard) exceed hard limit `have[1]`: a process may lower its hard
+    limit, never raise it."""
+    hard = have[1]
+    return hard != resource.RLIM_INFINITY and any(value == resource.RLIM_INFINITY or value > hard for value in wanted)
+
+
 @dataclass(frozen=True)
 class Request:
     """What a command sends: enough to be that command in another process."""
@@ -142,6 +196,7 @@ class Request:
     """stdout's and stderr's [line_buffering, write_through], as the command's interpreter set them."""
     ignored: list[int]
     """Signals the command was started with ignored (`nohup`, `&` in a script): ignored in the child too."""
+    process: ProcessSettings
 
     def encode(self) -> bytes:
         body = json.dumps(asdict(self)).encode()
@@ -263,6 +318,7 @@ class _Child:
                 os.close(fd)
         request = self.request
         os.chdir(request.cwd)
+        request.process.apply()
         os.environ.clear()
         os.environ.update(request.env)
         sys.argv[:] = request.argv
@@ -465,6 +521,10 @@ class Runner:
                 raise
             self._last_active = time.monotonic()
             print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {pid}: seedance {' '.join(request.argv[1:2])}", flush=True)
+        except UnknownRequest as exc:
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} a request of another version ({exc}): retiring", flush=True)
+            self._stopping = True
+            conn.close()
         except (OSError, ValueError) as exc:
             if not isinstance(exc, ConnectionAbortedError):
                 print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} dropped a connection: {type(exc).__name__}: {exc}", flush=True)
@@ -476,14 +536,18 @@ class Runner:
         return None
 
     def _refusal(self, request: Request) -> str | None:
+        if _fingerprint(self._watched) != self._fingerprint:
+            return "changed since it started: its code or the installed packages"  # first: a new launcher's request may differ for that reason
         if request.python != python_identity():
             return f"another Python ({request.python}; this runner runs {python_identity()})"
         if request.encoding != sys.stdout.encoding:
             return f"another encoding of its standard streams ({request.encoding}; this runner's: {sys.stdout.encoding})"
         if request.interpreter != interpreter_options():
             return f"other interpreter options ({request.interpreter}; this runner has {interpreter_options()})"
-        if _fingerprint(self._watched) != self._fingerprint:
-            return "changed since it started: its code or the installed packages"
+        if request.process.nice < os.getpriority(os.PRIO_PROCESS, 0) or any(
+            _beyond(limit, resource.getrlimit(number)) for number, limit in request.process.limits.items()
+        ):
+            return "a lower nice level or higher resource limits than this runner can give"
         return None
 
     def _client_gone(self, conn: socket.socket) -> None:
@@ -604,9 +668,14 @@ def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
                 raise ValueError("a request cut short")
             body += more
         try:
-            return Request(**json.loads(body)), fds
+            fields = json.loads(body)
+            process = fields.pop("process")
+            limits = {int(number): (soft, hard) for number, (soft, hard) in process.pop("limits").items()}
+            return Request(**fields, process=ProcessSettings(**process, limits=limits)), fds
         except TypeError as exc:  # a launcher of another version
-            raise ValueError(f"a request this runner does not know: {exc}") from None
+            raise UnknownRequest(str(exc)) from None
+        except (KeyError, AttributeError) as exc:
+            raise UnknownRequest(f"no {exc}") from None
     except (ValueError, OSError):
         for fd in fds:
             os.close(fd)

@@ -110,11 +110,10 @@ class SharedServer:
         port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
         url = f"http://127.0.0.1:{port}/api"
         env = {
-            **os.environ,
+            **_server_environment(),
             "PREFECT_UI_API_URL": url,  # the UI on a port other than 4200 finds its API only this way
             "PREFECT_SERVER_ANALYTICS_ENABLED": os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
         }
-        env.pop("PREFECT_API_URL", None)
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
         with self.log_file.open("a") as log:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} seedance starts: {' '.join(command)}\n")
@@ -195,6 +194,24 @@ def _use(url: str) -> None:
 
     os.environ["PREFECT_API_URL"] = url
     refresh_global_settings_context()
+
+
+SERVER_VARIABLES: Final = (
+    *runner.KEPT_VARIABLES,
+    *("USER", "LOGNAME", "TZ", "DO_NOT_TRACK", "SSL_CERT_FILE", "SSL_CERT_DIR"),
+    *("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"),
+)
+"""The environment the shared server starts with, besides Prefect's own `PREFECT_*` settings: it
+outlives the command that starts it, and must not keep that command's credentials (`ARK_API_KEY`,
+`AWS_*`) in its `/proc/PID/environ`."""
+
+
+def _server_environment() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if (name.startswith("PREFECT_") and name != "PREFECT_API_URL") or name in SERVER_VARIABLES
+    }
 
 
 def _healthy(url: str) -> bool:

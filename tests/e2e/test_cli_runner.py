@@ -87,8 +87,11 @@ def test_a_command_through_the_runner_behaves_as_in_its_own_process(home: Path, 
     (work / "spec.yaml").write_text(SPEC)
     before = len(served(home))
     command = [sys.executable, "-m", "cli", "generate", "spec.yaml", "--out", "out", "--json"]
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(  # with its own umask, which its folders keep, not the runner's
+        command, cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False, umask=0o077
+    )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert (work / "out").stat().st_mode & 0o777 == 0o700
     assert [name for _, name in served(home)[before:]] == ["generate"]
     result = json.loads(done.stdout)  # relative paths are the command's, from its own folder
     assert Path(result["locations"]["video"]).is_relative_to(work / "out")

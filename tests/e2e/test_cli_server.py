@@ -60,6 +60,7 @@ def test_concurrent_commands_start_one_server_and_all_finish_then_it_stops(home_
     assert server["url"].startswith("http://127.0.0.1:") and Path(server["log"]).is_file()
     environment = Path(f"/proc/{server['pid']}/environ").read_bytes().split(b"\0")
     assert {b"PREFECT_SERVER_ANALYTICS_ENABLED=false", b"DO_NOT_TRACK=1"} <= set(environment)
+    assert not any(variable.startswith((b"ARK_", b"AWS_")) for variable in environment)  # the command's credentials stay its own
     assert not any("telemetry" in stderr.lower() for _, _, stderr in runs)
 
     stopped = seedance("server", "stop", env=home_env, timeout=60)

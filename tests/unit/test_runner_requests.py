@@ -28,6 +28,7 @@ def a_request(**changes: object) -> Request:
         encoding=sys.stdout.encoding,
         buffering=[[False, False], [True, False]],
         ignored=[],
+        process=runner.ProcessSettings.current(),
     )
     return replace(request, **changes)  # type: ignore[arg-type]
 
@@ -80,6 +81,7 @@ def test_a_request_like_its_own_process_is_taken(serving: tuple[Runner, Path]) -
         ({"interpreter": [["error"], False, 0, None]}, "other interpreter options"),
         ({"interpreter": [[], False, 0, "0"]}, "other interpreter options"),
         ({"encoding": "latin-1"}, "another encoding"),
+        ({"process": replace(runner.ProcessSettings.current(), nice=-5)}, "a lower nice level"),
     ],
 )
 def test_a_command_the_runner_could_not_be_is_refused(
