@@ -158,12 +158,14 @@ def test_signals_reach_the_child_as_a_shell_would_deliver_them(home: Path, queue
     runner_pid(env)
     (tmp_path / "spec.yaml").write_text(SPEC.replace("lighthouse", "suspended lighthouse"))
     before = len(served(home))
-    nohup = {"preexec_fn": lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)}
-    with generating(tmp_path / "spec.yaml", env, **nohup) as run:
+    # nohup ignores SIGHUP; a group of its own in this session, as a shell's job control gives a
+    # command (in an orphaned group the kernel would discard the stop, for both processes)
+    as_a_job = {"preexec_fn": lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN), "process_group": 0}
+    with generating(tmp_path / "spec.yaml", env, **as_a_job) as run:
         [(child, _)] = served(home)[before:]
         run.send_signal(signal.SIGHUP)
         run.send_signal(signal.SIGTSTP)
-        wait_until(lambda: state_of(child) == "T", 10, "the child stopped", interval=0.1)
+        wait_until(lambda: state_of(child) == state_of(run.pid) == "T", 10, "the command and its child stopped", interval=0.1)
         run.send_signal(signal.SIGCONT)
         wait_until(lambda: state_of(child) != "T", 10, "the child going on", interval=0.1)
         run.send_signal(signal.SIGINT)
