@@ -54,6 +54,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, NoReturn, TextIO, cast
 
+from cli.home import prefect_home
 from cli.processes import runs
 
 RUNNER_IDLE_SECONDS: Final = 1800.0
@@ -683,7 +684,7 @@ def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
 
 
 def main() -> None:
-    child = Runner(RunnerFiles(Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser())).serve()
+    child = Runner(RunnerFiles(prefect_home())).serve()
     if child is not None:
         child.run()
 
