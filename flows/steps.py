@@ -352,7 +352,7 @@ def _make_outputs(
     timings["download"] = time.monotonic() - mark
 
     mark = time.monotonic()
-    poster = make_poster(video.path)
+    poster = make_poster(video.path, info)
     postprocessed: dict[str, Path] = {}
     current = video.path
     for step in spec.postprocess:

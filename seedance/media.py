@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -30,6 +31,7 @@ from seedance.errors import Problem
 
 if TYPE_CHECKING:
     from av.container import InputContainer
+    from av.video.frame import VideoFrame
     from av.video.stream import VideoStream
 
 MediaKind = Literal["image", "video", "audio"]
@@ -319,12 +321,19 @@ def _probe_container(path: Path, fmt: str, size: int) -> MediaInfo:
         raise MediaError(f"starts like a {fmt} file but cannot be decoded ({exc})") from exc
 
 
-def save_frame(video: Path, dest: Path, at_seconds: float, quality: int = 95) -> None:
-    """Write the frame of `video` shown at `at_seconds` (the first at or after it) to `dest`, an
-    image whose format follows its suffix; JPEGs at `quality`.
+JPEG_QSCALE: Final = 2
+"""The quantiser a JPEG frame is written with: what `ffmpeg -q:v 2` writes, as good as Pillow's quality 95
+at a tenth less size."""
 
-    Decoded in this process with PyAV (FFmpeg's libraries), one thread: about 15 ms of CPU for a
-    480p frame, where starting the ffmpeg program alone costs about as much and the whole run 40-50 ms.
+
+def save_frame(video: Path, dest: Path, at_seconds: float) -> None:
+    """Write the frame of `video` shown at `at_seconds` (the first at or after it) to `dest`, an
+    image whose format follows its suffix.
+
+    Decoded in this process with PyAV (FFmpeg's libraries), one thread, where starting the ffmpeg
+    program alone costs 15-20 ms and the whole run 40-50 ms. A JPEG is encoded from the decoded
+    picture by FFmpeg's own encoder (`JPEG_QSCALE`): for a 480p frame 4.1 ms of CPU, against 6.8 ms
+    for converting it to RGB and saving it with Pillow; other formats go through Pillow.
 
     Raises:
         MediaError: `video` has no video stream, or no frame could be decoded at that time.
@@ -344,9 +353,25 @@ def save_frame(video: Path, dest: Path, at_seconds: float, quality: int = 95) ->
             frame = next((f for f in container.decode(stream) if f.time is not None and f.time >= at_seconds - 1e-3), None)
             if frame is None:
                 raise MediaError(f"has no frame at {at_seconds:g} s")
-            frame.to_image().save(dest, quality=quality)
+            if dest.suffix.lower() in (".jpg", ".jpeg"):
+                dest.write_bytes(_jpeg(frame))
+            else:
+                frame.to_image().save(dest)
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot be decoded at {at_seconds:g} s ({exc})") from exc
+
+
+def _jpeg(frame: VideoFrame) -> bytes:
+    """`frame` as a baseline JPEG (4:2:0, full range, `JPEG_QSCALE`)."""
+    import av
+
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height = frame.width, frame.height
+    encoder.pix_fmt = "yuvj420p"
+    encoder.time_base = Fraction(1, 1)
+    encoder.options = {"qmin": str(JPEG_QSCALE), "qmax": str(JPEG_QSCALE)}
+    packets = encoder.encode(frame.reformat(format="yuvj420p")) + encoder.encode(None)
+    return b"".join(bytes(packet) for packet in packets)
 
 
 def reference_problems(references: Sequence[ReferenceMedia], spec: ModelSpec | None) -> list[Problem]:

@@ -18,7 +18,7 @@ from seedance.errors import DownloadError, ResultGoneError, ResultURLExpiredErro
 from seedance.files import atomic_write_text
 from seedance.media import MediaInfo, probe
 from seedance.outputs import Folder, exists, fetch, find_result, upload
-from seedance.postprocess import PostprocessStep, poster
+from seedance.postprocess import PostprocessStep, probed_poster
 from seedance.results import GenerationResult
 from tasks.policy import retried, retrying
 
@@ -131,11 +131,12 @@ def _expect_image(info: MediaInfo, path: Path) -> None:
         raise DownloadError(f"{path.name}: expected an image, got {info.kind}")
 
 
-def make_poster(video: Path) -> Path:
-    """A JPEG poster from one second in (or the middle of a shorter video), beside the video.
+def make_poster(video: Path, probed: MediaInfo) -> Path:
+    """A JPEG poster from one second in (or the middle of a shorter video), beside the video
+    (`probed`: the video's probe from its verified download).
 
     A plain function (see `write_result`): the run's report artifact shows the poster."""
-    return poster(video)
+    return probed_poster(video, probed)
 
 
 @task(name="postprocess", task_run_name="postprocess-{step.name}", cache_policy=NO_CACHE)

@@ -2,6 +2,7 @@
 
     step            function                              default output beside the input
     poster          poster(video, dest, at_seconds)       <stem>.poster.jpg
+                    (probed_poster(video, info, …) when the video is probed already)
     preview         preview(video, dest, fmt=gif|webp)    <stem>.preview.gif / .preview.webp
     web             web_transcode(video, dest, crf, …)    <stem>.web.mp4
     loudnorm        loudnorm(video, dest, target_lufs, …) <stem>.loudnorm.mp4
@@ -16,7 +17,7 @@ Every output is written to a temporary sibling and renamed into place. Every fai
 
 from seedance.postprocess._common import PostprocessError
 from seedance.postprocess.encode import concat, web_transcode
-from seedance.postprocess.frames import PreviewFormat, contact_sheet, poster, preview
+from seedance.postprocess.frames import PreviewFormat, contact_sheet, poster, preview, probed_poster
 from seedance.postprocess.loudness import LoudnormMeasurement, loudnorm, measure_loudness
 from seedance.postprocess.steps import STEP_OPTIONS, STEPS, VIDEO_STEPS, PostprocessStep, StepOptions
 
@@ -35,5 +36,6 @@ __all__ = [
     "measure_loudness",
     "poster",
     "preview",
+    "probed_poster",
     "web_transcode",
 ]

@@ -18,6 +18,7 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from seedance.ffmpeg import run_ffmpeg
+from seedance.media import probe
 from seedance.postprocess import (
     STEP_OPTIONS,
     STEPS,
@@ -29,6 +30,7 @@ from seedance.postprocess import (
     measure_loudness,
     poster,
     preview,
+    probed_poster,
     web_transcode,
 )
 from seedance.postprocess import encode as encode_module
@@ -142,6 +144,13 @@ def test_poster_is_the_frame_ffmpeg_shows_at_that_moment(clip: Path, tmp_path: P
     ours = pixels(poster(clip, tmp_path / "ours.jpg", at_seconds=1.0))
     assert difference(ours, pixels(tmp_path / "ffmpeg-1s.jpg")) < 2.0
     assert difference(ours, pixels(tmp_path / "ffmpeg-0.5s.jpg")) > 10.0
+
+
+def test_a_probed_poster_is_the_poster_and_png_goes_through_pillow(clip: Path, tmp_path: Path) -> None:
+    given = probed_poster(clip, probe(clip), tmp_path / "given.jpg")
+    assert given.read_bytes() == poster(clip, tmp_path / "own.jpg").read_bytes()
+    with Image.open(poster(clip, tmp_path / "still.png")) as image:
+        assert (image.format, image.size) == ("PNG", (320, 180))
 
 
 def test_poster_outside_the_clip_names_the_step_and_the_duration(clip: Path) -> None:
