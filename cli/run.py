@@ -91,33 +91,50 @@ def quiet_prefect_console() -> None:
     root.addHandler(_OneLineWarnings())
 
 
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGHUP)
+"""Taken as Ctrl-C while a flow runs (`kill`, `timeout`, a closed terminal): a task left queued
+upstream would run and be billed, and nobody would be told. Not when the command was started with
+one of them ignored (`nohup`)."""
+
+
 class _RepeatedInterrupt:
     """While it is entered, Ctrl-C raises KeyboardInterrupt as usual and is then delivered again every
     `CTRL_C_AGAIN_SECONDS` until the block is left; left on a KeyboardInterrupt, Ctrl-C is ignored.
+    SIGTERM and SIGHUP do the same (`STOP_SIGNALS`); `signum` is the signal that came first.
 
     Python drops a KeyboardInterrupt raised while the main thread runs a finalizer or a weakref
     callback: it prints "Exception ignored in ..." and carries on, and the command would go on
     waiting as if no Ctrl-C had come (seen once in a `make test` run, on `seedance generate`).
+
+    Inside a flow run Prefect swaps SIGTERM for its own handler: it marks the run crashed, then
+    sends the signal again to the handler it found, this one.
     """
 
     def __init__(self) -> None:
         self._left = threading.Event()
         self._repeating = False
+        self.signum = signal.SIGINT
 
     def __enter__(self) -> _RepeatedInterrupt:
-        self._previous = signal.signal(signal.SIGINT, self._interrupt)
+        self._previous = {
+            signum: signal.signal(signum, self._interrupt)
+            for signum in (signal.SIGINT, *STOP_SIGNALS)
+            if signum == signal.SIGINT or signal.getsignal(signum) is not signal.SIG_IGN
+        }
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
-        # Left on a Ctrl-C, the command now acts on it: neither a repeat still on its way nor a
-        # second Ctrl-C may stop that halfway. Otherwise Ctrl-C is what it was before.
+        # Left on an interrupt, the command now acts on it: neither a repeat still on its way nor a
+        # second signal may stop that halfway. Otherwise each signal is what it was before.
         interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
-        signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted else self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_IGN if interrupted else previous)
         self._left.set()
 
     def _interrupt(self, signum: int, frame: FrameType | None) -> None:
         if not self._repeating:
             self._repeating = True
+            self.signum = signal.Signals(signum)
             threading.Thread(target=self._repeat, name="ctrl-c-again", daemon=True).start()
         raise KeyboardInterrupt
 
@@ -129,14 +146,16 @@ class _RepeatedInterrupt:
 
 
 def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: SeedanceGateway) -> T:
-    """Run `call` (a flow call) with its progress shown; on Ctrl-C cancel its queued tasks and exit 130."""
+    """Run `call` (a flow call) with its progress shown; on Ctrl-C, SIGTERM or SIGHUP cancel its
+    queued tasks and exit 128 + the signal's number (130, 143, 129)."""
     quiet_prefect_console()
+    interrupt = _RepeatedInterrupt()
     try:
-        with heartbeats_only_if_asked(), shown(progress, mode), _RepeatedInterrupt():
+        with heartbeats_only_if_asked(), shown(progress, mode), interrupt:
             return call()
-    except KeyboardInterrupt:  # Ctrl-C is ignored from here on (see _RepeatedInterrupt.__exit__)
+    except KeyboardInterrupt:  # the signals are ignored from here on (see _RepeatedInterrupt.__exit__)
         _cancel_after_interrupt(progress, gateway)
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + interrupt.signum) from None
 
 
 def run_generations(planned: list[Generation], gateway: SeedanceGateway, as_json: bool, call: Callable[[], T]) -> T:
@@ -219,7 +238,13 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
         if row.task_id is None and row.intent_key is not None and (intent := store.get(row.intent_key)) is not None
         if intent.task_id is None
     ]
-    say = stderr.print
+
+    def say(line: str) -> None:
+        try:
+            stderr.print(line)
+        except OSError:  # a terminal closed (SIGHUP): the cancelling goes on unseen
+            pass
+
     if not task_ids and not creating:
         say("interrupted: no task had been created; nothing is billed")
         return
@@ -234,6 +259,7 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
     for task_id in report.cancelled:
         if task_id in keys:
             forget_cancelled(keys[task_id], store, open_ledger())  # the same command then creates it afresh
+    for task_id in report.cancelled:
         say(f"interrupted: cancelled queued task {task_id} upstream; it will not be billed")
     for task_id in report.running:
         say(f"interrupted: task {task_id} is already running upstream and cannot be cancelled: it will finish and be billed")

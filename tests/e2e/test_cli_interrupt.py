@@ -1,4 +1,5 @@
-"""Ctrl-C and `seedance cancel`: a queued task is cancelled upstream; a running one is named, billed, collectable."""
+"""Ctrl-C (and SIGTERM, SIGHUP) and `seedance cancel`: a queued task is cancelled upstream; a running one is
+named, billed, collectable."""
 
 from __future__ import annotations
 
@@ -36,13 +37,15 @@ def status_of(stack: DevStack, task_id: str) -> str:
         return client.get_task(task_id).status.value
 
 
-def interrupted_generate(stack: DevStack, env: dict[str, str], spec: Path, until: Callable[[str], bool]) -> tuple[str, str, int]:
-    """Start `seedance generate SPEC`, send it SIGINT once its task's status satisfies `until`;
+def interrupted_generate(
+    stack: DevStack, env: dict[str, str], spec: Path, until: Callable[[str], bool], signum: signal.Signals = signal.SIGINT
+) -> tuple[str, str, int]:
+    """Start `seedance generate SPEC`, send it `signum` once its task's status satisfies `until`;
     return the task id, its stderr and its exit code."""
     with generating(spec, env) as run:
         [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
         wait_until(lambda: until(status_of(stack, task_id)), 60, "the task's status", interval=0.1)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signum)
         _, stderr = run.communicate(timeout=60)
     return task_id, stderr, run.returncode
 
@@ -51,13 +54,17 @@ def cli_env(stack: DevStack, prefect_api_url: str, tmp_path: Path) -> dict[str, 
     return prefect_env(tmp_path, prefect_api_url) | stack_env(stack) | {"SEEDANCE_POLL_INITIAL_SECONDS": "0.2"}
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda signum: signum.name)
 def test_ctrl_c_while_queued_cancels_the_task_upstream_and_a_rerun_starts_afresh(
-    queue_stack: DevStack, prefect_api_url: str, tmp_path: Path
+    signum: signal.Signals, queue_stack: DevStack, prefect_api_url: str, tmp_path: Path
 ) -> None:
+    """`kill` and a closed terminal stop the command as Ctrl-C does, with the shell's 128 + N."""
     (tmp_path / "spec.yaml").write_text(SPEC)
     env = cli_env(queue_stack, prefect_api_url, tmp_path)
-    task_id, stderr, code = interrupted_generate(queue_stack, env, tmp_path / "spec.yaml", lambda status: status == "queued")
-    assert code == 130
+    task_id, stderr, code = interrupted_generate(
+        queue_stack, env, tmp_path / "spec.yaml", lambda status: status == "queued", signum
+    )
+    assert code == 128 + signum
     assert stderr.strip().splitlines()[-1] == f"interrupted: cancelled queued task {task_id} upstream; it will not be billed"
     assert "Traceback" not in stderr
     assert status_of(queue_stack, task_id) == "cancelled"
