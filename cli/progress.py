@@ -178,10 +178,11 @@ class _StatusRecords(logging.Handler):
 
 
 @contextmanager
-def shown(progress: Progress, mode: Mode) -> Iterator[None]:
-    """Show `progress` while the block runs: a live table, lines, or nothing."""
+def shown(progress: Progress, mode: Mode) -> Iterator[Callable[[], None]]:
+    """Show `progress` while the block runs: a live table, lines, or nothing. Yields what stops the
+    live table early (from any thread), so that lines printed then come below it."""
     if mode is Mode.OFF:
-        yield
+        yield lambda: None
         return
 
     def print_line(row: Row) -> None:
@@ -194,10 +195,10 @@ def shown(progress: Progress, mode: Mode) -> Iterator[None]:
     logger.addHandler(handler)
     try:
         if mode is Mode.LIVE:
-            with Live(progress, console=stderr, refresh_per_second=4, transient=False, redirect_stdout=False):
-                yield
+            with Live(progress, console=stderr, refresh_per_second=4, transient=False, redirect_stdout=False) as live:
+                yield live.stop
         else:
-            yield
+            yield lambda: None
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)

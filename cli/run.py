@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -27,6 +28,8 @@ from rich.markup import escape
 
 from cli.errors import fail, hint_for_type, print_hint, stderr
 from cli.progress import Mode, Progress, choose_mode, shown
+from cli.server import is_shared
+from cli.serverwatch import CONFIGURED_PATIENCE_SECONDS, SHARED_PATIENCE_SECONDS, ServerWatch
 from seedance.errors import ArkError, SeedanceError
 
 if TYPE_CHECKING:
@@ -84,6 +87,10 @@ def quiet_prefect_console() -> None:
     """
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    # Prefect's log worker writes "--- Error logging to API ---" and the error, without a newline,
+    # to stderr when the API refuses a batch of run logs (the stdlib's handlers do the same with
+    # tracebacks): the command says what went wrong itself, as its last lines.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, (PrefectConsoleHandler, _OneLineWarnings)):
@@ -151,11 +158,41 @@ def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: See
     quiet_prefect_console()
     interrupt = _RepeatedInterrupt()
     try:
-        with heartbeats_only_if_asked(), shown(progress, mode), interrupt:
+        with heartbeats_only_if_asked(), shown(progress, mode) as stop_display, interrupt, _watched(progress, stop_display):
             return call()
     except KeyboardInterrupt:  # the signals are ignored from here on (see _RepeatedInterrupt.__exit__)
         _cancel_after_interrupt(progress, gateway)
         raise typer.Exit(128 + interrupt.signum) from None
+
+
+def _watched(progress: Progress, stop_display: Callable[[], None]) -> ServerWatch:
+    """A watch on the flow's Prefect server that ends the command, one error and a hint last, once
+    the server has gone away (see `cli.serverwatch`)."""
+    from prefect.settings import get_current_settings
+
+    api_url = str(get_current_settings().api.url)
+    shared = is_shared(api_url)
+
+    def lost() -> None:
+        stop_display()
+        # from here on only these lines reach the command's stderr: Prefect's threads are still retrying
+        stderr.file = os.fdopen(os.dup(2), "w")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        say = stderr.print
+        say(f"[bold red]error:[/] the Prefect server at {escape(api_url)} stopped accepting connections while the run went on")
+        progress.sync_task_ids()
+        upstream = [f"{row.task_id} ({row.name})" for row in progress.rows if row.task_id and row.ended is None]
+        if len(upstream) == 1:
+            say(escape(f"task {upstream[0]} goes on upstream: it is billed when it runs"))
+        elif upstream:
+            shown = ", ".join(upstream[:SHOWN_NAMES]) + (", …" if len(upstream) > SHOWN_NAMES else "")
+            say(escape(f"{len(upstream)} tasks go on upstream and are billed when they run: {shown}"))
+        first = "start it again (`seedance server start`), then" if shared else "once it answers again,"
+        print_hint(f"{first} run `{resume_command()}`: it resumes the run's tasks instead of paying again")
+        stderr.file.flush()
+        os._exit(1)  # Prefect's client and services would retry for minutes, then print tracebacks
+
+    return ServerWatch(api_url, SHARED_PATIENCE_SECONDS if shared else CONFIGURED_PATIENCE_SECONDS, lost)
 
 
 def run_generations(planned: list[Generation], gateway: SeedanceGateway, as_json: bool, call: Callable[[], T]) -> T:

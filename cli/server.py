@@ -163,7 +163,7 @@ def connect() -> str:
     """
     configured = configured_api_url()
     if configured:
-        if not _listening(configured):
+        if not listening(configured):
             raise UsageError(
                 f"nothing answers at PREFECT_API_URL {configured}",
                 "start that Prefect server, or unset PREFECT_API_URL to use the local one the commands share",
@@ -173,6 +173,12 @@ def connect() -> str:
     runner.ensure_started(prefect_home())
     _use(url)
     return url
+
+
+def is_shared(api_url: str) -> bool:
+    """Whether `api_url` is the shared local server's (by its record; no request is made)."""
+    state = SharedServer(prefect_home())._read()
+    return state is not None and state.url == api_url
 
 
 def reachable_api_url() -> str | None:
@@ -228,7 +234,7 @@ def _healthy(url: str) -> bool:
         connection.close()
 
 
-def _listening(url: str) -> bool:
+def listening(url: str) -> bool:
     """Whether something accepts connections at `url`'s host and port (Prefect's own client would
     retry for a minute, then fail with a traceback)."""
     parts = urlsplit(url)

@@ -172,3 +172,28 @@ def test_signals_reach_the_child_as_a_shell_would_deliver_them(home: Path, queue
         _, stderr = run.communicate(timeout=60)
     assert run.returncode == 130, stderr[-2000:]
     assert stderr.strip().splitlines()[-1].startswith("interrupted: cancelled queued task")
+
+
+def test_a_server_stopped_under_a_command_ends_it_in_seconds_with_the_command_that_resumes_it(
+    home: Path, queue_stack: DevStack, tmp_path: Path
+) -> None:
+    """Prefect's client would retry for minutes and end in tracebacks (209 s and 398 lines, measured)."""
+    env = env_for(home, queue_stack, tmp_path)
+    runner_pid(env)
+    api_url = json.loads(seedance("server", "status", "--json", env=env).stdout)["api_url"]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.replace("lighthouse", "orphaned lighthouse"))
+    with generating(spec, env) as run:
+        [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
+        assert seedance("server", "stop", env=env, timeout=60).returncode == 0
+        _, stderr = run.communicate(timeout=60)
+    resume = f"seedance generate {spec} --out {tmp_path / 'out'}"
+    assert run.returncode == 1
+    assert stderr.strip().splitlines()[-3:] == [
+        f"error: the Prefect server at {api_url} stopped accepting connections while the run went on",
+        f"task {task_id} (spec) goes on upstream: it is billed when it runs",
+        f"hint: start it again (`seedance server start`), then run `{resume}`: it resumes the run's tasks instead of paying again",
+    ]
+    assert "Traceback" not in stderr
+    dry = seedance(*resume.split()[1:], "--dry-run", env=env)
+    assert f"resumes task {task_id}" in dry.stdout, dry.stdout
