@@ -146,11 +146,34 @@ def test_poster_is_the_frame_ffmpeg_shows_at_that_moment(clip: Path, tmp_path: P
     assert difference(ours, pixels(tmp_path / "ffmpeg-0.5s.jpg")) > 10.0
 
 
-def test_a_probed_poster_is_the_poster_and_png_goes_through_pillow(clip: Path, tmp_path: Path) -> None:
-    given = probed_poster(clip, probe(clip), tmp_path / "given.jpg")
-    assert given.read_bytes() == poster(clip, tmp_path / "own.jpg").read_bytes()
-    with Image.open(poster(clip, tmp_path / "still.png")) as image:
-        assert (image.format, image.size) == ("PNG", (320, 180))
+def test_a_probed_poster_does_not_probe_again_and_is_the_poster(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = poster(clip, tmp_path / "own.jpg").read_bytes()
+    info = probe(clip)
+
+    def probed_again(step: str, video: Path) -> None:
+        raise AssertionError(f"{video} probed again")
+
+    monkeypatch.setattr(frames_module, "probe_video", probed_again)
+    assert probed_poster(clip, info, tmp_path / "given.jpg").read_bytes() == expected
+
+
+def test_a_jpeg_poster_is_jfif_in_the_colours_of_a_bt709_clip(tmp_path: Path) -> None:
+    """JPEG decoders read BT.601: a frame of a BT.709 video (as most HD video is) is converted, as
+    Pillow's RGB path does; FFmpeg's own `-q:v 2` poster would come out a different red."""
+    clip = tmp_path / "bt709.mp4"
+    run_ffmpeg(
+        *("-f", "lavfi", "-i", "color=c=0xE01020:s=322x182:d=2:r=24"),
+        *("-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"),
+        *("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-c:v", "libx264", clip),
+    )
+    with Image.open(poster(clip, tmp_path / "p.jpg")) as jpeg, Image.open(poster(clip, tmp_path / "p.png")) as png:
+        assert (jpeg.format, png.format, jpeg.size) == ("JPEG", "PNG", (322, 182))
+        assert jpeg.info["jfif"] and jpeg.info["jfif_density"] == (1, 1)  # square pixels
+        ours, pillows = (image.convert("RGB").getpixel((161, 91)) for image in (jpeg, png))
+        assert isinstance(ours, tuple) and isinstance(pillows, tuple)
+        assert all(abs(a - b) <= 6 for a, b in zip(ours, pillows, strict=True)), (ours, pillows)
 
 
 def test_poster_outside_the_clip_names_the_step_and_the_duration(clip: Path) -> None:
