@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -195,8 +195,13 @@ def shown(progress: Progress, mode: Mode) -> Iterator[Callable[[], None]]:
     logger.addHandler(handler)
     try:
         if mode is Mode.LIVE:
-            with Live(progress, console=stderr, refresh_per_second=4, transient=False, redirect_stdout=False) as live:
+            live = Live(progress, console=stderr, refresh_per_second=4, transient=False, redirect_stdout=False)
+            live.start()
+            try:
                 yield live.stop
+            finally:
+                with suppress(OSError):  # the terminal has gone (SIGHUP): what the block raised must go on
+                    live.stop()
         else:
             yield lambda: None
     finally:

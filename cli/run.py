@@ -19,15 +19,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Final, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.markup import escape
 
 from cli.errors import fail, hint_for_type, print_hint, stderr
-from cli.progress import Mode, Progress, choose_mode, shown
+from cli.progress import Mode, Progress, Row, choose_mode, shown
 from cli.server import is_shared
 from cli.serverwatch import CONFIGURED_PATIENCE_SECONDS, SHARED_PATIENCE_SECONDS, ServerWatch
 from seedance.errors import ArkError, SeedanceError
@@ -114,7 +115,8 @@ class _RepeatedInterrupt:
     waiting as if no Ctrl-C had come (seen once in a `make test` run, on `seedance generate`).
 
     Inside a flow run Prefect swaps SIGTERM for its own handler: it marks the run crashed, then
-    sends the signal again to the handler it found, this one.
+    sends the signal again to the handler it found, this one. A TerminationSignal that Python drops
+    as it drops a KeyboardInterrupt is not sent again: that SIGTERM is lost, and a second one acts.
     """
 
     def __init__(self) -> None:
@@ -165,12 +167,15 @@ def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: See
         raise typer.Exit(128 + interrupt.signum) from None
 
 
-def _watched(progress: Progress, stop_display: Callable[[], None]) -> ServerWatch:
+def _watched(progress: Progress, stop_display: Callable[[], None]) -> AbstractContextManager[object]:
     """A watch on the flow's Prefect server that ends the command, one error and a hint last, once
-    the server has gone away (see `cli.serverwatch`)."""
+    the server has gone away (see `cli.serverwatch`); none without an API URL (a unit test's)."""
     from prefect.settings import get_current_settings
 
-    api_url = str(get_current_settings().api.url)
+    api_url = get_current_settings().api.url
+    if not api_url:
+        return nullcontext()
+    shown_url = _without_credentials(api_url)
     shared = is_shared(api_url)
 
     def lost() -> None:
@@ -179,7 +184,7 @@ def _watched(progress: Progress, stop_display: Callable[[], None]) -> ServerWatc
         stderr.file = os.fdopen(os.dup(2), "w")
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         say = stderr.print
-        say(f"[bold red]error:[/] the Prefect server at {escape(api_url)} stopped accepting connections while the run went on")
+        say(f"[bold red]error:[/] the Prefect server at {escape(shown_url)} stopped accepting connections while the run went on")
         progress.sync_task_ids()
         upstream = [f"{row.task_id} ({row.name})" for row in progress.rows if row.task_id and row.ended is None]
         if len(upstream) == 1:
@@ -187,12 +192,20 @@ def _watched(progress: Progress, stop_display: Callable[[], None]) -> ServerWatc
         elif upstream:
             shown = ", ".join(upstream[:SHOWN_NAMES]) + (", …" if len(upstream) > SHOWN_NAMES else "")
             say(escape(f"{len(upstream)} tasks go on upstream and are billed when they run: {shown}"))
+        for row in _being_created(progress):
+            say(escape(f"{row.name} was being created: a task may exist (intent {row.intent_key})"))
         first = "start it again (`seedance server start`), then" if shared else "once it answers again,"
         print_hint(f"{first} run `{resume_command()}`: it resumes the run's tasks instead of paying again")
         stderr.file.flush()
         os._exit(1)  # Prefect's client and services would retry for minutes, then print tracebacks
 
     return ServerWatch(api_url, SHARED_PATIENCE_SECONDS if shared else CONFIGURED_PATIENCE_SECONDS, lost)
+
+
+def _without_credentials(url: str) -> str:
+    """`url` without a `user:password@` part, which may not be printed."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
 
 
 def run_generations(planned: list[Generation], gateway: SeedanceGateway, as_json: bool, call: Callable[[], T]) -> T:
@@ -263,24 +276,34 @@ def resume_command() -> str:
     return shlex.join(["seedance", *(arg for arg in sys.argv[1:] if arg != "--again")])
 
 
-def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> None:
-    from blocks.state import open_intent_store, open_ledger
-    from seedance.cancel import cancel_tasks, forget_cancelled
+def _being_created(progress: Progress) -> list[Row]:
+    """The rows whose create was sent, or about to be, with no task id back: a task may exist."""
+    from blocks.state import open_intent_store
 
     store = open_intent_store()
-    task_ids = progress.task_ids()
-    creating = [
+    return [
         row
         for row in progress.rows
         if row.task_id is None and row.intent_key is not None and (intent := store.get(row.intent_key)) is not None
         if intent.task_id is None
     ]
 
+
+def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> None:
+    from blocks.state import open_intent_store, open_ledger
+    from seedance.cancel import cancel_tasks, forget_cancelled
+
+    task_ids = progress.task_ids()
+    creating = _being_created(progress)
+    store = open_intent_store()
+
     def say(line: str) -> None:
-        try:
+        with suppress(OSError):  # the terminal has gone (SIGHUP): the cancelling goes on unseen
             stderr.print(line)
-        except OSError:  # a terminal closed (SIGHUP): the cancelling goes on unseen
-            pass
+
+    def hint(text: str) -> None:
+        with suppress(OSError):
+            print_hint(text)
 
     if not task_ids and not creating:
         say("interrupted: no task had been created; nothing is billed")
@@ -290,7 +313,7 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
             report = cancel_tasks(client, task_ids)
     except ArkError as exc:
         say(f"[bold red]interrupted:[/] could not cancel {', '.join(task_ids)} upstream: {escape(str(exc))}")
-        print_hint(f"cancel a queued task with `seedance cancel TASK_ID`, or collect it with `{resume_command()}`")
+        hint(f"cancel a queued task with `seedance cancel TASK_ID`, or collect it with `{resume_command()}`")
         return
     keys = {row.task_id: row.intent_key for row in progress.rows if row.task_id and row.intent_key}
     for task_id in report.cancelled:
@@ -305,4 +328,4 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
     for row in creating:
         say(f"interrupted: {escape(row.name)} was being created: a task may exist (intent {row.intent_key})")
     if report.running or report.finished or creating:
-        print_hint(f"collect it with `{resume_command()}`: the same command resumes its task instead of paying again")
+        hint(f"collect it with `{resume_command()}`: the same command resumes its task instead of paying again")

@@ -3,8 +3,16 @@ named, billed, collectable."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import select
 import signal
+import subprocess
+import sys
+import termios
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +23,7 @@ from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.state import intent_store
 from tests.e2e.production import wait_until
-from tests.e2e.support import gateway_stats, generating, prefect_env, seedance, stack_env
+from tests.e2e.support import ROOT, gateway_stats, generating, prefect_env, seedance, stack_env
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +78,48 @@ def test_ctrl_c_while_queued_cancels_the_task_upstream_and_a_rerun_starts_afresh
     assert status_of(queue_stack, task_id) == "cancelled"
     dry = seedance("generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out"), "--dry-run", env=env)
     assert "resumes task" not in dry.stdout and "POST " in dry.stdout  # a cancelled task is never resumed
+
+
+def test_a_closed_terminal_cancels_the_queued_task(queue_stack: DevStack, prefect_api_url: str, tmp_path: Path) -> None:
+    """The command draws its live table on a terminal that then goes away: the kernel sends SIGHUP and
+    every later write to it fails, the live table's last one included."""
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    env = cli_env(queue_stack, prefect_api_url, tmp_path) | {"TERM": "xterm"}
+    terminal, command_side = pty.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cli", "generate", str(tmp_path / "spec.yaml"), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env=env,
+        stdin=command_side,
+        stdout=command_side,
+        stderr=command_side,
+        start_new_session=True,  # a session of its own, whose controlling terminal this is
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(command_side)
+    drawn: list[bytes] = []
+    hang_up = threading.Event()
+
+    def draw_until_hung_up() -> None:  # the terminal: it takes what the command draws, then closes
+        while not hang_up.is_set():
+            if select.select([terminal], [], [], 0.1)[0]:
+                try:
+                    drawn.append(os.read(terminal, 4096))
+                except OSError:
+                    break
+        os.close(terminal)
+
+    terminal_thread = threading.Thread(target=draw_until_hung_up, daemon=True)
+    terminal_thread.start()
+    try:
+        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
+        [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
+        wait_until(lambda: b"queued" in b"".join(drawn), 30, "the live table")
+    finally:
+        hang_up.set()
+        terminal_thread.join(10)
+    assert run.wait(timeout=60) == 128 + signal.SIGHUP
+    assert status_of(queue_stack, task_id) == "cancelled"
 
 
 def test_ctrl_c_while_running_says_it_is_billed_and_the_command_that_collects_it(

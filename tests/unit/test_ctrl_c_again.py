@@ -14,7 +14,7 @@ import pytest
 import typer
 
 from cli.progress import Mode, Progress
-from cli.run import run_flow
+from cli.run import STOP_SIGNALS, run_flow
 
 
 def test_a_ctrl_c_that_python_drops_is_delivered_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,10 +31,12 @@ def test_a_ctrl_c_that_python_drops_is_delivered_again(tmp_path: Path, monkeypat
         return "ran on, as if no Ctrl-C had come"
 
     no_gateway: Any = None  # nothing was created, so nothing is cancelled upstream
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         with pytest.raises(typer.Exit) as exited:
             run_flow(flow_call, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    finally:  # run_flow leaves them ignored, as a command that acts on a Ctrl-C then exits: this worker goes on
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     assert exited.value.exit_code == 130
     assert dropped == ["the first Ctrl-C"]
