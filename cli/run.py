@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from blocks.gateway import SeedanceGateway
     from cli.prepare import Generation
     from flows.batch import BatchItem
+    from seedance.intents import IntentStore
     from seedance.results import GenerationResult
 
 T = TypeVar("T")
@@ -172,6 +173,8 @@ def _watched(progress: Progress, stop_display: Callable[[], None]) -> AbstractCo
     the server has gone away (see `cli.serverwatch`); none without an API URL (a unit test's)."""
     from prefect.settings import get_current_settings
 
+    from blocks.state import open_intent_store
+
     api_url = get_current_settings().api.url
     if not api_url:
         return nullcontext()
@@ -190,9 +193,8 @@ def _watched(progress: Progress, stop_display: Callable[[], None]) -> AbstractCo
         if len(upstream) == 1:
             say(escape(f"task {upstream[0]} goes on upstream: it is billed when it runs"))
         elif upstream:
-            shown = ", ".join(upstream[:SHOWN_NAMES]) + (", …" if len(upstream) > SHOWN_NAMES else "")
-            say(escape(f"{len(upstream)} tasks go on upstream and are billed when they run: {shown}"))
-        for row in _being_created(progress):
+            say(escape(f"{len(upstream)} tasks go on upstream and are billed when they run: {_first_few(upstream)}"))
+        for row in _being_created(progress, open_intent_store()):
             say(escape(f"{row.name} was being created: a task may exist (intent {row.intent_key})"))
         first = "start it again (`seedance server start`), then" if shared else "once it answers again,"
         print_hint(f"{first} run `{resume_command()}`: it resumes the run's tasks instead of paying again")
@@ -255,8 +257,7 @@ def print_failures(failed: list[BatchItem]) -> None:
         print_hint(hint)
     # those not submitted first: the refusal that stopped them, and its hint, are printed last
     for (error_type, _), items in sorted(shared.items(), key=lambda group: group[0][0] != "BatchStoppedError"):
-        names = ", ".join(item.name for item in items[:SHOWN_NAMES]) + (", …" if len(items) > SHOWN_NAMES else "")
-        who = items[0].name if len(items) == 1 else f"{len(items)} items ({names})"
+        who = items[0].name if len(items) == 1 else f"{len(items)} items ({_first_few([item.name for item in items])})"
         stderr.print(f"[bold red]failed:[/] {escape(f'{who}: {_one_line(items[0].error or {})}')}")
         hint = hint_for_type(error_type)
         if hint:
@@ -264,7 +265,12 @@ def print_failures(failed: list[BatchItem]) -> None:
 
 
 SHOWN_NAMES: Final = 3
-"""Items named on a shared failure line; the count gives the rest."""
+"""Items named on a line about many (a shared failure, the tasks a lost server leaves); the count gives the rest."""
+
+
+def _first_few(names: list[str]) -> str:
+    """The first `SHOWN_NAMES` of `names`, and "…" when there are more."""
+    return ", ".join(names[:SHOWN_NAMES]) + (", …" if len(names) > SHOWN_NAMES else "")
 
 
 def _one_line(error: dict[str, object]) -> str:
@@ -276,11 +282,8 @@ def resume_command() -> str:
     return shlex.join(["seedance", *(arg for arg in sys.argv[1:] if arg != "--again")])
 
 
-def _being_created(progress: Progress) -> list[Row]:
-    """The rows whose create was sent, or about to be, with no task id back: a task may exist."""
-    from blocks.state import open_intent_store
-
-    store = open_intent_store()
+def _being_created(progress: Progress, store: IntentStore) -> list[Row]:
+    """The rows whose create was sent, or about to be, with no task id back in `store`: a task may exist."""
     return [
         row
         for row in progress.rows
@@ -293,9 +296,9 @@ def _cancel_after_interrupt(progress: Progress, gateway: SeedanceGateway) -> Non
     from blocks.state import open_intent_store, open_ledger
     from seedance.cancel import cancel_tasks, forget_cancelled
 
-    task_ids = progress.task_ids()
-    creating = _being_created(progress)
     store = open_intent_store()
+    task_ids = progress.task_ids()
+    creating = _being_created(progress, store)
 
     def say(line: str) -> None:
         with suppress(OSError):  # the terminal has gone (SIGHUP): the cancelling goes on unseen
