@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -373,7 +373,9 @@ def test_a_scheduled_batch_reads_its_manifest_from_s3_as_it_is_on_the_day(deploy
 
     edited = {**DAILY_MANIFEST, "items": [*DAILY_MANIFEST["items"], {"name": "snow", "prompt": "snow on a roof", **LITE}]}
     deployed.put("manifests/daily.yaml", yaml.safe_dump(edited).encode())
-    edited_at = datetime.now(UTC)
+    # a run may start up to half a second before its scheduled time (Prefect rounds the wait to whole
+    # seconds): only a tick scheduled a second after the edit is sure to read the edited manifest
+    edited_at = datetime.now(UTC) + timedelta(seconds=1)
 
     def ticks_since_the_edit() -> list[dict[str, Any]]:
         done = deployed.runs(daily, {"COMPLETED", "FAILED", "CRASHED"})
@@ -382,8 +384,14 @@ def test_a_scheduled_batch_reads_its_manifest_from_s3_as_it_is_on_the_day(deploy
     wait_until(lambda: len(ticks_since_the_edit()) >= 1, 150, "a tick after the edit")
     second = ticks_since_the_edit()[0]
     assert second["state_type"] == "COMPLETED", second["state"]
-    logs = deployed.logs(second["id"])
-    assert any("3 item(s): rain, lantern, snow" in line for line in logs)
+
+    def read_the_edit() -> bool:
+        return any("3 item(s): rain, lantern, snow" in line for line in deployed.logs(second["id"]))
+
+    # the run's lines reach the API in batches, the last as its process exits, after its final state
+    with contextlib.suppress(TimeoutError):
+        wait_until(read_the_edit, 30, f"the edited manifest's line in the logs of run {second['id']}")
+    assert read_the_edit(), "\n".join(deployed.logs(second["id"]))
     assert probe(deployed.s3_video("daily/snow")).kind == "video"
     # only snow is a new generation: rain and lantern resume the first tick's tasks, whose events were sent then.
     # A run's last log lines and events reach the API a moment after its final state: both are waited for.
