@@ -110,6 +110,7 @@ class SharedServer:
         port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
         url = f"http://127.0.0.1:{port}/api"
         env = {
+            **_recorder_batching(),
             **_server_environment(),
             "PREFECT_UI_API_URL": url,  # the UI on a port other than 4200 finds its API only this way
             "PREFECT_SERVER_ANALYTICS_ENABLED": os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
@@ -217,6 +218,25 @@ def _server_environment() -> dict[str, str]:
         name: value
         for name, value in os.environ.items()
         if (name.startswith("PREFECT_") and name != "PREFECT_API_URL") or name in SERVER_VARIABLES
+    }
+
+
+RECORDER_BATCHING: Final = {"batch_size": 100, "flush_interval": 1}
+"""How the shared server records task runs, where the user's settings say nothing: in batches of up
+to 100, at least every second (Prefect reads the interval as whole seconds). Prefect's default writes
+each task-run event in a transaction of its own; measured on this machine's SQLite, a task run cost
+the server 38 ms of CPU that way and 12 ms batched; a 100-item `seedance batch` at gateway latency
+10 s, 6.8-7.8 CPU-s against 4.6-5.3. A task run shows in the UI up to a second later."""
+
+
+def _recorder_batching() -> dict[str, str]:
+    from prefect.settings import get_current_settings
+
+    set_by_user = get_current_settings().server.services.task_run_recorder.model_fields_set  # environment or profile
+    return {
+        f"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_{name.upper()}": str(value)
+        for name, value in RECORDER_BATCHING.items()
+        if name not in set_by_user
     }
 
 

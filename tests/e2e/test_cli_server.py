@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cli.server import ServerState
 from local_gateway.devstack import DevStack
 from seedance.media import probe
+from tests.e2e.production import wait_until
 from tests.e2e.support import prefect_env, seedance, stack_env
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +40,7 @@ def home_env(stack: DevStack, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_concurrent_commands_start_one_server_and_all_finish_then_it_stops(home_env: dict[str, str], tmp_path: Path) -> None:
     assert seedance("server", "status", env=home_env).stdout.startswith("no shared server running")
+    home_env["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL"] = "2"  # a setting of the user's: kept
 
     def generate(number: int) -> tuple[int, str, str]:
         spec = tmp_path / f"spec-{number}.yaml"
@@ -61,6 +64,14 @@ def test_concurrent_commands_start_one_server_and_all_finish_then_it_stops(home_
     environment = Path(f"/proc/{server['pid']}/environ").read_bytes().split(b"\0")
     assert {b"PREFECT_SERVER_ANALYTICS_ENABLED=false", b"DO_NOT_TRACK=1"} <= set(environment)
     assert not any(variable.startswith((b"ARK_", b"AWS_")) for variable in environment)  # the command's credentials stay its own
+    recorder = {
+        b"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE=100",
+        b"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL=2",
+    }
+    assert recorder <= set(environment)
+    # recorded in batches, every generation's task runs are there (each has a submit-generation task run)
+    body = {"task_runs": {"name": {"like_": "submit-generation"}}}
+    wait_until(lambda: httpx.post(f"{server['url']}/task_runs/count", json=body).json() == RUNS, 10, "the task runs")
     assert not any("telemetry" in stderr.lower() for _, _, stderr in runs)
 
     stopped = seedance("server", "stop", env=home_env, timeout=60)
