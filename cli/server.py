@@ -221,12 +221,14 @@ def _server_environment() -> dict[str, str]:
     }
 
 
-RECORDER_BATCHING: Final = {"batch_size": 100, "flush_interval": 1}
+RECORDER_BATCHING: Final = {"batch_size": 20, "flush_interval": 1}
 """How the shared server records task runs, where the user's settings say nothing: in batches of up
-to 100, at least every second (Prefect reads the interval as whole seconds). Prefect's default writes
-each task-run event in a transaction of its own; measured on this machine's SQLite, a task run cost
-the server 38 ms of CPU that way and 12 ms batched; a 100-item `seedance batch` at gateway latency
-10 s, 6.8-7.8 CPU-s against 4.6-5.3. A task run shows in the UI up to a second later."""
+to 20, at least every second (Prefect reads the interval as whole seconds). Prefect's default writes
+each task-run event in a transaction of its own. Measured on this machine's SQLite: a task run cost
+the server 35-38 ms of CPU that way, 11-15 ms in batches of 20; a 100-item `seedance batch` at gateway
+latency 10 s, 6.8-7.8 CPU-s against 4.6-5.6. Batches of 100 cost 8.5-10 ms, but the server held
+about 15 MB more with 1,000 tasks in flight (bench P4 over its 500 MB). A task run shows in the UI
+up to a second later."""
 
 
 def _recorder_batching() -> dict[str, str]:

@@ -65,7 +65,7 @@ def test_concurrent_commands_start_one_server_and_all_finish_then_it_stops(home_
     assert {b"PREFECT_SERVER_ANALYTICS_ENABLED=false", b"DO_NOT_TRACK=1"} <= set(environment)
     assert not any(variable.startswith((b"ARK_", b"AWS_")) for variable in environment)  # the command's credentials stay its own
     recorder = {
-        b"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE=100",
+        b"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE=20",
         b"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL=2",
     }
     assert recorder <= set(environment)
