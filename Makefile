@@ -33,7 +33,7 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
-# The benchmarks against the alternatives, one Markdown table on stdout (15-20 min on 2 cores); never
+# The benchmarks against the alternatives, one Markdown table on stdout (7.5 min on 2 cores); never
 # fails on a figure. BENCH_ARGS=--quick: small N everywhere. `make bench BIN=/some/venv/bin` runs in
 # an environment that already exists instead of installing .venv.
 bench: $(if $(filter command line,$(origin BIN)),,install)

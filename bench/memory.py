@@ -5,7 +5,8 @@
 In flight: a gateway whose tasks stay queued for an hour (`--latency 3600 --queue-seconds 3600`,
 so nothing renders). `seedance batch` runs on a manifest of N generations while the resident
 memory of its whole process tree (the CLI, the Prefect server it starts, anything they start) is
-summed from /proc every 0.25 s. Once the gateway has counted N creates and one more round of status
+summed from /proc every 0.25 s; the Prefect home and its server are new (warmed up with one
+generation), so the figure does not depend on which benchmarks ran before. Once the gateway has counted N creates and one more round of status
 requests covering all N, the command gets a Ctrl-C; the peak is the highest sum before that. The
 baseline is `bench/arms/asyncio_httpx.py` with the same N in flight, stopped the same way. Where
 the pipeline cannot get N tasks in flight within the time allowed, the table says how many it had;
@@ -41,6 +42,7 @@ from bench.harness import (
     log,
     megabytes,
     met,
+    new_prefect_home,
     pipeline_command,
     pipeline_env,
     prefect_home,
@@ -153,7 +155,9 @@ def in_flight_row(root: Path, n: int, timeout: float) -> tuple[Row, bool]:
 
 
 def in_flight_rows(root: Path, n: int, timeout: float, fallback: int) -> list[Row]:
-    """N in flight; when the pipeline fails by itself on N, also the smaller `fallback`."""
+    """N in flight; when the pipeline fails by itself on N, also the smaller `fallback`. The
+    pipeline gets a Prefect home of its own, whichever benchmarks ran before."""
+    new_prefect_home()
     setup = warm_up_row(warm_up(root))
     row, failed = in_flight_row(root, n, timeout)
     rows = [*setup, row]

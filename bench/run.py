@@ -28,7 +28,7 @@ from bench.harness import REPO, Row, log
 
 BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # id: (module, full-run arguments, --quick arguments)
-    "P1": ("bench.makespan", {}, {"n": 10, "sdk_n_slow": 2, "latencies": (0.0, 3.0)}),
+    "P1": ("bench.makespan", {}, {"n": 10, "sdk_n_slow": 2, "latencies": (0.0, 3.0), "pairs": 1}),
     "P3": ("bench.rerun", {}, {"n": 3}),
     "P4": ("bench.memory", {}, {"in_flight": 50, "sizes_mb": (10, 50)}),
     "P5": ("bench.throughput", {}, {"size_mb": 20, "repeats": 1}),
