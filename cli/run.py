@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Final, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.markup import escape
@@ -174,11 +173,12 @@ def _watched(progress: Progress, stop_display: Callable[[], None]) -> AbstractCo
     from prefect.settings import get_current_settings
 
     from blocks.state import open_intent_store
+    from seedance.stores.postgres import mask
 
     api_url = get_current_settings().api.url
     if not api_url:
         return nullcontext()
-    shown_url = _without_credentials(api_url)
+    shown_url = mask(api_url)
     shared = is_shared(api_url)
 
     def lost() -> None:
@@ -202,12 +202,6 @@ def _watched(progress: Progress, stop_display: Callable[[], None]) -> AbstractCo
         os._exit(1)  # Prefect's client and services would retry for minutes, then print tracebacks
 
     return ServerWatch(api_url, SHARED_PATIENCE_SECONDS if shared else CONFIGURED_PATIENCE_SECONDS, lost)
-
-
-def _without_credentials(url: str) -> str:
-    """`url` without a `user:password@` part, which may not be printed."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
 
 
 def run_generations(planned: list[Generation], gateway: SeedanceGateway, as_json: bool, call: Callable[[], T]) -> T:
