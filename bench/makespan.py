@@ -145,9 +145,10 @@ def median_pair(runs: list[Pair]) -> Pair:
 
 def makespan_rows(latency: float, n: int, runs: list[Pair], sdk: Arm) -> list[Row]:
     what = f"makespan, {n} × 1.0-lite t2v 480p 2 s, gateway latency {latency:g} s"
-    pipeline, asyncio_arm = median_pair(runs)
+    median = median_pair(runs)
+    pipeline, asyncio_arm = median
     pipe = pipeline.measured.seconds
-    ratio = ratio_of((pipeline, asyncio_arm))
+    ratio = ratio_of(median)
     every = ", ".join(
         f"{seconds(p.measured.seconds)} / {seconds(a.measured.seconds)} ({times(ratio_of((p, a)))})" for p, a in runs
     )

@@ -6,12 +6,12 @@ In flight: a gateway whose tasks stay queued for an hour (`--latency 3600 --queu
 so nothing renders). `seedance batch` runs on a manifest of N generations while the resident
 memory of its whole process tree (the CLI, the Prefect server it starts, anything they start) is
 summed from /proc every 0.25 s; the Prefect home and its server are new (warmed up with one
-generation), so the figure does not depend on which benchmarks ran before. Once the gateway has counted N creates and one more round of status
-requests covering all N, the command gets a Ctrl-C; the peak is the highest sum before that. The
-baseline is `bench/arms/asyncio_httpx.py` with the same N in flight, stopped the same way. Where
-the pipeline cannot get N tasks in flight within the time allowed, the table says how many it had;
-where it fails by itself before (an error, not the clock), the table says why and the same
-measurement runs again with a smaller N (`--fallback`, 500).
+generation), so the figure does not depend on which benchmarks ran before. Once the gateway has
+counted N creates and one more round of status requests covering all N, the command gets a Ctrl-C;
+the peak is the highest sum before that. The baseline is `bench/arms/asyncio_httpx.py` with the
+same N in flight, stopped the same way. Where the pipeline cannot get N tasks in flight within the
+time allowed, the table says how many it had; where it fails by itself before (an error, not the
+clock), the table says why and the same measurement runs again with a smaller N (`--fallback`, 500).
 
 Downloads: Python's `http.server` (a process of its own) serves files of random bytes; each
 download runs in a fresh process (`bench/arms/download_rss.py`) that prints its own peak RSS:
