@@ -114,6 +114,11 @@ class _RepeatedInterrupt:
     callback: it prints "Exception ignored in ..." and carries on, and the command would go on
     waiting as if no Ctrl-C had come (seen once in a `make test` run, on `seedance generate`).
 
+    A repeat is not raised while the main thread handles the last KeyboardInterrupt: Prefect's
+    engine marks the run crashed as one passes through it, and a second one cut that short (with
+    repeats every 3 ms, 3 of 10 interrupted commands ended on "coroutine
+    'exception_to_crashed_state' was never awaited"; 0 of 30 with this check).
+
     Inside a flow run Prefect swaps SIGTERM for its own handler: it marks the run crashed, then
     sends the signal again to the handler it found, this one. A TerminationSignal that Python drops
     as it drops a KeyboardInterrupt is not sent again: that SIGTERM is lost, and a second one acts.
@@ -145,6 +150,8 @@ class _RepeatedInterrupt:
             self._repeating = True
             self.signum = signal.Signals(signum)
             threading.Thread(target=self._repeat, name="ctrl-c-again", daemon=True).start()
+        elif _handling_interrupt():
+            return  # the last one is on its way up: another would cut short the clean-up it runs
         raise KeyboardInterrupt
 
     def _repeat(self) -> None:
@@ -152,6 +159,19 @@ class _RepeatedInterrupt:
         assert main is not None, "the main thread has started: it is the one that got the first Ctrl-C"
         while not self._left.wait(CTRL_C_AGAIN_SECONDS):
             signal.pthread_kill(main, signal.SIGINT)  # a real signal: it also ends a sleep in progress
+
+
+def _handling_interrupt() -> bool:
+    """Whether the main thread is handling a KeyboardInterrupt: in an `except` or `finally` block,
+    or a context manager's exit, that it passes through on its way up, or handling an exception
+    raised there."""
+    exc, seen = sys.exc_info()[1], set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
 
 
 def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: SeedanceGateway) -> T:

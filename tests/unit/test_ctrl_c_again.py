@@ -40,3 +40,35 @@ def test_a_ctrl_c_that_python_drops_is_delivered_again(tmp_path: Path, monkeypat
             signal.signal(signum, handler)
     assert exited.value.exit_code == 130
     assert dropped == ["the first Ctrl-C"]
+
+
+def test_the_clean_up_of_a_ctrl_c_is_not_cut_short_by_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prefect's engine marks the run crashed as the KeyboardInterrupt passes through it: a repeat
+    raised meanwhile would end that halfway."""
+    monkeypatch.setenv("SEEDANCE_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr("cli.run.CTRL_C_AGAIN_SECONDS", 0.01)
+    cleaned: list[str] = []
+
+    def flow_call() -> None:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            time.sleep(0.3)  # thirty repeats' worth
+            try:
+                raise OSError("the API refused the state")
+            except OSError:
+                time.sleep(0.3)  # handled in the handling of the interrupt, which is its context
+            cleaned.append("the run marked crashed")
+            raise
+
+    no_gateway: Any = None
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, *STOP_SIGNALS)}
+    try:
+        with pytest.raises(typer.Exit) as exited:
+            run_flow(flow_call, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert exited.value.exit_code == 130
+    assert cleaned == ["the run marked crashed"]
