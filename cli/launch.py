@@ -20,6 +20,7 @@ from types import FrameType
 from typing import BinaryIO, NoReturn, TextIO, cast
 
 from cli import runner
+from cli.exiting import exit_status, exit_within_grace
 from cli.home import prefect_home
 from cli.processes import alive
 
@@ -36,9 +37,25 @@ def main() -> None:
     """Run the command line (`sys.argv`): through the runner when it takes the command, else here."""
     status = _through_runner() if runner.enabled() else None
     if status is None:
-        in_process()
+        _in_process_then_exit()
     else:
         _exit_as(status)
+
+
+def _in_process_then_exit() -> None:
+    """Run the command line here; once it returns, the process ends within the exit's grace."""
+    status = 1  # an uncaught exception's
+    try:
+        in_process()
+        status = 0
+    except SystemExit as exc:
+        status = exit_status(exc)
+        raise
+    except KeyboardInterrupt:
+        status = 128 + signal.SIGINT  # Python then ends by the signal; on a hang, this status
+        raise
+    finally:
+        exit_within_grace(status)
 
 
 def in_process() -> None:

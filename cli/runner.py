@@ -54,6 +54,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, NoReturn, TextIO, cast
 
+from cli.exiting import exit_status, exit_within_grace
 from cli.home import prefect_home
 from cli.processes import runs
 
@@ -307,6 +308,7 @@ class _Child:
             killed_by = signal.SIGINT  # as Python ends on an uncaught one: by the signal
         except BaseException:
             sys.excepthook(*sys.exc_info())
+        exit_within_grace(code if killed_by is None else 128 + killed_by)
         _exit(code, killed_by)
 
     def _become(self) -> None:
@@ -354,12 +356,9 @@ class _Child:
 
 def _exit_code(exc: SystemExit) -> int:
     """The status Python exits with for `exc` (printing its message when it has one)."""
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code
-    print(exc.code, file=sys.stderr)
-    return 1
+    if exc.code is not None and not isinstance(exc.code, int):
+        print(exc.code, file=sys.stderr)
+    return exit_status(exc)
 
 
 def _exit(code: int, killed_by: int | None = None) -> NoReturn:
