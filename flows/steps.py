@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prefect import get_run_logger
-from prefect.runtime import deployment
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel
 
@@ -119,12 +119,20 @@ def output_folder(out_dir: str) -> Folder:
             flow in a temporary folder that it deletes afterwards, and the outputs with it.
     """
     folder = Folder.parse(out_dir)
-    if deployment.id and not folder.in_s3 and not Path(out_dir).expanduser().is_absolute():
+    if _in_deployment() and not folder.in_s3 and not Path(out_dir).expanduser().is_absolute():
         message = (
             f"{out_dir!r} is relative, and a worker runs flows in a temporary folder: use s3://bucket/prefix or an absolute path"
         )
         raise SpecError([Problem(field="out_dir", message=message)], "parameters")
     return folder
+
+
+def _in_deployment() -> bool:
+    """Whether the current flow run is a deployment's, from its context. Prefect 3.8's
+    `prefect.runtime.deployment.id` looks for the deployment on the context itself rather than on
+    its flow run, finds none, and reads the flow run from the API: a round trip for every run."""
+    context = FlowRunContext.get()
+    return context is not None and context.flow_run is not None and context.flow_run.deployment_id is not None
 
 
 def resolve_bucket(name: str | None, specs: list[GenerationSpec], out: Folder) -> "S3Bucket | None":

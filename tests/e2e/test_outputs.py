@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from prefect import get_client
+from prefect.flow_engine import run_flow
 
 from cli.demo import BUCKET_BLOCK, GATEWAY_BLOCK
 from flows.generate import generate_video
@@ -138,10 +140,15 @@ def test_a_rerun_downloads_a_video_that_no_longer_matches_its_result(local_block
 def test_a_deployment_run_refuses_a_relative_local_folder(
     local_blocks: DevStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", str(uuid.uuid4()))  # as a worker's flow run sees it
     monkeypatch.chdir(tmp_path)
     creates = gateway_stats(local_blocks)["requests"]["create"]
+    parameters = {"spec": lite("lost with the worker's folder"), "out_dir": "out", "gateway": GATEWAY_BLOCK, "name": "lost"}
+    with get_client(sync_client=True) as client:  # a deployment's flow run, run here as a worker's process runs it
+        deployment = client.create_deployment(
+            flow_id=client.create_flow_from_name(generate_video.name), name=f"relative-out-{uuid.uuid4().hex[:8]}"
+        )
+        flow_run = client.create_flow_run_from_deployment(deployment)
     with pytest.raises(SpecError, match="^parameters: out_dir: 'out' is relative, and a worker runs flows in a temporary folder"):
-        run(lite("lost with the worker's folder"), "out", "lost")
+        run_flow(generate_video, flow_run=flow_run, parameters=parameters)
     assert gateway_stats(local_blocks)["requests"]["create"] == creates
     assert not (tmp_path / "out").exists()
