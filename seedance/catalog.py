@@ -14,11 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from seedance.errors import Problem, SpecError
-from seedance.files import read_mapping
+from seedance.files import load_yaml, read_mapping
 from seedance.settings import get_settings
 
 FPS: Final = 24
@@ -212,7 +211,7 @@ def load_catalog(user_file: Path | None = None) -> Catalog:
         SpecError: a file cannot be read, or an entry is malformed; each problem names the file,
             the entry (by position and id) and the field.
     """
-    bundled = yaml.safe_load(resources.files("seedance").joinpath("models.yaml").read_text(encoding="utf-8"))
+    bundled = load_yaml(resources.files("seedance").joinpath("models.yaml").read_text(encoding="utf-8"))
     raw: dict[str, dict[str, Any]] = {}
     _lay(raw, bundled, BUNDLED)
     origin = BUNDLED

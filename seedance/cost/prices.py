@@ -12,11 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from seedance.errors import Problem, SpecError
-from seedance.files import read_mapping
+from seedance.files import load_yaml, read_mapping
 from seedance.settings import get_settings
 
 Tier = Literal["default", "flex"]
@@ -292,7 +291,7 @@ def _name(node: Any) -> str | None:
 def _bundled_table() -> PriceTable:
     """The bundled price table, parsed once per process (a batch estimates every item)."""
     bundled = resources.files("seedance").joinpath("prices.yaml")
-    return PriceTable.from_data(yaml.safe_load(bundled.read_text(encoding="utf-8")), origin=BUNDLED_ORIGIN)
+    return PriceTable.from_data(load_yaml(bundled.read_text(encoding="utf-8")), origin=BUNDLED_ORIGIN)
 
 
 @functools.lru_cache(maxsize=8)
