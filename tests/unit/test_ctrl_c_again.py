@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,6 @@ def test_a_ctrl_c_that_python_drops_is_delivered_again(tmp_path: Path, monkeypat
     dropped: list[str] = []
 
     def flow_call() -> str:
-        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
         try:
             time.sleep(30)
         except KeyboardInterrupt:
@@ -30,15 +30,7 @@ def test_a_ctrl_c_that_python_drops_is_delivered_again(tmp_path: Path, monkeypat
         time.sleep(30)
         return "ran on, as if no Ctrl-C had come"
 
-    no_gateway: Any = None  # nothing was created, so nothing is cancelled upstream
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, *STOP_SIGNALS)}
-    try:
-        with pytest.raises(typer.Exit) as exited:
-            run_flow(flow_call, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
-    finally:  # run_flow leaves them ignored, as a command that acts on a Ctrl-C then exits: this worker goes on
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-    assert exited.value.exit_code == 130
+    assert exit_code_of(flow_call) == 130
     assert dropped == ["the first Ctrl-C"]
 
 
@@ -50,7 +42,6 @@ def test_the_clean_up_of_a_ctrl_c_is_not_cut_short_by_the_next(tmp_path: Path, m
     cleaned: list[str] = []
 
     def flow_call() -> None:
-        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
         try:
             time.sleep(30)
         except KeyboardInterrupt:
@@ -62,13 +53,23 @@ def test_the_clean_up_of_a_ctrl_c_is_not_cut_short_by_the_next(tmp_path: Path, m
             cleaned.append("the run marked crashed")
             raise
 
-    no_gateway: Any = None
+    assert exit_code_of(flow_call) == 130
+    assert cleaned == ["the run marked crashed"]
+
+
+def exit_code_of(flow_call: Callable[[], object]) -> int:
+    """Run `flow_call` as a command runs its flow, with a Ctrl-C 0.2 s into it; the code it exits with."""
+
+    def interrupted() -> object:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return flow_call()
+
+    no_gateway: Any = None  # nothing was created, so nothing is cancelled upstream
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         with pytest.raises(typer.Exit) as exited:
-            run_flow(flow_call, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
-    finally:
+            run_flow(interrupted, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
+    finally:  # run_flow leaves them ignored, as a command that acts on a Ctrl-C then exits: this worker goes on
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    assert exited.value.exit_code == 130
-    assert cleaned == ["the run marked crashed"]
+    return exited.value.exit_code
