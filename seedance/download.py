@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,51 +95,30 @@ def download(
         size = part.stat().st_size
         os.replace(part, dest)
     finally:
-        digest.close()
         part.unlink(missing_ok=True)
     return Downloaded(path=dest, size_bytes=size, sha256=sha256, resumed=resumed)
 
 
-CHUNKS_IN_HAND: Final = 32
-"""Chunks received but not yet hashed, at most (a chunk is what one socket read returns, ≤ 64 KiB here)."""
-
-
 class _Digest:
-    """The sha256 of the bytes written to the `.part` file, computed on a thread of its own as they
-    arrive: hashlib releases the GIL on large buffers, so hashing runs beside the transfer instead of
-    re-reading the whole file after it (which made a download 0.69× a plain httpx stream)."""
+    """The sha256 of the bytes written to the `.part` file, fed as they arrive, in the transfer's own
+    thread (hashlib releases the GIL on large buffers). Measured on this 2-core machine, 100 MB on
+    loopback, median of 10: 434 MB/s, against 381 MB/s when a thread of its own hashed the chunks
+    handed over through a queue (the server process and the transfer already use both cores, and
+    each handover costs the transfer the interpreter lock), and 580 MB/s for a plain httpx stream
+    that hashes nothing. Re-reading the whole file after the transfer measured 0.69x that stream."""
 
     def __init__(self) -> None:
-        # bounded: a transfer faster than hashing waits for it instead of holding the file in memory
-        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=CHUNKS_IN_HAND)
         self._hash = hashlib.sha256()
-        self._thread: threading.Thread | None = None
 
     def restart(self) -> None:
         """Forget every byte fed so far: the transfer starts again from byte 0."""
-        self.close()
         self._hash = hashlib.sha256()
 
     def feed(self, chunk: bytes) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="download-sha256", daemon=True)
-            self._thread.start()
-        self._chunks.put(chunk)
+        self._hash.update(chunk)
 
     def hexdigest(self) -> str:
-        self.close()
         return self._hash.hexdigest()
-
-    def close(self) -> None:
-        """Wait until every byte fed is hashed, and let the hashing thread end."""
-        if self._thread is not None:
-            self._chunks.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            self._hash.update(chunk)
 
 
 def _transfer(http: httpx.Client, url: str, part: Path, have: int, digest: _Digest) -> bool:
