@@ -5,10 +5,11 @@ their last run logs and events, then the atexit handlers run. After a Ctrl-C tha
 (measured on 2 cores), and 0.1-3.6 s with the Prefect server frozen for up to 4 s; none of it has
 a limit. Once, in CI, a `seedance generate` printed that it had cancelled its task upstream, then
 did not exit within 60 s (where it waited was not recorded); a command that acted on a Ctrl-C
-ignores the next one, so nothing but `kill -9` would have ended it. Past the
-grace the process exits with the status it was exiting with, without the rest of that flush; the
-stacks of its threads go to `seedance-exit-stalls.log` in Prefect's home folder, nothing to the
-terminal (the command's last line stays its last).
+ignores the next one, so nothing but `kill -9` would have ended it.
+
+Past the grace the process exits with the status it was exiting with, without the rest of that
+flush; the stacks of its threads go to `seedance-exit-stalls.log` in Prefect's home folder, and
+nothing to the terminal (the command's last line stays its last).
 
 Standard library only (see `cli.launch`).
 """
