@@ -32,10 +32,15 @@ EXIT_GRACE_SECONDS: Final = 15.0
 def exit_within_grace(status: int) -> None:
     """Flush the standard streams, and end the process with `status` `EXIT_GRACE_SECONDS` from
     now unless it has ended by then. Call it as the command returns, before the process exits."""
+    flush_standard_streams()
+    threading.Thread(target=_end_when_overdue, args=(status,), name="exit-grace", daemon=True).start()
+
+
+def flush_standard_streams() -> None:
+    """Flush stdout and stderr, whatever state they are in."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or started without one
             stream.flush()
-    threading.Thread(target=_end_when_overdue, args=(status,), name="exit-grace", daemon=True).start()
 
 
 def exit_status(exc: SystemExit) -> int:

@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final, NoReturn, TextIO, cast
 
-from cli.exiting import exit_status, exit_within_grace
+from cli.exiting import exit_status, exit_within_grace, flush_standard_streams
 from cli.home import prefect_home
 from cli.processes import runs
 
@@ -367,9 +367,7 @@ def _exit(code: int, killed_by: int | None = None) -> NoReturn:
     logs and events among them), flush the standard streams, then leave."""
     threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter calls first at exit
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    flush_standard_streams()
     if killed_by is not None:
         signal.signal(killed_by, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [killed_by])
