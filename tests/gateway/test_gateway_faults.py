@@ -22,6 +22,7 @@ from local_gateway import FaultKind, FaultPlan, GatewayConfig, LocalGateway
 from local_gateway.faults import APPLIES_TO, TASK_FAILURES, applicable, parse_rates, task_failure_codes
 from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TaskStatus, TextContent
+from seedance.bulk_http import BulkTransport
 from seedance.download import download
 from seedance.errors import (
     ArkConnectionError,
@@ -38,6 +39,7 @@ from seedance.errors import (
 )
 from seedance.stores.files import FileIntentStore
 from seedance.submit import submit_once
+from seedance.tls import tls_context
 from seedance.waiting import PollSchedule, wait_for_task, watch
 from tests.conftest import GatewayFactory
 from tests.gateway.support import FAST, LITE_T2V, TASKS, create, error_of, text_body, wait_for
@@ -435,11 +437,11 @@ def test_refused_audio_is_a_permanent_failure_that_says_how_to_re_run_without_au
     assert "set `generate_audio: false` in the spec" in str(failure)
 
 
-class RangeRecorder(httpx.HTTPTransport):
-    """A real transport that notes each request's Range header."""
+class RangeRecorder(BulkTransport):
+    """The download's own transport, noting each request's Range header."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(verify=tls_context())
         self.ranges: list[str | None] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
