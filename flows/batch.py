@@ -7,7 +7,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextvars import copy_context
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from blocks.gateway import SeedanceGateway
 from flows.generate import cancel_upstream
 from flows.manifests import batch_items
 from flows.naming import batch_run_name
-from flows.steps import IN_RUN, Submission, collect, output_folder, resolve_bucket, submit
+from flows.steps import IN_RUN, ItemSteps, Submission, collect, output_folder, resolve_bucket, submit
 from seedance.ark.client import ArkClient
 from seedance.ark.types import ContentGenerationTask
 from seedance.errors import ArkAPIError, BatchStoppedError, Problem, SeedanceError, SpecError, describe
@@ -30,6 +30,7 @@ from seedance.settings import get_settings
 from seedance.waiting import PollSchedule, StatusChange, Watchlist, shared_pause
 from tasks.limits import TaskSlots, ensure_limits
 from tasks.logs import route_core_logs
+from tasks.report import ROW_THUMBNAIL_MAX_WIDTH, ROW_THUMBNAIL_MIN_WIDTH, ReportRow, poster_thumbnail, publish_batch_report
 
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket  # imported where a bucket is used: see blocks/bucket.py
@@ -79,8 +80,8 @@ class BatchRun:
     An item's create is a task run (`submit-generation`: what is paid for, with its retries in the
     UI); its references' upload and check, its download and its upload to S3 are steps of this run
     (`flows.steps.IN_RUN`, which says what that saves). A download is retried the same way, each
-    retry a line in the run's logs, and the item's report artifact shows what it fetched and where
-    it is kept.
+    retry a line in the run's logs, and the batch's report shows what each item made and where it
+    is kept, its poster's thumbnail made by the collecting thread (`_note_thumbnail`).
     """
 
     def __init__(
@@ -100,6 +101,8 @@ class BatchRun:
         self.finished: deque[tuple[Flight, ContentGenerationTask]] = deque()
         """Terminal tasks not yet handed to a collecting thread."""
         self.outcome = {item.name: BatchItem(name=item.name) for item in items}
+        self.thumbnails: dict[str, str] = {}
+        """Each collected item's poster, for the batch's report (`ReportRow.thumbnail`)."""
         self._gateway, self._bucket, self._budget, self._out = gateway, bucket, budget, out
         self._slots = slots
         self._watchlist = Watchlist(client, on_change=self._changed)
@@ -109,6 +112,7 @@ class BatchRun:
         self._progress = cast(
             UUID, create_progress_artifact(progress=0.0, key="batch-progress", description=f"{len(items)} videos")
         )
+        self._steps: ItemSteps = replace(IN_RUN, report=self._note_thumbnail)
         self._threads = self._settings.batch_threads
         self._submitters = ThreadPoolExecutor(self._threads, thread_name_prefix="batch-submit")
         self._collectors = ThreadPoolExecutor(self._threads, thread_name_prefix="batch-collect")
@@ -161,7 +165,7 @@ class BatchRun:
     def _submit(self, item: ManifestItem) -> Submission:
         """Estimate, upload, check and create the item's task (on a submitting thread), once it has a
         task slot; a run that stops ends the wait (NoFreeSlot)."""
-        return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, None, IN_RUN)
+        return submit(item.spec, self._gateway, self._bucket, self._budget, None, self._slots, None, self._steps)
 
     def _submitted(self, item: ManifestItem, future: "Future[Submission]") -> None:
         try:
@@ -214,8 +218,16 @@ class BatchRun:
             out=self._out,
             name=flight.item.name,
             bucket=self._bucket,
-            steps=IN_RUN,
+            steps=self._steps,
         )
+
+    def _note_thumbnail(self, result: GenerationResult, timeline: list[StatusChange], name: str) -> None:
+        """The batch's `ItemSteps.report`: the item's row in the batch's report gets its poster's
+        thumbnail, made while the poster is on this machine (outputs kept in S3 are made in a
+        staging folder, removed once uploaded)."""
+        thumbnail = poster_thumbnail(result, ROW_THUMBNAIL_MIN_WIDTH, ROW_THUMBNAIL_MAX_WIDTH)
+        if thumbnail is not None:
+            self.thumbnails[name] = thumbnail
 
     def _collected(self, flight: Flight, future: "Future[GenerationResult]") -> None:
         try:
@@ -281,7 +293,8 @@ def generate_batch(
     limit every run on that gateway shares; none: all at once). The tasks in flight are polled
     together (one list request per round, not one GET each) and each video is downloaded as soon as
     its task succeeds, beside the others, its slot going to the next item.
-    A progress artifact moves as items finish; a table artifact sums the batch up.
+    A progress artifact moves as items finish; a table artifact sums the batch up, and a report
+    shows each item's poster beside what it made.
     `out_dir` is a local folder or `s3://bucket/prefix` (see `generate-video`); each item's outputs
     go to `<out_dir>/<item name>/<task id>/`.
 
@@ -308,6 +321,7 @@ def generate_batch(
 
     result = BatchResult(items=list(run.outcome.values()))
     publish_summary(result)
+    publish_batch_report([ReportRow(e.name, e.result, _problem(e), run.thumbnails.get(e.name)) for e in result.items])
     logger.info("batch done: %d of %d videos", result.succeeded, len(items))
     return result
 
@@ -331,6 +345,13 @@ def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
         problems += exc.problems
     if problems:
         raise SpecError(problems, "batch")
+
+
+def _problem(entry: BatchItem) -> str | None:
+    """An item's error in one line: its code (or type) and message."""
+    if entry.error is None:
+        return None
+    return f"{entry.error.get('code') or entry.error.get('type')}: {entry.error.get('message', '')}"
 
 
 def publish_summary(result: BatchResult) -> None:

@@ -70,15 +70,16 @@ DEFAULT_EXPIRES_AFTER = 172800
 @dataclass(frozen=True)
 class ItemSteps:
     """How a flow runs the steps around a create that a batch repeats for every item: uploading,
-    presigning and checking its references, downloading its video and keeping its outputs in S3.
+    presigning and checking its references, downloading its video, keeping its outputs in S3 and
+    reporting it in the UI.
 
     A single generation runs each as a task run of its own (`AS_TASK_RUNS`). A batch runs them in
     its run (`IN_RUN`); only its creates stay task runs, being what is paid for. Measured at latency
     0 on 2 cores: 100 `download-video` task runs cost the Prefect server 5 s of CPU and the flow
     1.5 s; 50 `keep-outputs` task runs 2.3 s of server CPU; the 60 `check-references` and
     `upload-references` task runs of a 30-item image-to-video batch 2.5 s of server CPU (its
-    makespan 13.5 s with them, 12.7 s without). What they show, the run's logs and the items'
-    report artifacts show too.
+    makespan 13.5 s with them, 12.7 s without). What they show, the run's logs and the batch's
+    report show too.
     """
 
     upload: "Callable[[dict[Path, str], S3Bucket, int], dict[str, str]]"
@@ -86,15 +87,19 @@ class ItemSteps:
     check: Callable[[list[tuple[str, MediaContent]]], None]
     download: Callable[[ContentGenerationTask, SeedanceGateway, Path], tuple[Downloaded, MediaInfo]]
     keep: "Callable[[list[Path], Folder, dict[str, str], S3Bucket], list[str]]"
+    report: Callable[[GenerationResult, list[StatusChange], str], None] | None
+    """What reports the generation in the UI, called while its files are on this machine: its own
+    report artifact, or None for none (a batch reports its items together, `flows.batch`)."""
 
 
-AS_TASK_RUNS = ItemSteps(upload_references, presign_references, check_references, download_video, keep_outputs)
+AS_TASK_RUNS = ItemSteps(upload_references, presign_references, check_references, download_video, keep_outputs, publish_report)
 IN_RUN = ItemSteps(
     upload_references_in_run,
     presign_references_in_run,
     check_references_in_run,
     download_video_in_run,
     keep_outputs_in_run,
+    None,
 )
 
 
@@ -302,7 +307,8 @@ def collect(
     nothing is downloaded, post-processed or uploaded again. Otherwise the video is downloaded,
     verified, post-processed and reported, and for S3 every file is uploaded with the task's
     metadata (`bucket` gives the credentials). `steps` says whether the download and the upload
-    are task runs of their own or, in a batch, steps of its run.
+    are task runs of their own or, in a batch, steps of its run, and whether the result gets a
+    report artifact of its own.
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
@@ -321,13 +327,15 @@ def collect(
     found = find_outputs(place, generation.id, bucket)
     if found is not None:
         result = found.model_copy(update={"resumed": True})
-        publish_report(result, timeline, name)
+        if steps.report is not None:
+            steps.report(result, timeline, name)
         get_run_logger().info("outputs already kept by an earlier run of task %s: nothing downloaded", generation.id)
     else:
         with workspace(place) as work:
             result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost, steps)
             write_result(result)
-            publish_report(result, timeline, name)
+            if steps.report is not None:
+                steps.report(result, timeline, name)
             if place.in_s3:
                 assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
                 steps.keep(output_paths(result.files), place, output_metadata(result), bucket)

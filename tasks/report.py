@@ -1,10 +1,13 @@
-"""What people see in the Prefect UI: a report per generation, its poster shown in it."""
+"""What people see in the Prefect UI: a report per generation, its poster shown in it, and a batch's
+report, one row per item."""
 
 from __future__ import annotations
 
 import base64
 import io
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +22,10 @@ THUMBNAIL_MIN_WIDTH = 400
 is still this wide: a 480p poster (864 px) at 432 px, a 1080p one at 480 px, with no resize."""
 THUMBNAIL_MAX_WIDTH = 640
 """Wider than this (a PNG poster, which has no such scales), the thumbnail is resized down to it."""
+ROW_THUMBNAIL_MIN_WIDTH = 200
+"""A batch report's thumbnails, one per row, at the smallest JPEG scale this wide: a 480p poster at
+216 px (1/4, about 4 KB), a 1080p one at 240 px (1/8)."""
+ROW_THUMBNAIL_MAX_WIDTH = 320
 
 
 def artifact_key(name: str) -> str:
@@ -75,16 +82,17 @@ def _bill_vs_estimate(result: GenerationResult) -> str:
     return "within the estimate"
 
 
-def thumbnail_data_url(image: Path) -> str:
+def thumbnail_data_url(image: Path, min_width: int = THUMBNAIL_MIN_WIDTH, max_width: int = THUMBNAIL_MAX_WIDTH) -> str:
     """A small JPEG of `image` as a data: URL, so the UI shows it without any file server.
 
     Every generation of a batch makes one: decoding a 480p poster whole and resizing it took 9.7 ms
-    of CPU, decoding it at half scale 2.7 ms, thumbnail included (see THUMBNAIL_MIN_WIDTH).
+    of CPU, decoding it at half scale 2.7 ms, thumbnail included (see THUMBNAIL_MIN_WIDTH), and at a
+    quarter 0.7 ms (ROW_THUMBNAIL_MIN_WIDTH).
     """
     with Image.open(image) as original:
-        original.draft("RGB", (THUMBNAIL_MIN_WIDTH, 1))
+        original.draft("RGB", (min_width, 1))
         picture = original.convert("RGB")
-        picture.thumbnail((THUMBNAIL_MAX_WIDTH, THUMBNAIL_MAX_WIDTH * 4))
+        picture.thumbnail((max_width, max_width * 4))
         buffer = io.BytesIO()
         picture.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -95,14 +103,75 @@ def publish_report(result: GenerationResult, timeline: list[StatusChange], name:
 
     The poster needs to be on this machine: a result found kept in S3 by an earlier run has none here.
     One artifact, not a report and an image artifact beside it: each artifact is a call to the
-    Prefect API and two events on its server, for every generation of a batch.
-    A plain function: the artifact itself is what the UI shows, and belongs to the flow run
+    Prefect API and two events on its server. A batch reports its items together instead
+    (`publish_batch_report`). A plain function: the artifact itself is what the UI shows, and belongs to the flow run
     without a task run around it (see tasks/cost.py on what a task run costs).
     """
-    poster = result.files.poster
-    poster_url = thumbnail_data_url(poster) if poster is not None and poster.is_file() else None
     create_markdown_artifact(
-        markdown=render_report(result, timeline, poster_url),
+        markdown=render_report(result, timeline, poster_thumbnail(result)),
         key=artifact_key(name),
         description=f"Seedance generation {result.task_id}",
     )
+
+
+def poster_thumbnail(
+    result: GenerationResult, min_width: int = THUMBNAIL_MIN_WIDTH, max_width: int = THUMBNAIL_MAX_WIDTH
+) -> str | None:
+    """The thumbnail of the result's poster as a data: URL; None when the poster is not on this machine."""
+    poster = result.files.poster
+    return thumbnail_data_url(poster, min_width, max_width) if poster is not None and poster.is_file() else None
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One item of a batch report: its result, or what went wrong."""
+
+    name: str
+    result: GenerationResult | None
+    problem: str | None
+    """For an item without a result: its error, one line."""
+    thumbnail: str | None = None
+    """Its poster as a data: URL (`poster_thumbnail` at ROW_THUMBNAIL_MIN_WIDTH)."""
+
+
+def render_batch_report(rows: Sequence[ReportRow]) -> str:
+    """The markdown report of a batch: how many videos it made, then a row per item (poster, status,
+    output, tokens, cost, where its video is kept)."""
+    made = sum(row.result is not None for row in rows)
+    lines = [
+        f"**{made} of {len(rows)} videos**",
+        "",
+        "| poster | item | status | output | tokens billed (estimated) | cost | video |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        result = row.result
+        if result is None:
+            lines.append(f"| | {_cell(row.name)} | {_cell(row.problem or '—')} | | | | |")
+            continue
+        poster = f"![poster of {result.task_id}]({row.thumbnail})" if row.thumbnail else ""
+        output = f"{result.video.width}×{result.video.height}, {result.video.duration_seconds:.2f} s"
+        billed = f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"
+        estimated = f" ({result.estimated_tokens:,})" if result.estimated_tokens is not None else ""
+        cost = f"{result.billed_cost:.4f} {result.currency}" if result.billed_cost is not None else "—"
+        status = result.status + (" (resumed)" if result.resumed else "")
+        cells = [poster, _cell(row.name), status, output, billed + estimated, cost, f"`{_cell(result.locations['video'])}`"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def publish_batch_report(rows: Sequence[ReportRow]) -> None:
+    """The `batch-report` markdown artifact (`render_batch_report`).
+
+    A batch reports its items in one artifact rather than one each: an artifact costs the Prefect
+    server 8-15 ms of CPU and the flow a call, for every item. Measured on 2 cores, 100 items at
+    latency 10 s, in alternating pairs: the batch ended 0.73 s sooner (median of 4) without its
+    per-item reports.
+    """
+    made = sum(row.result is not None for row in rows)
+    create_markdown_artifact(markdown=render_batch_report(rows), key="batch-report", description=f"{made} of {len(rows)} videos")
+
+
+def _cell(text: str) -> str:
+    """`text` as one markdown table cell: on one line, its pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")

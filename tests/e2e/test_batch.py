@@ -83,12 +83,15 @@ def test_a_batch_is_polled_together_and_every_video_collected(
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts()
     assert any(a.key == "batch-progress" and a.data == 100.0 for a in artifacts)
-    # one report per generation, its poster shown in it (no image artifact beside it)
+    # one report for the batch, a row per item with its poster shown in it, and no report per item
+    first = result.items[0].result
+    assert first is not None
+    [report] = [a for a in artifacts if a.key == "batch-report" and first.task_id in str(a.data)]  # this run's
+    assert report.type == "markdown" and report.description == f"{len(SIZES)} of {len(SIZES)} videos"
     for item in result.items:
         assert item.result is not None
-        mine = [a for a in artifacts if item.result.task_id in (a.description or "")]
-        assert [(a.key, a.type) for a in mine] == [(item.name, "markdown")]
-        assert f"![poster of {item.result.task_id}](data:image/jpeg;base64," in str(mine[0].data)
+        assert f"| ![poster of {item.result.task_id}](data:image/jpeg;base64," in str(report.data)
+        assert not [a for a in artifacts if a.key == item.name]
 
 
 def test_a_batch_kept_in_s3_is_found_again_by_a_rerun(local_blocks: DevStack, tmp_path: Path) -> None:
@@ -110,6 +113,13 @@ items:
         assert item.result.locations["video"] == f"{out}/{item.name}/{item.result.task_id}/{item.name}.mp4"
         key = f"{tmp_path.name}/{item.name}/{item.result.task_id}/result.json"
         assert local_blocks.s3_client().head_object(Bucket=local_blocks.bucket, Key=key)["ContentLength"] > 0
+    # the report shows each poster, made before the staging folder went
+    task_ids = [item.result.task_id for item in first.items if item.result]
+    with get_client(sync_client=True) as client:
+        reports = [a for a in client.read_artifacts() if a.key == "batch-report" and task_ids[0] in str(a.data)]
+    assert len(reports) == 1
+    for task_id in task_ids:
+        assert f"| ![poster of {task_id}](data:image/jpeg;base64," in str(reports[0].data)
 
     downloads, seen = gateway_stats(local_blocks)["requests"]["files"], len(local_blocks.s3_requests())
     again = generate_batch(items=items, out_dir=out, gateway=GATEWAY_BLOCK, bucket=BUCKET_BLOCK)

@@ -1,4 +1,5 @@
-"""The poster thumbnail in a generation's report: decoded small, never wider than the cap."""
+"""The poster thumbnail in a generation's report, and in a batch report's rows: decoded small, never
+wider than the cap."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tasks.report import THUMBNAIL_MAX_WIDTH, thumbnail_data_url
+from tasks.report import ROW_THUMBNAIL_MAX_WIDTH, ROW_THUMBNAIL_MIN_WIDTH, THUMBNAIL_MAX_WIDTH, thumbnail_data_url
 
 
 def picture(path: Path, size: tuple[int, int]) -> Path:
@@ -39,3 +40,18 @@ def test_a_poster_thumbnail_is_decoded_at_the_smallest_jpeg_scale_at_least_400_p
     tmp_path: Path, name: str, size: tuple[int, int], thumbnail: tuple[int, int]
 ) -> None:
     assert decoded_size(thumbnail_data_url(picture(tmp_path / name, size))) == thumbnail
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "thumbnail"),
+    [
+        ("480p.jpg", (864, 480), (216, 120)),  # 1/4: at least 200 px wide
+        ("1080p.jpg", (1920, 1088), (240, 136)),  # 1/8
+        ("480p.png", (864, 480), (ROW_THUMBNAIL_MAX_WIDTH, 178)),
+    ],
+)
+def test_a_batch_report_row_thumbnail_is_decoded_at_the_smallest_jpeg_scale_at_least_200_px_wide(
+    tmp_path: Path, name: str, size: tuple[int, int], thumbnail: tuple[int, int]
+) -> None:
+    image = picture(tmp_path / name, size)
+    assert decoded_size(thumbnail_data_url(image, ROW_THUMBNAIL_MIN_WIDTH, ROW_THUMBNAIL_MAX_WIDTH)) == thumbnail
