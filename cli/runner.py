@@ -97,10 +97,11 @@ PROJECT: Final = Path(__file__).resolve().parent.parent
 
 KEPT_VARIABLES: Final = (
     *("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "PREFECT_HOME", "PREFECT_PROFILE"),
-    *("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE", "PYTHONHASHSEED"),
+    *("PYTHONWARNINGS", "PYTHONDEVMODE", "PYTHONOPTIMIZE", "PYTHONHASHSEED", "SSL_CERT_FILE", "SSL_CERT_DIR"),
 )
-"""The runner's own environment: enough to import the libraries. Whatever a command sets, secrets
-included, reaches only that command's child."""
+"""The runner's own environment: enough to import the libraries and make the TLS context its
+children share (`seedance.tls`). Whatever a command sets, secrets included, reaches only that
+command's child."""
 
 OFF_VALUES: Final = frozenset({"0", "off", "false", "no"})
 
@@ -591,13 +592,16 @@ class Runner:
 
 
 def _preload() -> None:
-    """Import `PRELOAD` and `PRELOAD_PROJECT`; freeze what they made, so that children do not copy
-    those pages when the garbage collector would touch them."""
+    """Import `PRELOAD` and `PRELOAD_PROJECT` and make the TLS context; freeze what they made, so that
+    children do not copy those pages when the garbage collector would touch them."""
     for name in (*PRELOAD, *PRELOAD_PROJECT):
         try:
             importlib.import_module(name)
         except ImportError as exc:
             print(f"not preloaded: {name} ({exc})", flush=True)
+    from seedance.tls import tls_context
+
+    tls_context()  # 9 ms of CPU that a child whose command names the same certificates does not spend
     if threading.active_count() != 1:
         # a fork copies only the thread that forks: a library that started one cannot be forked safely
         raise RuntimeError(f"threads running after the imports: {[t.name for t in threading.enumerate()]}")
