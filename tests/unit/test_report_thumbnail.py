@@ -45,12 +45,13 @@ def test_a_poster_thumbnail_is_decoded_at_the_smallest_jpeg_scale_at_least_400_p
 @pytest.mark.parametrize(
     ("name", "size", "thumbnail"),
     [
-        ("480p.jpg", (864, 480), (216, 120)),  # 1/4: at least 200 px wide
-        ("1080p.jpg", (1920, 1088), (240, 136)),  # 1/8
-        ("480p.png", (864, 480), (ROW_THUMBNAIL_MAX_WIDTH, 178)),
+        ("480p.jpg", (864, 480), (108, 60)),  # 1/8: at least 100 px wide
+        ("720p.jpg", (1248, 704), (156, 88)),
+        ("1080p.jpg", (1920, 1088), (ROW_THUMBNAIL_MAX_WIDTH, 91)),  # 1/8 is 240 px: resized to the cap
+        ("480p.png", (864, 480), (ROW_THUMBNAIL_MAX_WIDTH, 89)),
     ],
 )
-def test_a_batch_report_row_thumbnail_is_decoded_at_the_smallest_jpeg_scale_at_least_200_px_wide(
+def test_a_batch_report_row_thumbnail_is_decoded_at_the_smallest_jpeg_scale_at_least_100_px_wide(
     tmp_path: Path, name: str, size: tuple[int, int], thumbnail: tuple[int, int]
 ) -> None:
     image = picture(tmp_path / name, size)
