@@ -87,9 +87,9 @@ class ItemSteps:
     check: Callable[[list[tuple[str, MediaContent]]], None]
     download: Callable[[ContentGenerationTask, SeedanceGateway, Path], tuple[Downloaded, MediaInfo]]
     keep: "Callable[[list[Path], Folder, dict[str, str], S3Bucket], list[str]]"
-    report: Callable[[GenerationResult, list[StatusChange], str], None] | None
+    report: Callable[[GenerationResult, list[StatusChange], str], None]
     """What reports the generation in the UI, called while its files are on this machine: its own
-    report artifact, or None for none (a batch reports its items together, `flows.batch`)."""
+    report artifact (`publish_report`); a batch puts its items in one report instead (`flows.batch`)."""
 
 
 AS_TASK_RUNS = ItemSteps(upload_references, presign_references, check_references, download_video, keep_outputs, publish_report)
@@ -99,7 +99,7 @@ IN_RUN = ItemSteps(
     check_references_in_run,
     download_video_in_run,
     keep_outputs_in_run,
-    None,
+    publish_report,
 )
 
 
@@ -307,8 +307,7 @@ def collect(
     nothing is downloaded, post-processed or uploaded again. Otherwise the video is downloaded,
     verified, post-processed and reported, and for S3 every file is uploaded with the task's
     metadata (`bucket` gives the credentials). `steps` says whether the download and the upload
-    are task runs of their own or, in a batch, steps of its run, and whether the result gets a
-    report artifact of its own.
+    are task runs of their own or, in a batch, steps of its run, and how the result is reported.
 
     Raises:
         GenerationFailedError: the task ended failed, expired or cancelled (its cost is settled at 0).
@@ -327,15 +326,13 @@ def collect(
     found = find_outputs(place, generation.id, bucket)
     if found is not None:
         result = found.model_copy(update={"resumed": True})
-        if steps.report is not None:
-            steps.report(result, timeline, name)
+        steps.report(result, timeline, name)
         get_run_logger().info("outputs already kept by an earlier run of task %s: nothing downloaded", generation.id)
     else:
         with workspace(place) as work:
             result = _make_outputs(spec, submission, generation, gateway, work, name, place, cost, steps)
             write_result(result)
-            if steps.report is not None:
-                steps.report(result, timeline, name)
+            steps.report(result, timeline, name)
             if place.in_s3:
                 assert bucket is not None, "resolve_bucket gives a bucket to every run whose outputs go to S3"
                 steps.keep(output_paths(result.files), place, output_metadata(result), bucket)
