@@ -52,8 +52,8 @@ def render_report(result: GenerationResult, timeline: list[StatusChange], poster
             f"{result.video.fps:g} fps, {result.video.video_codec}"
             + (f" + {result.video.audio_codec}" if result.video.has_audio else ""),
         ),
-        ("tokens billed", f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"),
-        ("tokens estimated", f"{result.estimated_tokens:,}" if result.estimated_tokens is not None else "—"),
+        ("tokens billed", _tokens(result.completion_tokens)),
+        ("tokens estimated", _tokens(result.estimated_tokens)),
         ("bill vs estimate", _bill_vs_estimate(result)),
         (
             "cost",
@@ -72,6 +72,11 @@ def render_report(result: GenerationResult, timeline: list[StatusChange], poster
     lines += [f"| {role} | `{location}` |" for role, location in result.locations.items()]
     lines += ["", "**Timings (s)**: " + ", ".join(f"{step} {seconds:.1f}" for step, seconds in result.timings.items())]
     return "\n".join(lines)
+
+
+def _tokens(count: int | None) -> str:
+    """A token count with thousands separators; "—" when it is not known."""
+    return f"{count:,}" if count is not None else "—"
 
 
 def _bill_vs_estimate(result: GenerationResult) -> str:
@@ -149,7 +154,7 @@ def render_batch_report(rows: Sequence[ReportRow]) -> str:
             continue
         poster = f"![poster of {result.task_id}]({row.thumbnail})" if row.thumbnail else ""
         output = f"{result.video.width}×{result.video.height}, {result.video.duration_seconds:.2f} s"
-        billed = f"{result.completion_tokens:,}" if result.completion_tokens is not None else "—"
+        billed = _tokens(result.completion_tokens)
         estimated = f" ({result.estimated_tokens:,})" if result.estimated_tokens is not None else ""
         cost = f"{result.billed_cost:.4f} {result.currency}" if result.billed_cost is not None else "—"
         status = result.status + (" (resumed)" if result.resumed else "")
