@@ -73,11 +73,12 @@ def download(
     resumed = 0
     digest = _Digest()
     try:
+        context = tls_context()
         with httpx.Client(
             timeout=defaults.DOWNLOAD_TIMEOUT,
-            transport=transport or (None if proxied(url) else BulkTransport(verify=tls_context())),
+            transport=transport or (None if proxied(url) else BulkTransport(verify=context)),
             follow_redirects=True,
-            verify=tls_context(),
+            verify=context,
         ) as http:
             for attempt in range(1, attempts + 1):
                 have = part.stat().st_size if part.exists() else 0
