@@ -347,11 +347,16 @@ def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
         raise SpecError(problems, "batch")
 
 
+def _error_code(error: dict[str, object]) -> str:
+    """What an item's error (`describe`) is called: Ark's code when it has one, else its type."""
+    return str(error.get("code") or error.get("type"))
+
+
 def _problem(entry: BatchItem) -> str | None:
     """An item's error in one line: its code (or type) and message."""
     if entry.error is None:
         return None
-    return f"{entry.error.get('code') or entry.error.get('type')}: {entry.error.get('message', '')}"
+    return f"{_error_code(entry.error)}: {entry.error.get('message', '')}"
 
 
 def publish_summary(result: BatchResult) -> None:
@@ -362,9 +367,7 @@ def publish_summary(result: BatchResult) -> None:
             {
                 "item": entry.name,
                 "task id": entry.task_id or "—",
-                "status": entry.result.status
-                if entry.result
-                else (str(entry.error.get("code") or entry.error.get("type")) if entry.error else "—"),
+                "status": entry.result.status if entry.result else (_error_code(entry.error) if entry.error else "—"),
                 "tokens": entry.result.completion_tokens if entry.result else None,
                 "video": entry.result.locations["video"] if entry.result else None,
             }
