@@ -125,9 +125,14 @@ def test_a_failed_task_gives_its_slot_back(prefect_api: None, local_blocks: DevS
 
 def test_each_create_takes_a_slot_of_the_create_rate(prefect_api: None, local_blocks: DevStack, tmp_path: Path) -> None:
     save_gateway("one-per-minute", local_blocks.gateway_url, local_blocks.api_key, requests_per_minute=1)
+    started = time.monotonic()
     generate_video(spec=lite("a paced create"), out_dir=str(tmp_path / "out"), gateway="one-per-minute")
     creates = read_limit("seedance-creates-one-per-minute")
-    assert (creates.limit, creates.active_slots) == (1, 1)  # the next create waits for it to decay (a minute)
+    assert creates.limit == 1
+    # The slot decays after a minute, so it can only be seen when the run took less. A CI run once took
+    # 62 s: the test's SQLite Prefect server held its write lock for 60 s (its busy timeout) mid-run.
+    if time.monotonic() - started < 60:
+        assert creates.active_slots == 1  # the next create waits for it to decay
 
 
 def test_a_resumed_task_holds_a_slot_only_while_it_is_unfinished(prefect_api: None, patient_gateway: GatewayProcess) -> None:
