@@ -5,7 +5,9 @@ polled together, each collected the moment it finishes."""
 import math
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
@@ -59,6 +61,9 @@ class Flight:
     submission: Submission
     timeline: list[StatusChange] = field(default_factory=list)
 
+
+NOT_FINISHED = "not finished: the run stopped"
+"""The status of an item that a batch stopped halfway (Ctrl-C, a cancel) had not made, nor failed."""
 
 PROGRESS_EVERY_SECONDS = 1.0
 """The progress artifact moves at most this often (and once more when the last item settles): each
@@ -129,10 +134,21 @@ class BatchRun:
 
     def __exit__(self, *exc_info: object) -> None:
         """Stop: items not yet started are dropped, and the threads finish the step they are in
-        (a create or a download is never cut halfway; one waiting for a slot gives up)."""
+        (a create or a download is never cut halfway; one waiting for a slot gives up). What they
+        finish is recorded, so that a run stopped halfway reports it."""
         self._slots.stop_waiting()
         for pool in (self._submitters, self._collectors):
             pool.shutdown(wait=True, cancel_futures=True)
+        for submitting, item in self._submitting.items():
+            if _ended_as_planned(submitting):
+                self._submitted(item, submitting)
+        for collecting, flight in self._collecting.items():
+            if _ended_as_planned(collecting):
+                self._collected(flight, collecting)
+
+    def result(self) -> "BatchResult":
+        """Each item's outcome so far, in manifest order."""
+        return BatchResult(items=list(self.outcome.values()))
 
     @property
     def busy(self) -> bool:
@@ -294,7 +310,7 @@ def generate_batch(
     together (one list request per round, not one GET each) and each video is downloaded as soon as
     its task succeeds, beside the others, its slot going to the next item.
     A progress artifact moves as items finish; a table artifact sums the batch up, and a report
-    shows each item's poster beside what it made.
+    shows each item's poster beside what it made, also when the run is stopped halfway.
     `out_dir` is a local folder or `s3://bucket/prefix` (see `generate-video`); each item's outputs
     go to `<out_dir>/<item name>/<task id>/`.
 
@@ -311,19 +327,44 @@ def generate_batch(
     bucket_block = resolve_bucket(bucket, [item.spec for item in items], out)
     ensure_limits(gateway_block)
 
-    with (
-        TaskSlots(gateway_block) as slots,
-        gateway_block.get_client() as client,
-        BatchRun(items, gateway=gateway_block, bucket=bucket_block, budget=budget, out=out, slots=slots, client=client) as run,
-    ):
-        while run.busy:
-            run.step()
+    with TaskSlots(gateway_block) as slots, gateway_block.get_client() as client:
+        run = BatchRun(items, gateway=gateway_block, bucket=bucket_block, budget=budget, out=out, slots=slots, client=client)
+        with reported(run), run:
+            while run.busy:
+                run.step()
 
-    result = BatchResult(items=list(run.outcome.values()))
-    publish_summary(result)
-    publish_batch_report([ReportRow(e.name, e.result, _problem(e), run.thumbnails.get(e.name)) for e in result.items])
+    result = run.result()
     logger.info("batch done: %d of %d videos", result.succeeded, len(items))
     return result
+
+
+def _ended_as_planned(future: "Future[Any]") -> bool:
+    """Whether a submitting or collecting thread's step ended with its result or a SeedanceError
+    (not cancelled before it began, nor ended by a bug)."""
+    return future.done() and not future.cancelled() and isinstance(future.exception(), (SeedanceError, type(None)))
+
+
+@contextmanager
+def reported(run: BatchRun) -> Iterator[None]:
+    """Publish the batch's summary and report once `run` has ended, however it ends: a batch stopped
+    halfway (Ctrl-C, a cancel in the UI, an error) shows the items it made beside those it did not."""
+    try:
+        yield
+    except BaseException:
+        try:
+            publish_outcome(run)
+        except Exception as exc:  # what stopped the run is the error to raise, not this one
+            # its type only: the error of a request may quote the API's URL, and so its credentials
+            get_run_logger().warning("the stopped batch's report could not be published (%s)", type(exc).__name__)
+        raise
+    publish_outcome(run)
+
+
+def publish_outcome(run: BatchRun) -> None:
+    """The batch's `batch-summary` table and `batch-report` markdown artifacts."""
+    result = run.result()
+    publish_summary(result)
+    publish_batch_report([ReportRow(e.name, e.result, _problem(e), run.thumbnails.get(e.name)) for e in result.items])
 
 
 def preflight_all(items: list[ManifestItem], gateway: SeedanceGateway) -> None:
@@ -353,10 +394,13 @@ def _error_code(error: dict[str, object]) -> str:
 
 
 def _problem(entry: BatchItem) -> str | None:
-    """An item's error in one line: its code (or type) and message."""
-    if entry.error is None:
-        return None
-    return f"{_error_code(entry.error)}: {entry.error.get('message', '')}"
+    """Why an item has no result, in one line: its error's code (or type) and message, or that the
+    run stopped before the item was done."""
+    if entry.error is not None:
+        return f"{_error_code(entry.error)}: {entry.error.get('message', '')}"
+    if entry.result is None:
+        return NOT_FINISHED + (f" (task {entry.task_id})" if entry.task_id else "")
+    return None
 
 
 def publish_summary(result: BatchResult) -> None:
@@ -367,7 +411,7 @@ def publish_summary(result: BatchResult) -> None:
             {
                 "item": entry.name,
                 "task id": entry.task_id or "—",
-                "status": entry.result.status if entry.result else (_error_code(entry.error) if entry.error else "—"),
+                "status": entry.result.status if entry.result else (_error_code(entry.error) if entry.error else NOT_FINISHED),
                 "tokens": entry.result.completion_tokens if entry.result else None,
                 "video": entry.result.locations["video"] if entry.result else None,
             }

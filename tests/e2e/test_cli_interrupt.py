@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from pydantic import SecretStr
 
+from blocks.gateway import SeedanceGateway
 from local_gateway.devstack import DevStack
 from seedance.ark.client import ArkClient
 from seedance.ark.types import CreateTaskRequest, TextContent
 from seedance.state import intent_store
+from tests.conftest import GatewayFactory
 from tests.e2e.production import wait_until
 from tests.e2e.support import ROOT, gateway_stats, generating, prefect_env, seedance, stack_env
 
@@ -141,6 +145,64 @@ def test_ctrl_c_while_running_says_it_is_billed_and_the_command_that_collects_it
     assert collected.returncode == 0, collected.stderr[-2000:]
     assert json.loads(collected.stdout)["task_id"] == task_id
     assert gateway_stats(running_stack)["requests"]["create"] - creates == 1
+
+
+def test_a_batch_stopped_halfway_reports_what_it_made_and_what_it_did_not(
+    gateway_factory: GatewayFactory, prefect_api_url: str, tmp_path: Path
+) -> None:
+    """One task at a time, 3 s each: Ctrl-C once a first video is made and a second task runs, the
+    third item waiting for its slot. The run's report and summary show all three."""
+    gateway = gateway_factory(latency=3)
+    SeedanceGateway(base_url=gateway.base_url, api_key=SecretStr(gateway.api_key), max_concurrent_tasks=1).save(
+        "one-by-one", overwrite=True
+    )
+    manifest = tmp_path / "batch.yaml"
+    manifest.write_text(
+        f"defaults: {{model: {MODEL}, resolution: 480p, duration: 2}}\n"
+        "items:\n  - {name: stop-a, prompt: one}\n  - {name: stop-b, prompt: two}\n  - {name: stop-c, prompt: three}\n"
+    )
+    env = prefect_env(tmp_path, prefect_api_url) | {
+        "SEEDANCE_STATE_DIR": str(tmp_path / "state"),
+        "SEEDANCE_POLL_INITIAL_SECONDS": "0.2",
+    }
+    command = [sys.executable, "-m", "cli", "batch", str(manifest), "--out", str(tmp_path / "out"), "--gateway", "one-by-one"]
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    videos = lambda: list((tmp_path / "out").glob("*/*/*.mp4"))  # noqa: E731  (<out>/<item>/<task id>/<item>.mp4)
+    try:
+        wait_until(lambda: bool(videos()) or run.poll() is not None, 120, "the first video", interval=0.1)
+        assert run.poll() is None, run.communicate()[1][-3000:]
+        wait_until(lambda: len(created()) == 2, 30, "the second create", interval=0.05)  # its task takes 3 s
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 130, stderr[-2000:]
+
+    [video] = videos()
+    made, made_task = video.parent.parent.name, video.parent.name
+    [running] = [task_id for task_id in created() if task_id != made_task]
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts()
+    [report] = [a for a in artifacts if a.key == "batch-report" and made_task in str(a.data)]
+    [summary] = [a for a in artifacts if a.key == "batch-summary" and a.flow_run_id == report.flow_run_id]
+    assert report.description == "1 of 3 videos"
+    rows = [line for line in str(report.data).splitlines() if "| stop-" in line]
+    assert len(rows) == 3
+    assert (
+        sum(f"![poster of {made_task}](data:image/jpeg;base64," in row and f"| {made} | succeeded |" in row for row in rows) == 1
+    )
+    assert sum(row.endswith(f"| not finished: the run stopped (task {running}) | | | | |") for row in rows) == 1
+    assert sum(row.endswith("| not finished: the run stopped | | | | |") for row in rows) == 1
+    statuses = sorted((row["task id"], row["status"]) for row in json.loads(str(summary.data)))
+    stopped = "not finished: the run stopped"
+    assert statuses == sorted([(made_task, "succeeded"), (running, stopped), ("—", stopped)])
+
+
+def created() -> list[str]:
+    """The task ids of the intent store's generations (the test's `SEEDANCE_STATE_DIR`)."""
+    return [intent.task_id for intent in intent_store().all() if intent.task_id]
 
 
 def create_task(stack: DevStack) -> str:
