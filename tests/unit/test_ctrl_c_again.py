@@ -70,6 +70,11 @@ def exit_code_of(flow_call: Callable[[], object]) -> int:
         with pytest.raises(typer.Exit) as exited:
             run_flow(interrupted, Progress([], task_id_of=lambda key: None), Mode.OFF, no_gateway)
     finally:  # run_flow leaves them ignored, as a command that acts on a Ctrl-C then exits: this worker goes on
+        # once the repeating thread has ended: a repeat it sends after the handlers are back would
+        # interrupt whatever test this worker runs next (a `make test` worker died of one, once)
+        for thread in threading.enumerate():
+            if thread.name == "ctrl-c-again":
+                thread.join(10)
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     return exited.value.exit_code
