@@ -140,7 +140,9 @@ class _RepeatedInterrupt:
     def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         # Left on an interrupt, the command now acts on it: neither a repeat still on its way nor a
         # second signal may stop that halfway. Otherwise each signal is what it was before.
-        interrupted = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        from prefect.exceptions import TerminationSignal  # loaded: a flow ran in this block
+
+        interrupted = exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, TerminationSignal))
         for signum, previous in self._previous.items():
             signal.signal(signum, signal.SIG_IGN if interrupted else previous)
         self._left.set()
@@ -177,14 +179,19 @@ def _handling_interrupt() -> bool:
 def run_flow(call: Callable[[], T], progress: Progress, mode: Mode, gateway: SeedanceGateway) -> T:
     """Run `call` (a flow call) with its progress shown; on Ctrl-C, SIGTERM or SIGHUP cancel its
     queued tasks and exit 128 + the signal's number (130, 143, 129)."""
+    from prefect.exceptions import TerminationSignal
+
     quiet_prefect_console()
     interrupt = _RepeatedInterrupt()
     try:
         with heartbeats_only_if_asked(), shown(progress, mode) as stop_display, interrupt, _watched(progress, stop_display):
             return call()
-    except KeyboardInterrupt:  # the signals are ignored from here on (see _RepeatedInterrupt.__exit__)
+    except (KeyboardInterrupt, TerminationSignal) as stop:  # the signals are ignored from here on (see __exit__)
+        # A TerminationSignal comes out of the flow when Prefect's SIGTERM handler ran and the signal it
+        # then sends again was lost (a KeyboardInterrupt that Python dropped): it is that SIGTERM.
+        signum = stop.signal if isinstance(stop, TerminationSignal) else interrupt.signum
         _cancel_after_interrupt(progress, gateway)
-        raise typer.Exit(128 + interrupt.signum) from None
+        raise typer.Exit(128 + signum) from None
 
 
 def _watched(progress: Progress, stop_display: Callable[[], None]) -> AbstractContextManager[object]:

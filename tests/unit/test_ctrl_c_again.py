@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import typer
+from prefect.exceptions import TerminationSignal
 
 from cli.progress import Mode, Progress
 from cli.run import STOP_SIGNALS, run_flow
@@ -55,6 +56,22 @@ def test_the_clean_up_of_a_ctrl_c_is_not_cut_short_by_the_next(tmp_path: Path, m
 
     assert exit_code_of(flow_call) == 130
     assert cleaned == ["the run marked crashed"]
+
+
+def test_a_sigterm_whose_resend_was_lost_still_ends_the_command_as_a_kill_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's SIGTERM handler ends the flow with a TerminationSignal and sends the signal again; when
+    that one is lost (a KeyboardInterrupt Python dropped), the TerminationSignal is what comes out."""
+    monkeypatch.setenv("SEEDANCE_STATE_DIR", str(tmp_path))
+
+    def flow_call() -> None:
+        try:
+            time.sleep(30)
+        except KeyboardInterrupt:
+            raise TerminationSignal(signal.SIGTERM) from None
+
+    assert exit_code_of(flow_call) == 128 + signal.SIGTERM
 
 
 def exit_code_of(flow_call: Callable[[], object]) -> int:
