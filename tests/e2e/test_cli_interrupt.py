@@ -76,7 +76,7 @@ def test_ctrl_c_while_queued_cancels_the_task_upstream_and_a_rerun_starts_afresh
     task_id, stderr, code = interrupted_generate(
         queue_stack, env, tmp_path / "spec.yaml", lambda status: status == "queued", signum
     )
-    assert code == 128 + signum
+    assert code == 128 + signum, stderr[-3000:]
     assert stderr.strip().splitlines()[-1] == f"interrupted: cancelled queued task {task_id} upstream; it will not be billed"
     assert "Traceback" not in stderr
     assert status_of(queue_stack, task_id) == "cancelled"
