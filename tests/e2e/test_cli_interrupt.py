@@ -55,7 +55,7 @@ def interrupted_generate(
     """Start `seedance generate SPEC`, send it `signum` once its task's status satisfies `until`;
     return the task id, its stderr and its exit code."""
     with generating(spec, env) as run:
-        [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
+        [task_id] = created()
         wait_until(lambda: until(status_of(stack, task_id)), 60, "the task's status", interval=0.1)
         run.send_signal(signum)
         _, stderr = run.communicate(timeout=60)
@@ -116,8 +116,8 @@ def test_a_closed_terminal_cancels_the_queued_task(queue_stack: DevStack, prefec
     terminal_thread = threading.Thread(target=draw_until_hung_up, daemon=True)
     terminal_thread.start()
     try:
-        wait_until(lambda: any(intent.task_id for intent in intent_store().all()), 120, "the create", interval=0.1)
-        [task_id] = [intent.task_id for intent in intent_store().all() if intent.task_id]
+        wait_until(lambda: bool(created()), 120, "the create", interval=0.1)
+        [task_id] = created()
         wait_until(lambda: b"queued" in b"".join(drawn), 30, "the live table")
     finally:
         hang_up.set()
